@@ -1,0 +1,243 @@
+/**
+ * One actor per remote node: negotiates a data channel through signed signals, checks that the DTLS
+ * handshake used the certificate the peer signed for, and ends with the reason it closed.
+ *
+ * `idle → offering (initiator) | answering (responder) → connecting → verifying → connected → closed`
+ */
+import { assign, sendParent, sendTo, setup, spawnChild, stopChild } from 'xstate';
+import type { SignalData, VerifiedSignal } from '../services/envelope.js';
+import type { RouteInfo } from '../services/fingerprint.js';
+import type { ProtocolError } from '../services/protocol.js';
+import {
+  webrtcTransport,
+  type TransportCommand,
+  type TransportEvent,
+  type TransportInput,
+} from '../services/webrtcTransport.js';
+
+/** Why a peer actor ended. */
+export type CloseReason = 'closed' | 'timeout' | 'ice-failed' | 'rejected' | 'auth' | 'error';
+
+/** Every state that waits has its own limit, in milliseconds. */
+export interface PeerTimeouts {
+  /** Initiator: from sending the offer to receiving the answer. */
+  offer: number;
+  /** Responder: to produce the answer. */
+  answer: number;
+  /** Both: from the SDP exchange to an open data channel (ICE + DTLS + SCTP). */
+  ice: number;
+  /** Both: reading the DTLS certificate and route from getStats(). */
+  verify: number;
+}
+
+export interface PeerInput {
+  localId: string;
+  remoteId: string;
+  role: 'initiator' | 'responder';
+  session: string;
+  /** The responder's opening signal. */
+  offer?: SignalData;
+  timeouts: PeerTimeouts;
+  transport: Omit<TransportInput, 'initiator' | 'remoteId'>;
+}
+
+export interface PeerContext extends PeerInput {
+  route?: RouteInfo;
+  reason?: CloseReason;
+  detail?: string;
+}
+
+export interface PeerOutput {
+  remoteId: string;
+  reason: CloseReason;
+  detail?: string;
+}
+
+export type PeerEvent =
+  | { type: 'SIGNAL.IN'; signal: VerifiedSignal }
+  | { type: 'SIGNAL.FAILED'; session: string; error: ProtocolError }
+  | { type: 'CLOSE' }
+  | TransportEvent;
+
+/** What a peer actor asks its parent to signal. */
+export type PeerSignal = { type: 'PEER.SIGNAL'; to: string; session: string; data: SignalData };
+
+type SignalIn = Extract<PeerEvent, { type: 'SIGNAL.IN' }>;
+
+const isSignal = (event: PeerEvent, kind: VerifiedSignal['kind']): event is SignalIn =>
+  event.type === 'SIGNAL.IN' && event.signal.kind === kind;
+
+/** Transitions on incoming signals that every open state shares; states put their own first. */
+const onCandidate = { guard: 'isCandidate', actions: 'forwardToTransport' } as const;
+const onRejection = {
+  guard: 'isRejection',
+  target: '#peer.closed',
+  actions: { type: 'closeWith', params: { reason: 'rejected' } },
+} as const;
+const onNewOffer = { guard: 'isNewOffer', target: '#peer.answering', reenter: true, actions: 'adoptOffer' } as const;
+const onOtherSignal = { actions: 'dropSignal' } as const;
+const whileOpen = { 'SIGNAL.IN': [onCandidate, onRejection, onNewOffer, onOtherSignal] } as const;
+
+export const peerConnectionMachine = setup({
+  types: {
+    input: {} as PeerInput,
+    context: {} as PeerContext,
+    events: {} as PeerEvent,
+    output: {} as PeerOutput,
+  },
+  actors: { transport: webrtcTransport },
+  delays: {
+    offerTimeout: ({ context }) => context.timeouts.offer,
+    answerTimeout: ({ context }) => context.timeouts.answer,
+    iceTimeout: ({ context }) => context.timeouts.ice,
+    verifyTimeout: ({ context }) => context.timeouts.verify,
+  },
+  guards: {
+    isInitiator: ({ context }) => context.role === 'initiator',
+    isAnswer: ({ context, event }) => isSignal(event, 'answer') && event.signal.session === context.session,
+    isCandidate: ({ context, event }) => isSignal(event, 'candidate') && event.signal.session === context.session,
+    isRejection: ({ context, event }) => isSignal(event, 'reject') && event.signal.session === context.session,
+    /** A signed offer for another session: the peer restarted, or both sides offered at once. */
+    isNewOffer: ({ context, event }) => isSignal(event, 'offer') && event.signal.session !== context.session,
+    /** Glare: both sides offered. The smaller node id keeps its offer, so both sides pick the same one. */
+    remoteWinsGlare: ({ context, event }) =>
+      isSignal(event, 'offer') && event.signal.session !== context.session && context.remoteId < context.localId,
+    isLocalAnswer: ({ event }) => event.type === 'TRANSPORT.SIGNAL' && event.data.type === 'answer',
+  },
+  actions: {
+    startTransport: spawnChild('transport', {
+      id: 'transport',
+      input: ({ context }) => ({ ...context.transport, remoteId: context.remoteId, initiator: context.role === 'initiator' }),
+    }),
+    stopTransport: stopChild('transport'),
+    feedOffer: sendTo('transport', ({ context }): TransportCommand => ({ type: 'REMOTE_SIGNAL', data: context.offer! })),
+    adoptOffer: assign(({ event }) => {
+      const { signal } = event as SignalIn;
+      return { role: 'responder' as const, session: signal.session, offer: signal.data };
+    }),
+    forwardToTransport: sendTo('transport', ({ event }): TransportCommand => ({
+      type: 'REMOTE_SIGNAL',
+      data: (event as SignalIn).signal.data,
+    })),
+    requestVerification: sendTo('transport', { type: 'VERIFY' } satisfies TransportCommand),
+    signalOut: sendParent(({ context, event }): PeerSignal => ({
+      type: 'PEER.SIGNAL',
+      to: context.remoteId,
+      session: context.session,
+      data: (event as Extract<TransportEvent, { type: 'TRANSPORT.SIGNAL' }>).data,
+    })),
+    /** Tells the peer we gave up, so it stops waiting instead of running into its own timeout. */
+    sayReject: sendParent(({ context }): PeerSignal => ({
+      type: 'PEER.SIGNAL',
+      to: context.remoteId,
+      session: context.session,
+      data: { type: 'reject', code: context.reason ?? 'closed' },
+    })),
+    closeWith: assign((_, params: { reason: CloseReason; detail?: string }) => ({
+      reason: params.reason,
+      detail: params.detail,
+    })),
+    closeWithEvent: assign(({ event }) => {
+      switch (event.type) {
+        case 'TRANSPORT.ERROR':
+          return { reason: event.reason, detail: event.message };
+        case 'TRANSPORT.AUTH_FAILED':
+          return { reason: 'auth' as const, detail: event.message };
+        case 'SIGNAL.FAILED':
+          return { reason: 'rejected' as const, detail: `${event.error.code}: ${event.error.message}` };
+        default:
+          return { reason: 'error' as const, detail: event.type };
+      }
+    }),
+    setRoute: assign({
+      route: ({ event }) => (event.type === 'TRANSPORT.VERIFIED' ? event.route : undefined),
+    }),
+    dropSignal: ({ context, event }) =>
+      context.transport.logger.warn(
+        { peer: context.remoteId, kind: event.type === 'SIGNAL.IN' ? event.signal.kind : event.type },
+        'dropping a signal that does not fit the connection state',
+      ),
+  },
+}).createMachine({
+  id: 'peer',
+  context: ({ input }) => ({ ...input }),
+  initial: 'idle',
+  on: {
+    'TRANSPORT.SIGNAL': { actions: 'signalOut' },
+    'TRANSPORT.ERROR': { target: '.closed', actions: 'closeWithEvent' },
+    'TRANSPORT.AUTH_FAILED': { target: '.closed', actions: 'closeWithEvent' },
+    'TRANSPORT.CLOSED': { target: '.closed', actions: { type: 'closeWith', params: { reason: 'error', detail: 'channel closed during negotiation' } } },
+    'SIGNAL.FAILED': { target: '.closed', actions: 'closeWithEvent' },
+    CLOSE: { target: '.closed', actions: [{ type: 'closeWith', params: { reason: 'closed' } }, 'sayReject'] },
+  },
+  states: {
+    idle: {
+      always: [{ guard: 'isInitiator', target: 'offering' }, { target: 'answering' }],
+    },
+    offering: {
+      entry: 'startTransport',
+      on: {
+        'SIGNAL.IN': [
+          { guard: 'isAnswer', target: 'connecting', actions: 'forwardToTransport' },
+          { guard: 'remoteWinsGlare', target: 'answering', actions: 'adoptOffer' },
+          onCandidate,
+          onRejection,
+          onOtherSignal,
+        ],
+      },
+      after: {
+        offerTimeout: { target: 'closed', actions: [{ type: 'closeWith', params: { reason: 'timeout', detail: 'no answer' } }, 'sayReject'] },
+      },
+    },
+    answering: {
+      entry: ['stopTransport', 'startTransport', 'feedOffer'],
+      on: {
+        ...whileOpen,
+        'TRANSPORT.SIGNAL': [{ guard: 'isLocalAnswer', target: 'connecting', actions: 'signalOut' }, { actions: 'signalOut' }],
+      },
+      after: {
+        answerTimeout: { target: 'closed', actions: [{ type: 'closeWith', params: { reason: 'timeout', detail: 'no local answer' } }, 'sayReject'] },
+      },
+    },
+    connecting: {
+      on: {
+        ...whileOpen,
+        'TRANSPORT.OPEN': 'verifying',
+      },
+      after: {
+        iceTimeout: {
+          target: 'closed',
+          actions: [
+            { type: 'closeWith', params: { reason: 'ice-failed', detail: 'no candidate pair connected in time; a TURN server may be needed' } },
+            'sayReject',
+          ],
+        },
+      },
+    },
+    verifying: {
+      entry: 'requestVerification',
+      on: {
+        ...whileOpen,
+        'TRANSPORT.VERIFIED': { target: 'connected', actions: 'setRoute' },
+      },
+      after: {
+        verifyTimeout: { target: 'closed', actions: [{ type: 'closeWith', params: { reason: 'timeout', detail: 'DTLS verification' } }, 'sayReject'] },
+      },
+    },
+    connected: {
+      on: {
+        ...whileOpen,
+        'SIGNAL.IN': [
+          { guard: 'isRejection', target: 'closed', actions: { type: 'closeWith', params: { reason: 'closed', detail: 'peer said goodbye' } } },
+          ...whileOpen['SIGNAL.IN'],
+        ],
+        'TRANSPORT.CLOSED': { target: 'closed', actions: { type: 'closeWith', params: { reason: 'closed' } } },
+        CLOSE: { target: 'closed', actions: { type: 'closeWith', params: { reason: 'closed' } } },
+      },
+    },
+    closed: {
+      type: 'final',
+    },
+  },
+  output: ({ context }) => ({ remoteId: context.remoteId, reason: context.reason ?? 'closed', detail: context.detail }),
+});

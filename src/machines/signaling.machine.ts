@@ -1,0 +1,192 @@
+/**
+ * The signaling actor: one Socket.IO session at a time, registered with a signed challenge,
+ * re-established with exponential backoff after any loss. Peers never depend on it once connected.
+ */
+import { assign, enqueueActions, sendParent, sendTo, setup } from 'xstate';
+import type { Logger } from '../log.js';
+import type { Envelopes, VerifiedSignal } from '../services/envelope.js';
+import type { Identity } from '../services/identity.js';
+import type { ProtocolError } from '../services/protocol.js';
+import { socketClient, type SocketCommand, type SocketEvent } from '../services/socketClient.js';
+
+export interface SignalingTimeouts {
+  /** Socket.IO connect, per attempt. */
+  connect: number;
+  /** From connected to registered, per attempt. */
+  register: number;
+}
+
+export interface BackoffOptions {
+  initialMs: number;
+  maxMs: number;
+  /** 0..1: the share of each delay that is randomized, so many nodes do not retry in lockstep. */
+  jitter: number;
+}
+
+export interface SignalingInput {
+  url: string;
+  identity: Identity;
+  envelopes: Envelopes;
+  logger: Logger;
+  timeouts: SignalingTimeouts;
+  backoff: BackoffOptions;
+  /** Attempts before giving up on a server that was never reached; after one success it retries forever. */
+  initialAttempts: number;
+  /** Outgoing signals kept while not registered; the oldest are dropped beyond this. */
+  queueLimit: number;
+}
+
+export interface SignalingContext extends SignalingInput {
+  attempt: number;
+  registered: boolean;
+  queue: SocketCommand[];
+  error?: ProtocolError;
+}
+
+export type SignalingEvent =
+  | { type: 'CONNECT' }
+  | SocketCommand
+  | SocketEvent;
+
+/** What the signaling actor tells its parent (the node supervisor). */
+export type SignalingNotice =
+  | { type: 'SIGNALING.REGISTERED'; nodeId: string }
+  | { type: 'SIGNALING.LOST'; reason: string }
+  | { type: 'SIGNAL.IN'; signal: VerifiedSignal }
+  | { type: 'SIGNAL.FAILED'; to: string; session: string; error: ProtocolError };
+
+export interface SignalingOutput {
+  error: ProtocolError | { code: 'ERR_SIGNALING_UNREACHABLE'; message: string };
+}
+
+/** Delay before reconnect attempt `attempt` (1-based). */
+export function backoffDelay(attempt: number, { initialMs, maxMs, jitter }: BackoffOptions, random = Math.random): number {
+  const base = Math.min(maxMs, initialMs * 2 ** Math.max(0, attempt - 1));
+  return Math.round(base * (1 - jitter + jitter * random()));
+}
+
+export const signalingMachine = setup({
+  types: {
+    input: {} as SignalingInput,
+    context: {} as SignalingContext,
+    events: {} as SignalingEvent,
+    output: {} as SignalingOutput,
+  },
+  actors: { socket: socketClient },
+  delays: {
+    connectTimeout: ({ context }) => context.timeouts.connect,
+    registerTimeout: ({ context }) => context.timeouts.register,
+    backoff: ({ context }) => backoffDelay(context.attempt, context.backoff),
+  },
+  guards: {
+    canRetry: ({ context }) => context.registered || context.attempt < context.initialAttempts,
+  },
+  actions: {
+    countAttempt: assign({ attempt: ({ context }) => context.attempt + 1 }),
+    markRegistered: assign({ registered: true, attempt: 0 }),
+    enqueue: assign({
+      queue: ({ context, event }) => {
+        if (event.type !== 'SEND') return context.queue;
+        if (context.queue.length >= context.queueLimit) {
+          context.logger.warn({ to: event.to }, 'signaling queue full, dropping the oldest signal');
+        }
+        return [...context.queue.slice(-(context.queueLimit - 1)), event];
+      },
+    }),
+    flush: enqueueActions(({ context, enqueue }) => {
+      for (const command of context.queue) enqueue.sendTo('socket', command);
+      enqueue.assign({ queue: [] });
+    }),
+    relay: sendTo('socket', ({ event }) => event as SocketCommand),
+    notifyRegistered: sendParent(({ event }) => ({
+      type: 'SIGNALING.REGISTERED',
+      nodeId: event.type === 'SOCKET.REGISTERED' ? event.nodeId : '',
+    })),
+    notifyLost: sendParent(({ event }) => ({
+      type: 'SIGNALING.LOST',
+      reason: event.type === 'SOCKET.DISCONNECTED' ? event.reason : event.type,
+    })),
+    deliver: sendParent(({ event }) => ({ type: 'SIGNAL.IN', signal: (event as Extract<SocketEvent, { type: 'SOCKET.SIGNAL' }>).signal })),
+    reportFailure: sendParent(({ event }) => {
+      const failed = event as Extract<SocketEvent, { type: 'SOCKET.SIGNAL_FAILED' }>;
+      return { type: 'SIGNAL.FAILED', to: failed.to, session: failed.session, error: failed.error };
+    }),
+    recordRejection: assign({
+      error: ({ event }) => (event.type === 'SOCKET.REJECTED' ? event.error : undefined),
+    }),
+    logLoss: ({ context, event }) =>
+      context.logger.warn({ event: event.type, reason: 'reason' in event ? event.reason : undefined, attempt: context.attempt }, 'signaling connection lost'),
+  },
+}).createMachine({
+  id: 'signaling',
+  context: ({ input }) => ({ ...input, attempt: 0, registered: false, queue: [] }),
+  initial: 'disconnected',
+  on: {
+    SEND: { actions: 'enqueue' },
+  },
+  states: {
+    disconnected: {
+      on: { CONNECT: 'online' },
+    },
+    online: {
+      entry: 'countAttempt',
+      invoke: {
+        id: 'socket',
+        src: 'socket',
+        input: ({ context }) => ({
+          url: context.url,
+          identity: context.identity,
+          envelopes: context.envelopes,
+          logger: context.logger,
+        }),
+      },
+      on: {
+        'SOCKET.DISCONNECTED': [
+          { guard: 'canRetry', target: 'reconnecting', actions: 'logLoss' },
+          { target: 'failed', actions: 'logLoss' },
+        ],
+        'SOCKET.REJECTED': { target: 'failed', actions: 'recordRejection' },
+        'SOCKET.SIGNAL': { actions: 'deliver' },
+        'SOCKET.SIGNAL_FAILED': { actions: 'reportFailure' },
+      },
+      initial: 'connecting',
+      states: {
+        connecting: {
+          on: { 'SOCKET.CONNECTED': 'registering' },
+          after: {
+            connectTimeout: [
+              { guard: 'canRetry', target: '#signaling.reconnecting', actions: 'logLoss' },
+              { target: '#signaling.failed', actions: 'logLoss' },
+            ],
+          },
+        },
+        registering: {
+          on: { 'SOCKET.REGISTERED': { target: 'registered', actions: ['markRegistered', 'notifyRegistered'] } },
+          after: {
+            registerTimeout: [
+              { guard: 'canRetry', target: '#signaling.reconnecting', actions: 'logLoss' },
+              { target: '#signaling.failed', actions: 'logLoss' },
+            ],
+          },
+        },
+        registered: {
+          entry: 'flush',
+          exit: 'notifyLost',
+          on: { SEND: { actions: 'relay' } },
+        },
+      },
+    },
+    reconnecting: {
+      after: { backoff: 'online' },
+    },
+    failed: {
+      type: 'final',
+    },
+  },
+  output: ({ context }) => ({
+    error: context.error ?? {
+      code: 'ERR_SIGNALING_UNREACHABLE',
+      message: `cannot reach signaling server ${context.url} after ${context.attempt} attempts`,
+    },
+  }),
+});

@@ -1,0 +1,433 @@
+import { BehaviorSubject, Observable, Subject, filter } from 'rxjs';
+import { createActor, type InspectionEvent, type SnapshotFrom } from 'xstate';
+import { P2PError, type ErrorCode } from './errors.js';
+import { silentLogger, type Logger } from './log.js';
+import { nodeMachine } from './machines/node.machine.js';
+import type { CloseReason, PeerOutput } from './machines/peerConnection.machine.js';
+import type { BackoffOptions } from './machines/signaling.machine.js';
+import type { CandidateFilter } from './services/candidates.js';
+import { DataPlane, type DataMessage } from './services/dataPlane.js';
+import { Envelopes } from './services/envelope.js';
+import type { RouteInfo } from './services/fingerprint.js';
+import { generateIdentity, isNodeId, loadOrCreateIdentity, type Identity } from './services/identity.js';
+import type { LinkOptions } from './services/link.js';
+import type { IceServer } from './services/webrtcTransport.js';
+
+/** Every timeout of a node, in milliseconds. */
+export interface NodeTimeouts {
+  /** Socket.IO connection to the signaling server, per attempt. */
+  signalingConnect: number;
+  /** Registration (challenge → signed answer → ack), per attempt. */
+  register: number;
+  /** Initiator waits this long for the answer. */
+  offer: number;
+  /** Responder has this long to produce its answer. */
+  answer: number;
+  /** ICE + DTLS + data channel, after the SDP exchange. */
+  ice: number;
+  /** Reading and checking the DTLS certificate after connecting. */
+  verify: number;
+}
+
+export const DEFAULT_TIMEOUTS: NodeTimeouts = {
+  signalingConnect: 10_000,
+  register: 10_000,
+  offer: 15_000,
+  answer: 10_000,
+  ice: 20_000,
+  verify: 5_000,
+};
+
+export interface NodeOptions {
+  /** Socket.IO signaling server, e.g. `http://127.0.0.1:8080`. */
+  signalingUrl: string;
+  /** STUN/TURN servers; none by default (host candidates only, enough on one LAN). */
+  iceServers?: IceServer[];
+  /** The node's key; by default a fresh one (the id changes every run). */
+  identity?: Identity;
+  /** Where to load, or on first use create, the node's key (PEM, mode 0600). */
+  identityFile?: string;
+  timeouts?: Partial<NodeTimeouts>;
+  /** pino or any logger with the same methods; silent by default. */
+  logger?: Logger;
+  /** Most peers at once (default 200); wrtc aborts the process near 1,000 connections. */
+  maxPeers?: number;
+  /** Largest message `send` accepts and the receiver reassembles (default 64 MiB). */
+  maxMessageSize?: number;
+  /** Which ICE candidates to use, e.g. {@link loopbackOnly}; all by default. */
+  candidateFilter?: CandidateFilter;
+  /** Reconnect backoff towards the signaling server (default 250 ms doubling to 30 s, 30% jitter). */
+  backoff?: Partial<BackoffOptions>;
+  /** Connection attempts before `start()` gives up on a server it never reached (default 3). */
+  signalingAttempts?: number;
+}
+
+/** A peer as `peers$` reports it. */
+export interface PeerInfo {
+  id: string;
+  /** The peer actor's state: offering, answering, connecting, verifying or connected. */
+  state: string;
+  /** When it entered that state (ms since the epoch). */
+  since: number;
+  /** How the data flows once connected: `host`, `srflx`, `prflx` (direct) or `relay` (TURN). */
+  route?: RouteInfo['route'];
+  localAddress?: string;
+  remoteAddress?: string;
+  rttMs?: number;
+  bytesIn: number;
+  bytesOut: number;
+}
+
+/** One state change of one actor: the supervisor (`node`), `signaling` or a `peer.<id>`. */
+export interface Transition {
+  actor: string;
+  /** The previous state ('' for an actor's first state). */
+  from: string;
+  to: string;
+  event: string;
+  at: number;
+}
+
+export interface ConnectOptions {
+  signal?: AbortSignal;
+}
+
+export type NodeSnapshot = SnapshotFrom<typeof nodeMachine>;
+
+const CLOSE_ERRORS: Record<CloseReason, ErrorCode> = {
+  closed: 'ERR_PEER_CLOSED',
+  timeout: 'ERR_CONNECT_TIMEOUT',
+  'ice-failed': 'ERR_ICE_FAILED',
+  rejected: 'ERR_PEER_REJECTED',
+  auth: 'ERR_AUTH',
+  error: 'ERR_CONNECTION',
+};
+
+/** The error a connection attempt that ended with `output` rejects with. */
+export function closeError(output: PeerOutput): P2PError {
+  const detail = output.detail ? `: ${output.detail}` : '';
+  return new P2PError(CLOSE_ERRORS[output.reason], `connection to ${output.remoteId.slice(0, 12)}… ${output.reason}${detail}`);
+}
+
+function stateName(value: unknown): string {
+  if (typeof value === 'string') return value;
+  if (value && typeof value === 'object') {
+    return Object.entries(value).map(([k, v]) => (v && (typeof v !== 'object' || Object.keys(v).length) ? `${k}.${stateName(v)}` : k)).join(',');
+  }
+  return String(value);
+}
+
+interface PeerStatus {
+  id: string;
+  state: string;
+  since: number;
+  route?: RouteInfo;
+  output?: PeerOutput;
+}
+
+const PEERS_REFRESH_MS = 250;
+
+function resolveIdentity(options: NodeOptions): Identity {
+  if (options.identity && options.identityFile) {
+    throw new P2PError('ERR_INVALID_OPTION', 'pass identity or identityFile, not both');
+  }
+  if (options.identity) return options.identity;
+  return options.identityFile ? loadOrCreateIdentity(options.identityFile) : generateIdentity();
+}
+
+function validate(options: NodeOptions): void {
+  try {
+    const url = new URL(options.signalingUrl);
+    if (!['http:', 'https:', 'ws:', 'wss:'].includes(url.protocol)) throw new Error(url.protocol);
+  } catch {
+    throw new P2PError('ERR_INVALID_OPTION', `signalingUrl must be an http(s) or ws(s) URL, got ${JSON.stringify(options.signalingUrl)}`);
+  }
+  for (const [name, value] of Object.entries(options.timeouts ?? {})) {
+    if (!(name in DEFAULT_TIMEOUTS) || !Number.isFinite(value) || value <= 0) {
+      throw new P2PError('ERR_INVALID_OPTION', `timeouts.${name} must be a known timeout and a positive number of ms`);
+    }
+  }
+  for (const name of ['maxPeers', 'maxMessageSize', 'signalingAttempts'] as const) {
+    const value = options[name];
+    if (value !== undefined && !(Number.isSafeInteger(value) && value > 0)) {
+      throw new P2PError('ERR_INVALID_OPTION', `${name} must be a positive integer`);
+    }
+  }
+}
+
+/**
+ * A running node. Create it with {@link createNode}.
+ */
+export class P2PNode {
+  readonly nodeId: string;
+  /** Messages from every peer, strings as strings and binary as Uint8Array. */
+  readonly data$: Observable<DataMessage>;
+  /** Live peers (negotiating or connected); replays the current list to new subscribers. */
+  readonly peers$: Observable<PeerInfo[]>;
+  /** Every state change of the supervisor, the signaling actor and each peer actor. */
+  readonly transitions$: Observable<Transition>;
+  /** The supervisor's snapshot; replays the current one to new subscribers. */
+  readonly state$: Observable<NodeSnapshot>;
+
+  readonly #log: Logger;
+  readonly #maxPeers: number;
+  readonly #dataPlane = new DataPlane();
+  readonly #actor;
+  readonly #transitions = new Subject<Transition>();
+  readonly #peerStatus = new Subject<PeerStatus>();
+  readonly #peers = new Map<string, PeerStatus>();
+  readonly #peerList = new BehaviorSubject<PeerInfo[]>([]);
+  readonly #lastState = new Map<string, string>();
+  #refreshTimer: NodeJS.Timeout | undefined;
+  #started: Promise<void> | undefined;
+  #stopped: Promise<void> | undefined;
+
+  constructor(options: NodeOptions) {
+    validate(options);
+    const identity = resolveIdentity(options);
+    const timeouts = { ...DEFAULT_TIMEOUTS, ...options.timeouts };
+    this.nodeId = identity.nodeId;
+    this.#maxPeers = options.maxPeers ?? 200;
+    this.#log = (options.logger ?? silentLogger).child({ node: identity.nodeId.slice(0, 8) });
+    const link: LinkOptions = { maxMessageSize: options.maxMessageSize };
+    this.#actor = createActor(nodeMachine, {
+      id: 'node',
+      inspect: (event) => this.#inspect(event),
+      input: {
+        localId: identity.nodeId,
+        maxPeers: this.#maxPeers,
+        signaling: {
+          url: options.signalingUrl,
+          identity,
+          envelopes: new Envelopes(identity),
+          logger: this.#log,
+          timeouts: { connect: timeouts.signalingConnect, register: timeouts.register },
+          backoff: { initialMs: 250, maxMs: 30_000, jitter: 0.3, ...options.backoff },
+          initialAttempts: options.signalingAttempts ?? 3,
+          queueLimit: 1024,
+        },
+        peerTimeouts: { offer: timeouts.offer, answer: timeouts.answer, ice: timeouts.ice, verify: timeouts.verify },
+        transport: {
+          iceServers: options.iceServers ?? [],
+          candidateFilter: options.candidateFilter,
+          dataPlane: this.#dataPlane,
+          link,
+          logger: this.#log,
+        },
+      },
+    });
+    this.#actor.subscribe({ error: (err) => this.#log.error({ err }, 'node supervisor failed') });
+
+    const messages = this.#dataPlane.messages;
+    this.data$ = messages.asObservable();
+    messages.subscribe(() => this.#bytesChanged());
+    this.peers$ = this.#peerList.asObservable();
+    this.transitions$ = this.#transitions.asObservable();
+    this.state$ = new Observable<NodeSnapshot>((subscriber) => {
+      subscriber.next(this.#actor.getSnapshot());
+      const sub = this.#actor.subscribe({ next: (s) => subscriber.next(s), complete: () => subscriber.complete() });
+      return () => sub.unsubscribe();
+    });
+  }
+
+  /** Connects to the signaling server; resolves once registered under {@link nodeId}. */
+  start(): Promise<void> {
+    this.#started ??= this.#start();
+    return this.#started;
+  }
+
+  async #start(): Promise<void> {
+    if (this.#stopped) throw new P2PError('ERR_STOPPED', 'node was stopped');
+    const outcome = new Promise<void>((resolve, reject) => {
+      const sub = this.#transitions.pipe(filter((t) => t.actor === 'node')).subscribe((t) => {
+        if (t.to === 'running.online') resolve();
+        else if (t.to === 'running.signalingFailed') reject(this.#signalingError());
+        else if (t.to === 'stopped') reject(new P2PError('ERR_STOPPED', 'node stopped while starting'));
+        else return;
+        sub.unsubscribe();
+      });
+    });
+    this.#actor.start();
+    this.#actor.send({ type: 'START' });
+    try {
+      await outcome;
+    } catch (err) {
+      await this.stop();
+      throw err;
+    }
+  }
+
+  #signalingError(): P2PError {
+    const error = this.#actor.getSnapshot().context.signalingError;
+    const code = error?.code === 'ERR_SIGNALING_UNREACHABLE' ? 'ERR_SIGNALING_UNREACHABLE' : 'ERR_SIGNALING_REJECTED';
+    return new P2PError(code, error ? `${error.code}: ${error.message}` : 'signaling failed');
+  }
+
+  #assertRunning(): void {
+    if (this.#stopped) throw new P2PError('ERR_STOPPED', 'node was stopped');
+    if (!this.#started) throw new P2PError('ERR_NOT_STARTED', 'call start() first');
+  }
+
+  /**
+   * Connects to `nodeId` (or joins an attempt already under way); resolves once the data channel is
+   * open and the peer's DTLS certificate matched the one it signed for.
+   */
+  async connectToNode(nodeId: string, options: ConnectOptions = {}): Promise<void> {
+    this.#assertRunning();
+    if (!isNodeId(nodeId)) throw new P2PError('ERR_INVALID_NODE_ID', `not a node id: ${JSON.stringify(nodeId).slice(0, 80)}`);
+    if (nodeId === this.nodeId) throw new P2PError('ERR_SELF_CONNECT', 'a node cannot connect to itself');
+    const known = this.#peers.get(nodeId);
+    if (known?.state === 'connected') return;
+    if (!known && this.#peers.size >= this.#maxPeers) {
+      throw new P2PError('ERR_TOO_MANY_PEERS', `already ${this.#peers.size} peers (maxPeers ${this.#maxPeers})`);
+    }
+    options.signal?.throwIfAborted();
+    const outcome = this.#nextOutcome(nodeId, options.signal);
+    this.#actor.send({ type: 'CONNECT', peerId: nodeId });
+    return outcome;
+  }
+
+  #nextOutcome(nodeId: string, signal: AbortSignal | undefined): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const onAbort = (): void => {
+        done();
+        this.#actor.send({ type: 'DISCONNECT', peerId: nodeId });
+        reject(signal!.reason);
+      };
+      const sub = this.#peerStatus.pipe(filter((s) => s.id === nodeId)).subscribe((status) => {
+        if (status.output) reject(closeError(status.output));
+        else if (status.state === 'connected') resolve();
+        else return;
+        done();
+      });
+      const done = (): void => {
+        sub.unsubscribe();
+        signal?.removeEventListener('abort', onAbort);
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
+  /** Sends to one connected peer; resolves once the whole message is handed to its channel. */
+  send(nodeId: string, data: string | Uint8Array): Promise<void> {
+    this.#assertRunning();
+    const link = this.#dataPlane.get(nodeId);
+    if (!link) return Promise.reject(new P2PError('ERR_NOT_CONNECTED', `not connected to ${String(nodeId).slice(0, 12)}`));
+    return link.send(data).finally(() => this.#bytesChanged());
+  }
+
+  /** Sends to every connected peer. */
+  async sendData(data: string | Uint8Array): Promise<void> {
+    this.#assertRunning();
+    const ids = this.#dataPlane.peerIds();
+    if (ids.length === 0) throw new P2PError('ERR_NO_PEERS', 'no connected peer to send to');
+    await Promise.all(ids.map((id) => this.send(id, data)));
+  }
+
+  /** Closes the connection to `nodeId` (a no-op when there is none); resolves once it is closed. */
+  async disconnect(nodeId: string): Promise<void> {
+    this.#assertRunning();
+    if (!this.#peers.has(nodeId)) return;
+    const closed = this.#nextOutcome(nodeId, undefined).catch(() => {});
+    this.#actor.send({ type: 'DISCONNECT', peerId: nodeId });
+    await closed;
+  }
+
+  /** Leaves the signaling server and closes every peer; resolves once every socket and connection is released. */
+  stop(): Promise<void> {
+    this.#stopped ??= this.#stop();
+    return this.#stopped;
+  }
+
+  async #stop(): Promise<void> {
+    if (this.#started) this.#actor.send({ type: 'STOP' });
+    this.#actor.stop();
+    await this.#dataPlane.drained();
+    clearTimeout(this.#refreshTimer);
+    this.#dataPlane.messages.complete();
+    this.#transitions.complete();
+    this.#peerStatus.complete();
+    this.#peerList.next([]);
+    this.#peerList.complete();
+  }
+
+  #inspect(event: InspectionEvent): void {
+    if (event.type !== '@xstate.snapshot') return;
+    const snapshot = event.snapshot as { value?: unknown; status: string; output?: unknown; context?: { route?: RouteInfo } };
+    if (!('value' in snapshot)) return; // callback actors (socket, transport) have no states
+    const ref = event.actorRef as unknown as { id: string; sessionId: string };
+    const actor = ref.id;
+    const to = stateName(snapshot.value);
+    const key = ref.sessionId;
+    const from = this.#lastState.get(key);
+    if (from === to) return;
+    if (snapshot.status === 'active') this.#lastState.set(key, to);
+    else this.#lastState.delete(key);
+    const at = Date.now();
+    this.#transitions.next({ actor, from: from ?? '', to, event: event.event.type, at });
+    if (actor.startsWith('peer.')) {
+      const id = actor.slice('peer.'.length);
+      const output = snapshot.status === 'done' ? (snapshot.output as PeerOutput) : undefined;
+      this.#peerChanged({ id, state: to, since: at, route: snapshot.context?.route, output });
+    }
+  }
+
+  #peerChanged(status: PeerStatus): void {
+    if (status.output) this.#peers.delete(status.id);
+    else this.#peers.set(status.id, status);
+    this.#publishPeers();
+    this.#peerStatus.next(status);
+  }
+
+  #publishPeers(): void {
+    this.#peerList.next(
+      [...this.#peers.values()].map(({ id, state, since, route }) => {
+        const link = this.#dataPlane.get(id);
+        return {
+          id,
+          state,
+          since,
+          route: route?.route,
+          localAddress: route?.local,
+          remoteAddress: route?.remote,
+          rttMs: route?.rttMs,
+          bytesIn: link?.bytesIn ?? 0,
+          bytesOut: link?.bytesOut ?? 0,
+        };
+      }),
+    );
+  }
+
+  /** Byte counters change with every message; publish them at most every 250 ms. */
+  #bytesChanged(): void {
+    if (this.#refreshTimer || this.#stopped) return;
+    this.#refreshTimer = setTimeout(() => {
+      this.#refreshTimer = undefined;
+      this.#publishPeers();
+    }, PEERS_REFRESH_MS);
+    this.#refreshTimer.unref();
+  }
+
+  /** The peers right now (same data as the latest `peers$` value, with fresh byte counts). */
+  peers(): PeerInfo[] {
+    this.#publishPeers();
+    return this.#peerList.getValue();
+  }
+}
+
+/**
+ * Creates a node. Nothing happens on the network until {@link P2PNode.start}.
+ *
+ * @example
+ * ```ts
+ * const node = createNode({ signalingUrl: 'http://127.0.0.1:8080' });
+ * await node.start();
+ * node.data$.subscribe(({ from, data }) => console.log(from, data));
+ * await node.connectToNode(otherId);
+ * await node.send(otherId, 'hello');
+ * await node.stop();
+ * ```
+ */
+export function createNode(options: NodeOptions): P2PNode {
+  return new P2PNode(options);
+}

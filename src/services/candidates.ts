@@ -1,0 +1,39 @@
+/** What a candidate filter gets to decide on. */
+export interface CandidateInfo {
+  address: string;
+  port: number;
+  protocol: string;
+  type: string;
+}
+
+/** Decides which ICE candidates (ours and the peer's) take part; the rest are never signaled or tried. */
+export type CandidateFilter = (candidate: CandidateInfo) => boolean;
+
+/** Parses an `a=candidate` / `candidate:` line (RFC 8839 §5.1). */
+export function parseCandidate(line: string): CandidateInfo | undefined {
+  const parts = line.replace(/^a=/, '').replace(/^candidate:/, '').trim().split(/\s+/);
+  const [, , protocol, , address, port, typ, type] = parts;
+  if (!protocol || !address || !port || typ !== 'typ' || !type) return undefined;
+  return { address, port: Number(port), protocol: protocol.toLowerCase(), type };
+}
+
+const LOOPBACK = /^(127\.|::1$|localhost$)/;
+
+/** Keeps only loopback candidates: one-machine demos and tests that must not touch other interfaces. */
+export const loopbackOnly: CandidateFilter = (c) => LOOPBACK.test(c.address);
+
+/** True when `filter` accepts the candidate line (unparsable lines are refused). */
+export function acceptsCandidate(filter: CandidateFilter | undefined, line: string): boolean {
+  if (!filter) return true;
+  const info = parseCandidate(line);
+  return info !== undefined && filter(info);
+}
+
+/** Removes the `a=candidate` lines of an SDP that `filter` refuses. */
+export function filterSdp(filter: CandidateFilter | undefined, sdp: string): string {
+  if (!filter) return sdp;
+  return sdp
+    .split('\r\n')
+    .filter((line) => !line.startsWith('a=candidate:') || acceptsCandidate(filter, line))
+    .join('\r\n');
+}

@@ -1,0 +1,154 @@
+import { randomBytes } from 'node:crypto';
+import type { Identity } from './identity.js';
+import { nodeIdOf, verifySignature } from './identity.js';
+import {
+  PROTOCOL_VERSION,
+  envelopeMessage,
+  isEnvelope,
+  type Envelope,
+  type SignalKind,
+} from './protocol.js';
+
+/** What simple-peer hands over to be signaled (offer/answer SDP or one ICE candidate), or a refusal. */
+export type SignalData =
+  | { type: 'offer' | 'answer'; sdp: string }
+  | { type: 'candidate'; candidate: { candidate: string; sdpMLineIndex?: number | null; sdpMid?: string | null } }
+  | { type: 'reject'; code: string };
+
+/** A signal that passed every check of {@link Envelopes.open}. */
+export interface VerifiedSignal {
+  from: string;
+  session: string;
+  kind: SignalKind;
+  data: SignalData;
+}
+
+/** Why an incoming envelope was dropped. */
+export type DropReason =
+  | 'malformed'
+  | 'key-mismatch'
+  | 'not-for-me'
+  | 'bad-signature'
+  | 'stale'
+  | 'replay'
+  | 'bad-payload';
+
+export type OpenResult = { ok: true; signal: VerifiedSignal } | { ok: false; reason: DropReason };
+
+export interface EnvelopeOptions {
+  /** Largest accepted difference between the sender's timestamp and ours. */
+  maxSkewMs?: number;
+  now?: () => number;
+}
+
+const MAX_TRACKED = 4096;
+
+/** A fresh, unguessable session id (one per connection attempt). */
+export function newSessionId(): string {
+  return randomBytes(12).toString('base64url');
+}
+
+function kindOf(data: SignalData): SignalKind {
+  return data.type === 'offer' || data.type === 'answer' || data.type === 'candidate' ? data.type : 'reject';
+}
+
+function isSignalData(kind: SignalKind, value: unknown): value is SignalData {
+  if (typeof value !== 'object' || value === null) return false;
+  const v = value as Record<string, unknown>;
+  switch (kind) {
+    case 'offer':
+    case 'answer':
+      return v.type === kind && typeof v.sdp === 'string';
+    case 'candidate': {
+      const c = v.candidate as Record<string, unknown> | null | undefined;
+      return v.type === 'candidate' && typeof c === 'object' && c !== null && typeof c.candidate === 'string';
+    }
+    case 'reject':
+      return v.type === 'reject' && typeof v.code === 'string' && v.code.length <= 64;
+  }
+}
+
+/** Drops the oldest entries of an insertion-ordered map beyond `limit`. */
+function trim<K, V>(map: Map<K, V>, limit: number): void {
+  for (const key of map.keys()) {
+    if (map.size <= limit) return;
+    map.delete(key);
+  }
+}
+
+/**
+ * Seals outgoing signals and opens incoming ones for one node: signature, sender id = hash(key),
+ * target = us, timestamp window and per-session sequence numbers (which make replays detectable).
+ *
+ * @example
+ * ```ts
+ * const mine = new Envelopes(identity);
+ * const envelope = mine.seal(peerId, newSessionId(), { type: 'offer', sdp });
+ * const result = theirs.open(envelope); // { ok: true, signal } or { ok: false, reason: 'replay' }
+ * ```
+ */
+export class Envelopes {
+  readonly #identity: Identity;
+  readonly #maxSkewMs: number;
+  readonly #now: () => number;
+  readonly #nextSeq = new Map<string, number>();
+  readonly #lastSeen = new Map<string, { seq: number; at: number }>();
+
+  constructor(identity: Identity, options: EnvelopeOptions = {}) {
+    this.#identity = identity;
+    this.#maxSkewMs = options.maxSkewMs ?? 120_000;
+    this.#now = options.now ?? Date.now;
+  }
+
+  seal(to: string, session: string, data: SignalData): Envelope {
+    const seq = this.#nextSeq.get(session) ?? 0;
+    this.#nextSeq.delete(session);
+    this.#nextSeq.set(session, seq + 1);
+    trim(this.#nextSeq, MAX_TRACKED);
+    const unsigned = {
+      v: PROTOCOL_VERSION,
+      from: this.#identity.nodeId,
+      key: this.#identity.publicKey,
+      to,
+      session,
+      seq,
+      ts: this.#now(),
+      kind: kindOf(data),
+      data: JSON.stringify(data),
+    };
+    return { ...unsigned, sig: Buffer.from(this.#identity.sign(envelopeMessage(unsigned))).toString('base64url') };
+  }
+
+  open(envelope: unknown): OpenResult {
+    if (!isEnvelope(envelope)) return { ok: false, reason: 'malformed' };
+    if (nodeIdOf(envelope.key) !== envelope.from) return { ok: false, reason: 'key-mismatch' };
+    if (envelope.to !== this.#identity.nodeId) return { ok: false, reason: 'not-for-me' };
+    if (!verifySignature(envelope.key, envelopeMessage(envelope), Buffer.from(envelope.sig, 'base64url'))) {
+      return { ok: false, reason: 'bad-signature' };
+    }
+    const now = this.#now();
+    if (Math.abs(now - envelope.ts) > this.#maxSkewMs) return { ok: false, reason: 'stale' };
+    const stream = `${envelope.from}/${envelope.session}`;
+    const last = this.#lastSeen.get(stream);
+    if (last && envelope.seq <= last.seq) return { ok: false, reason: 'replay' };
+    let data: unknown;
+    try {
+      data = JSON.parse(envelope.data);
+    } catch {
+      return { ok: false, reason: 'bad-payload' };
+    }
+    if (!isSignalData(envelope.kind, data)) return { ok: false, reason: 'bad-payload' };
+    this.#remember(stream, envelope.seq, now);
+    return { ok: true, signal: { from: envelope.from, session: envelope.session, kind: envelope.kind, data } };
+  }
+
+  #remember(stream: string, seq: number, now: number): void {
+    this.#lastSeen.delete(stream);
+    this.#lastSeen.set(stream, { seq, at: now });
+    // Entries older than two skew windows can go: anything they would catch is already 'stale'.
+    for (const [key, entry] of this.#lastSeen) {
+      if (now - entry.at <= 2 * this.#maxSkewMs && this.#lastSeen.size <= MAX_TRACKED) break;
+      this.#lastSeen.delete(key);
+    }
+  }
+}

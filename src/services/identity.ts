@@ -1,0 +1,117 @@
+import {
+  createHash,
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPairSync,
+  sign,
+  verify,
+  type KeyObject,
+} from 'node:crypto';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { P2PError } from '../errors.js';
+
+/**
+ * A node's Ed25519 key pair. The node id is derived from the public key, never chosen, so proving
+ * the key proves the id.
+ */
+export interface Identity {
+  /** Lower-case hex SHA-256 of the raw 32-byte public key. */
+  readonly nodeId: string;
+  /** Raw public key, base64url. */
+  readonly publicKey: string;
+  sign(message: Uint8Array): Uint8Array;
+  /** PKCS#8 PEM of the private key, for saving. */
+  exportPem(): string;
+}
+
+const NODE_ID = /^[0-9a-f]{64}$/;
+
+/** True when `value` has the shape of a node id (64 lower-case hex digits). */
+export function isNodeId(value: unknown): value is string {
+  return typeof value === 'string' && NODE_ID.test(value);
+}
+
+/** Node id of a raw base64url Ed25519 public key. */
+export function nodeIdOf(publicKey: string): string {
+  return createHash('sha256').update(Buffer.from(publicKey, 'base64url')).digest('hex');
+}
+
+function identityOf(privateKey: KeyObject): Identity {
+  const jwk = createPublicKey(privateKey).export({ format: 'jwk' });
+  if (jwk.crv !== 'Ed25519' || typeof jwk.x !== 'string') {
+    throw new P2PError('ERR_IDENTITY', 'identity key is not an Ed25519 key');
+  }
+  const publicKey = jwk.x;
+  return {
+    nodeId: nodeIdOf(publicKey),
+    publicKey,
+    sign: (message) => sign(null, message, privateKey),
+    exportPem: () => privateKey.export({ format: 'pem', type: 'pkcs8' }).toString(),
+  };
+}
+
+/** A fresh, unsaved identity. */
+export function generateIdentity(): Identity {
+  return identityOf(generateKeyPairSync('ed25519').privateKey);
+}
+
+/** Identity from a PKCS#8 PEM private key. */
+export function identityFromPem(pem: string): Identity {
+  try {
+    return identityOf(createPrivateKey(pem));
+  } catch (err) {
+    if (err instanceof P2PError) throw err;
+    throw new P2PError('ERR_IDENTITY', 'identity file does not hold a PEM private key', { cause: err });
+  }
+}
+
+/** Where the CLI keeps its key unless told otherwise: `$XDG_CONFIG_HOME/p2p-dht-node/identity.pem`. */
+export function defaultIdentityPath(env: NodeJS.ProcessEnv = process.env): string {
+  const base = env.XDG_CONFIG_HOME || join(homedir(), '.config');
+  return join(base, 'p2p-dht-node', 'identity.pem');
+}
+
+/** Loads the identity at `path`, creating it (mode 0600, directory 0700) on first use. */
+export function loadOrCreateIdentity(path: string): Identity {
+  let pem: string;
+  try {
+    pem = readFileSync(path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
+      throw new P2PError('ERR_IDENTITY', `cannot read identity file ${path}: ${(err as Error).message}`, { cause: err });
+    }
+    const identity = generateIdentity();
+    try {
+      mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+      // 'wx' so two nodes starting at once cannot overwrite each other's fresh key.
+      writeFileSync(path, identity.exportPem(), { mode: 0o600, flag: 'wx' });
+    } catch (writeErr) {
+      if ((writeErr as NodeJS.ErrnoException).code === 'EEXIST') return loadOrCreateIdentity(path);
+      throw new P2PError('ERR_IDENTITY', `cannot write identity file ${path}: ${(writeErr as Error).message}`, {
+        cause: writeErr,
+      });
+    }
+    return identity;
+  }
+  return identityFromPem(pem);
+}
+
+const keyCache = new Map<string, KeyObject>();
+const KEY_CACHE_LIMIT = 1024;
+
+/** Verifies an Ed25519 signature by a raw base64url public key; false for any malformed input. */
+export function verifySignature(publicKey: string, message: Uint8Array, signature: Uint8Array): boolean {
+  try {
+    let key = keyCache.get(publicKey);
+    if (!key) {
+      key = createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: publicKey }, format: 'jwk' });
+      if (keyCache.size >= KEY_CACHE_LIMIT) keyCache.delete(keyCache.keys().next().value as string);
+      keyCache.set(publicKey, key);
+    }
+    return verify(null, message, key, signature);
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,152 @@
+/**
+ * The signaling wire protocol shared by the server and the client (docs/protocol.md is its prose).
+ * Validators here are the only place payload shapes are checked, so both sides agree by construction.
+ */
+import { isNodeId } from './identity.js';
+
+export const PROTOCOL_VERSION = 1;
+
+/** Prefix of the bytes a node signs to answer a registration challenge. */
+export const REGISTER_CONTEXT = 'p2p-dht-node/register/v1\n';
+/** Prefix of the bytes a node signs for every signaling envelope. */
+export const SIGNAL_CONTEXT = 'p2p-dht-node/signal/v1\n';
+
+/** Server → client events. */
+export const ServerEvent = {
+  challenge: 'challenge',
+  signal: 'signal',
+  replaced: 'replaced',
+  notice: 'notice',
+} as const;
+
+/** Client → server events (all take an acknowledgement callback). */
+export const ClientEvent = {
+  register: 'register',
+  signal: 'signal',
+} as const;
+
+export type ServerErrorCode =
+  | 'ERR_BAD_REQUEST'
+  | 'ERR_AUTH'
+  | 'ERR_NOT_REGISTERED'
+  | 'ERR_ALREADY_REGISTERED'
+  | 'ERR_UNKNOWN_PEER'
+  | 'ERR_RATE_LIMITED'
+  | 'ERR_REGISTER_TIMEOUT'
+  | 'ERR_UNKNOWN_EVENT';
+
+export interface ProtocolError {
+  code: ServerErrorCode;
+  message: string;
+}
+
+export type Ack<T extends object = object> = ({ ok: true } & T) | { ok: false; error: ProtocolError };
+
+export interface ChallengeMessage {
+  v: number;
+  nonce: string;
+}
+
+export interface RegisterRequest {
+  publicKey: string;
+  signature: string;
+}
+
+export type SignalKind = 'offer' | 'answer' | 'candidate' | 'reject';
+export const SIGNAL_KINDS: readonly SignalKind[] = ['offer', 'answer', 'candidate', 'reject'];
+
+/** A signaling message signed end to end by its sender; the server relays it untouched. */
+export interface Envelope {
+  v: number;
+  from: string;
+  key: string;
+  to: string;
+  session: string;
+  seq: number;
+  ts: number;
+  kind: SignalKind;
+  /** JSON text of the payload, signed as text so no canonical JSON form is needed. */
+  data: string;
+  sig: string;
+}
+
+export interface SignalRequest {
+  to: string;
+  envelope: Envelope;
+}
+
+export interface SignalDelivery {
+  from: string;
+  envelope: Envelope;
+}
+
+/** Largest `data` text an envelope may carry (an SDP with many candidates fits in well under this). */
+export const MAX_ENVELOPE_DATA = 16 * 1024;
+
+const BASE64URL = /^[A-Za-z0-9_-]+$/;
+const SESSION = /^[A-Za-z0-9_-]{8,64}$/;
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function isBase64Url(value: unknown, bytes: number): value is string {
+  return (
+    typeof value === 'string' &&
+    value.length === Math.ceil((bytes * 4) / 3) &&
+    BASE64URL.test(value)
+  );
+}
+
+/** Raw 32-byte Ed25519 public key, base64url without padding. */
+export const isPublicKey = (value: unknown): value is string => isBase64Url(value, 32);
+/** Ed25519 signature (64 bytes), base64url without padding. */
+export const isSignature = (value: unknown): value is string => isBase64Url(value, 64);
+
+export function isChallenge(value: unknown): value is ChallengeMessage {
+  return isRecord(value) && value.v === PROTOCOL_VERSION && isBase64Url(value.nonce, 32);
+}
+
+export function isRegisterRequest(value: unknown): value is RegisterRequest {
+  return isRecord(value) && isPublicKey(value.publicKey) && isSignature(value.signature);
+}
+
+export function isEnvelope(value: unknown): value is Envelope {
+  return (
+    isRecord(value) &&
+    value.v === PROTOCOL_VERSION &&
+    isNodeId(value.from) &&
+    isPublicKey(value.key) &&
+    isNodeId(value.to) &&
+    typeof value.session === 'string' &&
+    SESSION.test(value.session) &&
+    Number.isSafeInteger(value.seq) &&
+    (value.seq as number) >= 0 &&
+    Number.isSafeInteger(value.ts) &&
+    SIGNAL_KINDS.includes(value.kind as SignalKind) &&
+    typeof value.data === 'string' &&
+    value.data.length <= MAX_ENVELOPE_DATA &&
+    isSignature(value.sig)
+  );
+}
+
+export function isSignalRequest(value: unknown): value is SignalRequest {
+  return isRecord(value) && isNodeId(value.to) && isEnvelope(value.envelope);
+}
+
+export function isSignalDelivery(value: unknown): value is SignalDelivery {
+  return isRecord(value) && isNodeId(value.from) && isEnvelope(value.envelope);
+}
+
+/** The bytes signed to answer a registration challenge. */
+export function registerMessage(nonce: string): Uint8Array {
+  return Buffer.from(REGISTER_CONTEXT + nonce, 'utf8');
+}
+
+/** The bytes signed for an envelope: every field but `sig`, in a fixed order. */
+export function envelopeMessage(e: Omit<Envelope, 'sig'>): Uint8Array {
+  return Buffer.from(
+    SIGNAL_CONTEXT + JSON.stringify([e.v, e.from, e.key, e.to, e.session, e.seq, e.ts, e.kind, e.data]),
+    'utf8',
+  );
+}

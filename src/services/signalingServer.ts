@@ -1,0 +1,336 @@
+/**
+ * The signaling server: proves who each node is (challenge/response over its Ed25519 key) and relays
+ * signed envelopes between registered nodes. It never sees anything it could forge — envelopes are
+ * verified end to end by their receivers — so it is trusted only to deliver. docs/protocol.md is the
+ * wire protocol in prose.
+ */
+import { randomBytes } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Server, type Socket } from 'socket.io';
+import { P2PError } from '../errors.js';
+import { silentLogger, type Logger } from '../log.js';
+import { nodeIdOf, verifySignature } from './identity.js';
+import {
+  ClientEvent,
+  PROTOCOL_VERSION,
+  ServerEvent,
+  isRegisterRequest,
+  isSignalRequest,
+  registerMessage,
+  type Ack,
+  type ChallengeMessage,
+  type Envelope,
+  type ProtocolError,
+  type ServerErrorCode,
+  type SignalDelivery,
+} from './protocol.js';
+import { TokenBucket } from './rateLimit.js';
+
+/** Settings of {@link createSignalingServer}; every field is optional. */
+export interface SignalingServerOptions {
+  /** TCP port; default 0 (a random free port, read it back from {@link SignalingServer.port}). */
+  port?: number;
+  /** Interface to listen on; default '127.0.0.1'. */
+  host?: string;
+  /** Sockets not registered this long after connecting get `notice` ERR_REGISTER_TIMEOUT and are dropped; default 5000. */
+  registerTimeoutMs?: number;
+  /** Largest Socket.IO message accepted; bigger ones close the connection. Default 64 KiB. */
+  maxPayloadBytes?: number;
+  /** Incoming events allowed per socket; default `{ perSecond: 100, burst: 200 }`. */
+  rateLimit?: { perSecond: number; burst: number };
+  /** Default {@link silentLogger}. */
+  logger?: Logger;
+}
+
+/** A running signaling server. */
+export interface SignalingServer {
+  /** `http://host:port`, what clients connect to. */
+  readonly url: string;
+  /** The port actually bound (useful with `port: 0`). */
+  readonly port: number;
+  readonly host: string;
+  /** Disconnects every client and stops listening; later calls return the same promise. */
+  close(): Promise<void>;
+}
+
+type Config = Required<Omit<SignalingServerOptions, 'logger'>>;
+
+/** A socket that sent this many rate-limited events in a row is flooding, not just bursty. */
+const FLOOD_FACTOR = 5;
+const NONCE_BYTES = 32;
+
+/** What the server knows about one connected socket. */
+interface Peer {
+  readonly socket: Socket;
+  readonly log: Logger;
+  readonly bucket: TokenBucket;
+  /** The challenge for this connection; a successful register uses it up (the socket cannot register again). */
+  readonly nonce: string;
+  nodeId: string | undefined;
+  rejectedInRow: number;
+  registerTimer: NodeJS.Timeout | undefined;
+}
+
+type AckFn = (response: Ack) => void;
+
+/**
+ * Starts a signaling server and resolves once it is listening.
+ *
+ * @example
+ * ```ts
+ * const server = await createSignalingServer({ port: 8080, host: '0.0.0.0', logger: pino() });
+ * console.log(`signaling on ${server.url}`);
+ * process.on('SIGTERM', () => void server.close());
+ * ```
+ * @throws P2PError ERR_INVALID_OPTION for a malformed option; the listen error (e.g. EADDRINUSE) if binding fails.
+ */
+export async function createSignalingServer(options: SignalingServerOptions = {}): Promise<SignalingServer> {
+  const config = resolveConfig(options);
+  const logger = (options.logger ?? silentLogger).child({ component: 'signaling-server' });
+  const registry = new Map<string, Peer>();
+  const http = createServer((req, res) => answerHttp(req, res, registry.size));
+  const io = new Server(http, {
+    transports: ['websocket'],
+    maxHttpBufferSize: config.maxPayloadBytes,
+    serveClient: false,
+  });
+  const relay = new Relay(registry, config, logger);
+  io.on('connection', (socket) => relay.accept(socket));
+
+  try {
+    await listen(http, config.port, config.host);
+  } catch (err) {
+    await io.close();
+    throw err;
+  }
+  const port = (http.address() as AddressInfo).port;
+  const host = config.host;
+  logger.info({ host, port }, 'signaling server listening');
+
+  let closing: Promise<void> | undefined;
+  return {
+    url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
+    port,
+    host,
+    close: () => (closing ??= io.close().then(() => logger.info({ host, port }, 'signaling server closed'))),
+  };
+}
+
+function resolveConfig(options: SignalingServerOptions): Config {
+  const config: Config = {
+    port: options.port ?? 0,
+    host: options.host ?? '127.0.0.1',
+    registerTimeoutMs: options.registerTimeoutMs ?? 5000,
+    maxPayloadBytes: options.maxPayloadBytes ?? 64 * 1024,
+    rateLimit: options.rateLimit ?? { perSecond: 100, burst: 200 },
+  };
+  if (!Number.isInteger(config.port) || config.port < 0 || config.port > 65535) invalid('port', config.port);
+  if (typeof config.host !== 'string' || config.host === '') invalid('host', config.host);
+  if (!isPositive(config.registerTimeoutMs)) invalid('registerTimeoutMs', config.registerTimeoutMs);
+  if (!isPositive(config.maxPayloadBytes)) invalid('maxPayloadBytes', config.maxPayloadBytes);
+  if (!isPositive(config.rateLimit.perSecond)) invalid('rateLimit.perSecond', config.rateLimit.perSecond);
+  if (!isPositive(config.rateLimit.burst)) invalid('rateLimit.burst', config.rateLimit.burst);
+  return config;
+}
+
+function isPositive(value: unknown): value is number {
+  return typeof value === 'number' && Number.isFinite(value) && value > 0;
+}
+
+function invalid(name: string, value: unknown): never {
+  throw new P2PError('ERR_INVALID_OPTION', `signaling server option ${name} is invalid: ${String(value)}`);
+}
+
+/** Plain HTTP: only the health check; Socket.IO's own path never reaches here (engine.io intercepts it). */
+function answerHttp(req: IncomingMessage, res: ServerResponse, nodes: number): void {
+  const path = (req.url ?? '').split('?', 1)[0];
+  if (req.method === 'GET' && path === '/health') {
+    sendJson(res, 200, { status: 'ok', nodes });
+  } else {
+    sendJson(res, 404, { error: 'not found' });
+  }
+}
+
+function sendJson(res: ServerResponse, status: number, body: object): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+function listen(http: HttpServer, port: number, host: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    http.once('error', reject);
+    http.listen(port, host, () => {
+      http.off('error', reject);
+      resolve();
+    });
+  });
+}
+
+function fail(code: ServerErrorCode, message: string): { ok: false; error: ProtocolError } {
+  return { ok: false, error: { code, message } };
+}
+
+/** Splits Socket.IO event arguments into the payload and the ack callback (present only if the client asked). */
+function splitArgs(args: unknown[]): { payload: unknown; ack: AckFn | undefined } {
+  const last = args[args.length - 1];
+  const ack = typeof last === 'function' ? (last as AckFn) : undefined;
+  return { payload: ack && args.length === 1 ? undefined : args[0], ack };
+}
+
+/** Copies exactly the signed fields, so junk a client attached never reaches the receiver. */
+function copyEnvelope(e: Envelope): Envelope {
+  const { v, from, key, to, session, seq, ts, kind, data, sig } = e;
+  return { v, from, key, to, session, seq, ts, kind, data, sig };
+}
+
+/** Per-connection protocol logic and the node id → socket registry. */
+class Relay {
+  readonly #registry: Map<string, Peer>;
+  readonly #config: Config;
+  readonly #logger: Logger;
+
+  constructor(registry: Map<string, Peer>, config: Config, logger: Logger) {
+    this.#registry = registry;
+    this.#config = config;
+    this.#logger = logger;
+  }
+
+  accept(socket: Socket): void {
+    try {
+      this.#greet(socket);
+    } catch (err) {
+      this.#logger.error({ err, socket: socket.id }, 'could not set up socket');
+      socket.disconnect(true);
+    }
+  }
+
+  #greet(socket: Socket): void {
+    const peer: Peer = {
+      socket,
+      log: this.#logger.child({ socket: socket.id }),
+      bucket: new TokenBucket(this.#config.rateLimit),
+      nonce: randomBytes(NONCE_BYTES).toString('base64url'),
+      nodeId: undefined,
+      rejectedInRow: 0,
+      registerTimer: undefined,
+    };
+    // One catch-all listener instead of per-event ones: every event, known or not, pays the rate limit first.
+    socket.onAny((event: unknown, ...args: unknown[]) => this.#onEvent(peer, event, args));
+    socket.on('disconnect', (reason) => this.#onDisconnect(peer, reason));
+    peer.registerTimer = setTimeout(() => this.#onRegisterTimeout(peer), this.#config.registerTimeoutMs);
+    peer.registerTimer.unref();
+    const challenge: ChallengeMessage = { v: PROTOCOL_VERSION, nonce: peer.nonce };
+    socket.emit(ServerEvent.challenge, challenge);
+    peer.log.debug({ address: socket.handshake.address }, 'socket connected');
+  }
+
+  /** The single entry point for client input, so no malformed event can throw past it. */
+  #onEvent(peer: Peer, event: unknown, args: unknown[]): void {
+    try {
+      if (!peer.socket.connected) return;
+      const { payload, ack } = splitArgs(args);
+      const response = this.#admit(peer)
+        ? this.#route(peer, event, payload)
+        : fail('ERR_RATE_LIMITED', 'too many events; slow down');
+      if (!response.ok) peer.log.debug({ code: response.error.code, event: String(event) }, response.error.message);
+      ack?.(response);
+    } catch (err) {
+      peer.log.error({ err, event: String(event) }, 'signaling event handler failed');
+    }
+  }
+
+  /** Takes a token; evicts sockets whose rejected events show they ignore the limit entirely. */
+  #admit(peer: Peer): boolean {
+    if (peer.bucket.take()) {
+      peer.rejectedInRow = 0;
+      return true;
+    }
+    peer.rejectedInRow += 1;
+    if (peer.rejectedInRow > FLOOD_FACTOR * this.#config.rateLimit.burst) {
+      this.#evict(peer, 'ERR_RATE_LIMITED', 'disconnected for flooding');
+    }
+    return false;
+  }
+
+  #route(peer: Peer, event: unknown, payload: unknown): Ack {
+    // A switch, not an object lookup, so event names like '__proto__' cannot reach inherited properties.
+    switch (event) {
+      case ClientEvent.register:
+        return this.#register(peer, payload);
+      case ClientEvent.signal:
+        return this.#signal(peer, payload);
+      default:
+        return fail('ERR_UNKNOWN_EVENT', `unknown event ${JSON.stringify(String(event))}`);
+    }
+  }
+
+  #register(peer: Peer, payload: unknown): Ack<{ nodeId: string }> {
+    if (peer.nodeId !== undefined) return fail('ERR_ALREADY_REGISTERED', 'this connection is already registered');
+    if (!isRegisterRequest(payload)) {
+      return fail('ERR_BAD_REQUEST', 'register expects { publicKey, signature } in base64url');
+    }
+    const signature = Buffer.from(payload.signature, 'base64url');
+    if (!verifySignature(payload.publicKey, registerMessage(peer.nonce), signature)) {
+      return fail('ERR_AUTH', "signature does not match the public key and this connection's challenge");
+    }
+    // The id is derived from the proven key, so nobody can register an id they hold no key for.
+    const nodeId = nodeIdOf(payload.publicKey);
+    this.#bind(peer, nodeId);
+    return { ok: true, nodeId };
+  }
+
+  /** Points the registry at `peer`; a proven newer session of the same node replaces the old one. */
+  #bind(peer: Peer, nodeId: string): void {
+    clearTimeout(peer.registerTimer);
+    peer.nodeId = nodeId;
+    const previous = this.#registry.get(nodeId);
+    // Set before disconnecting `previous`, so its disconnect handler sees it no longer owns the id.
+    this.#registry.set(nodeId, peer);
+    peer.log.info({ nodeId }, 'node registered');
+    if (previous) {
+      previous.log.info({ nodeId, by: peer.socket.id }, 'session replaced by a newer one');
+      previous.socket.emit(ServerEvent.replaced, {});
+      previous.socket.disconnect(true);
+    }
+  }
+
+  #signal(peer: Peer, payload: unknown): Ack {
+    const from = peer.nodeId;
+    if (from === undefined) return fail('ERR_NOT_REGISTERED', 'register before signaling');
+    if (!isSignalRequest(payload)) {
+      return fail('ERR_BAD_REQUEST', 'signal expects { to, envelope } with a well-formed envelope');
+    }
+    const { to, envelope } = payload;
+    if (envelope.from !== from) return fail('ERR_BAD_REQUEST', 'envelope.from is not your registered node id');
+    if (envelope.to !== to) return fail('ERR_BAD_REQUEST', 'envelope.to does not match to');
+    const target = this.#registry.get(to);
+    if (!target) return fail('ERR_UNKNOWN_PEER', 'no node with that id is connected');
+    const delivery: SignalDelivery = { from, envelope: copyEnvelope(envelope) };
+    target.socket.emit(ServerEvent.signal, delivery);
+    return { ok: true };
+  }
+
+  #onRegisterTimeout(peer: Peer): void {
+    try {
+      if (peer.nodeId === undefined) this.#evict(peer, 'ERR_REGISTER_TIMEOUT', 'did not register in time');
+    } catch (err) {
+      peer.log.error({ err }, 'register timeout handler failed');
+    }
+  }
+
+  /** Tells the client why, then closes its connection (engine.io flushes the notice before closing). */
+  #evict(peer: Peer, code: ServerErrorCode, message: string): void {
+    peer.log.warn({ code, nodeId: peer.nodeId }, message);
+    peer.socket.emit(ServerEvent.notice, { code, message });
+    peer.socket.disconnect(true);
+  }
+
+  #onDisconnect(peer: Peer, reason: string): void {
+    clearTimeout(peer.registerTimer);
+    // A replaced session must not unregister the session that replaced it.
+    if (peer.nodeId !== undefined && this.#registry.get(peer.nodeId) === peer) this.#registry.delete(peer.nodeId);
+    peer.log.debug({ reason, nodeId: peer.nodeId }, 'socket disconnected');
+  }
+}

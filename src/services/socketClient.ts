@@ -1,0 +1,109 @@
+/**
+ * The Socket.IO client as actor logic: the only file that imports `socket.io-client`. One actor is one
+ * connection attempt; reconnecting (with backoff) is the signaling machine's job, so socket.io's own
+ * reconnection is off.
+ */
+import { io, type Socket } from 'socket.io-client';
+import { fromCallback } from 'xstate';
+import type { Logger } from '../log.js';
+import type { Envelopes, SignalData, VerifiedSignal } from './envelope.js';
+import type { Identity } from './identity.js';
+import {
+  ClientEvent,
+  ServerEvent,
+  isChallenge,
+  isSignalDelivery,
+  registerMessage,
+  type Ack,
+  type ProtocolError,
+} from './protocol.js';
+
+export interface SocketInput {
+  url: string;
+  identity: Identity;
+  envelopes: Envelopes;
+  logger: Logger;
+}
+
+/** Events the socket actor sends to its parent. */
+export type SocketEvent =
+  | { type: 'SOCKET.CONNECTED' }
+  | { type: 'SOCKET.REGISTERED'; nodeId: string }
+  | { type: 'SOCKET.REJECTED'; error: ProtocolError }
+  | { type: 'SOCKET.DISCONNECTED'; reason: string }
+  | { type: 'SOCKET.SIGNAL'; signal: VerifiedSignal }
+  | { type: 'SOCKET.SIGNAL_FAILED'; to: string; session: string; error: ProtocolError };
+
+/** Events the socket actor accepts. */
+export type SocketCommand = { type: 'SEND'; to: string; session: string; data: SignalData };
+
+function ackError(reply: unknown): ProtocolError | undefined {
+  if (typeof reply !== 'object' || reply === null) {
+    return { code: 'ERR_BAD_REQUEST', message: 'malformed acknowledgement' };
+  }
+  const ack = reply as Ack;
+  if (ack.ok === true) return undefined;
+  const error = (ack as { error?: ProtocolError }).error;
+  return {
+    code: error?.code ?? 'ERR_BAD_REQUEST',
+    message: typeof error?.message === 'string' ? error.message : 'request failed',
+  };
+}
+
+/** Acknowledgement wait; a server that never answers must not pin a callback forever. */
+const ACK_TIMEOUT_MS = 10_000;
+
+function register(socket: Socket, input: SocketInput, nonce: string, sendBack: (e: SocketEvent) => void): void {
+  const signature = Buffer.from(input.identity.sign(registerMessage(nonce))).toString('base64url');
+  socket
+    .timeout(ACK_TIMEOUT_MS)
+    .emit(ClientEvent.register, { publicKey: input.identity.publicKey, signature }, (err: Error | null, reply: unknown) => {
+      if (err) return sendBack({ type: 'SOCKET.DISCONNECTED', reason: 'register acknowledgement timed out' });
+      const error = ackError(reply);
+      const nodeId = (reply as { nodeId?: unknown }).nodeId;
+      if (error) return sendBack({ type: 'SOCKET.REJECTED', error });
+      if (nodeId !== input.identity.nodeId) {
+        // A server that names us differently is not speaking this protocol; do not trust it.
+        return sendBack({ type: 'SOCKET.REJECTED', error: { code: 'ERR_AUTH', message: 'server reported a different node id' } });
+      }
+      sendBack({ type: 'SOCKET.REGISTERED', nodeId });
+    });
+}
+
+function relay(socket: Socket, input: SocketInput, command: SocketCommand, sendBack: (e: SocketEvent) => void): void {
+  const envelope = input.envelopes.seal(command.to, command.session, command.data);
+  socket.timeout(ACK_TIMEOUT_MS).emit(ClientEvent.signal, { to: command.to, envelope }, (err: Error | null, reply: unknown) => {
+    const error = err ? { code: 'ERR_BAD_REQUEST' as const, message: 'signal acknowledgement timed out' } : ackError(reply);
+    if (error) sendBack({ type: 'SOCKET.SIGNAL_FAILED', to: command.to, session: command.session, error });
+  });
+}
+
+export const socketClient = fromCallback<SocketCommand, SocketInput, SocketEvent>(({ input, sendBack, receive }) => {
+  const log = input.logger;
+  const socket = io(input.url, { transports: ['websocket'], reconnection: false, forceNew: true, timeout: 10_000 });
+
+  socket.on('connect', () => sendBack({ type: 'SOCKET.CONNECTED' }));
+  socket.on('connect_error', (err) => sendBack({ type: 'SOCKET.DISCONNECTED', reason: err.message }));
+  socket.on('disconnect', (reason) => sendBack({ type: 'SOCKET.DISCONNECTED', reason }));
+  socket.on(ServerEvent.challenge, (challenge: unknown) => {
+    if (!isChallenge(challenge)) return log.warn({ challenge: typeof challenge }, 'ignoring malformed challenge');
+    register(socket, input, challenge.nonce, sendBack);
+  });
+  socket.on(ServerEvent.replaced, () => {
+    sendBack({ type: 'SOCKET.REJECTED', error: { code: 'ERR_AUTH', message: 'another session registered this node id' } });
+  });
+  socket.on(ServerEvent.notice, (notice: unknown) => log.warn({ notice }, 'signaling server notice'));
+  socket.on(ServerEvent.signal, (delivery: unknown) => {
+    if (!isSignalDelivery(delivery)) return log.warn({}, 'dropping malformed signal delivery');
+    const opened = input.envelopes.open(delivery.envelope);
+    if (!opened.ok) return log.warn({ reason: opened.reason, from: delivery.from }, 'dropping signal');
+    sendBack({ type: 'SOCKET.SIGNAL', signal: opened.signal });
+  });
+
+  receive((command) => relay(socket, input, command, sendBack));
+
+  return () => {
+    socket.removeAllListeners();
+    socket.disconnect();
+  };
+});

@@ -1,0 +1,164 @@
+/**
+ * One WebRTC data channel to one peer, as actor logic: the only file that imports `simple-peer` and
+ * `@roamhq/wrtc`. It signals through its parent, pins the peer's DTLS fingerprint from the signed SDP,
+ * and hands a verified {@link PeerLink} to the data plane.
+ */
+import { createRequire } from 'node:module';
+import SimplePeer from 'simple-peer';
+import { fromCallback } from 'xstate';
+import type { Logger } from '../log.js';
+import { acceptsCandidate, filterSdp, type CandidateFilter } from './candidates.js';
+import type { DataPlane } from './dataPlane.js';
+import type { SignalData } from './envelope.js';
+import { readDtlsInfo, sameFingerprint, sdpFingerprint, type Fingerprint, type RouteInfo } from './fingerprint.js';
+import { PeerLink, type LinkOptions } from './link.js';
+
+/** An ICE server as RTCPeerConnection takes it. */
+export interface IceServer {
+  urls: string | string[];
+  username?: string;
+  credential?: string;
+}
+
+export interface TransportInput {
+  remoteId: string;
+  initiator: boolean;
+  iceServers: IceServer[];
+  candidateFilter?: CandidateFilter;
+  dataPlane: DataPlane;
+  link: LinkOptions;
+  logger: Logger;
+}
+
+export type TransportCommand = { type: 'REMOTE_SIGNAL'; data: SignalData } | { type: 'VERIFY' };
+
+export type TransportEvent =
+  | { type: 'TRANSPORT.SIGNAL'; data: SignalData }
+  | { type: 'TRANSPORT.OPEN' }
+  | { type: 'TRANSPORT.VERIFIED'; route: RouteInfo }
+  | { type: 'TRANSPORT.AUTH_FAILED'; message: string }
+  | { type: 'TRANSPORT.CLOSED' }
+  | { type: 'TRANSPORT.ERROR'; reason: 'ice-failed' | 'error'; message: string };
+
+/** The parts of simple-peer's internals this file relies on (typed here, nowhere else). */
+interface PeerInternals {
+  _pc: { getStats(): Promise<{ values(): Iterable<Record<string, unknown> & { id: string; type: string }> }> };
+  _channel: { send(data: Uint8Array): void; bufferedAmount: number } | null;
+}
+
+const require = createRequire(import.meta.url);
+let wrtc: unknown;
+/** Loaded on first use: importing the library must not start libwebrtc. */
+function loadWrtc(): unknown {
+  return (wrtc ??= require('@roamhq/wrtc'));
+}
+
+const ICE_FAILURES = new Set(['ERR_ICE_CONNECTION_FAILURE', 'ERR_CONNECTION_FAILURE']);
+
+/**
+ * Tears a peer connection down outside any wrtc callback. libwebrtc crashes when a connection is
+ * closed from inside its own event handlers, so the close runs from a timer.
+ */
+function shutdown(peer: SimplePeer.Instance): Promise<void> {
+  return new Promise((resolve) => {
+    setTimeout(() => {
+      peer.destroy();
+      setTimeout(resolve, 0);
+    }, 0);
+  });
+}
+
+function localSignal(data: SimplePeer.SignalData, filter: CandidateFilter | undefined): SignalData | undefined {
+  if ((data.type === 'offer' || data.type === 'answer') && data.sdp) {
+    return { type: data.type, sdp: filterSdp(filter, data.sdp) };
+  }
+  const candidate = data.candidate;
+  if (candidate && acceptsCandidate(filter, candidate.candidate)) {
+    return {
+      type: 'candidate',
+      candidate: { candidate: candidate.candidate, sdpMLineIndex: candidate.sdpMLineIndex, sdpMid: candidate.sdpMid },
+    };
+  }
+  return undefined; // renegotiation and transceiver requests: a data-only connection never needs them
+}
+
+export const webrtcTransport = fromCallback<TransportCommand, TransportInput, TransportEvent>(
+  ({ input, sendBack, receive }) => {
+    const log = input.logger;
+    const filter = input.candidateFilter;
+    const peer = new SimplePeer({
+      initiator: input.initiator,
+      wrtc: loadWrtc() as SimplePeer.Options['wrtc'],
+      config: { iceServers: input.iceServers },
+      trickle: true,
+    });
+    const internals = peer as unknown as PeerInternals;
+    let pinned: Fingerprint | undefined;
+    let link: PeerLink | undefined;
+    let stopped = false;
+    const emit = (event: TransportEvent): void => {
+      if (!stopped) sendBack(event);
+    };
+
+    peer.on('signal', (data) => {
+      const signal = localSignal(data, filter);
+      if (signal) emit({ type: 'TRANSPORT.SIGNAL', data: signal });
+    });
+    peer.on('connect', () => emit({ type: 'TRANSPORT.OPEN' }));
+    peer.on('close', () => emit({ type: 'TRANSPORT.CLOSED' }));
+    peer.on('error', (err: Error & { code?: string }) => {
+      emit({ type: 'TRANSPORT.ERROR', reason: ICE_FAILURES.has(err.code ?? '') ? 'ice-failed' : 'error', message: err.message });
+    });
+
+    const verify = async (): Promise<void> => {
+      const info = readDtlsInfo(await internals._pc.getStats().then((r) => r.values()));
+      if (stopped) return;
+      if (!sameFingerprint(pinned, info.remote)) {
+        emit({
+          type: 'TRANSPORT.AUTH_FAILED',
+          message: `DTLS certificate ${info.remote?.value ?? 'unknown'} does not match the signed SDP's ${pinned?.value ?? 'none'}`,
+        });
+        return;
+      }
+      const channel = internals._channel;
+      if (!channel) throw new Error('data channel missing after connect');
+      link = new PeerLink(
+        { send: (frame) => channel.send(frame), get bufferedAmount() { return channel.bufferedAmount; } },
+        (data) => input.dataPlane.deliver(input.remoteId, data),
+        { ...input.link, logger: log },
+      );
+      input.dataPlane.attach(input.remoteId, link);
+      const verified = link;
+      peer.on('data', (frame: Uint8Array) => verified.receive(frame));
+      emit({ type: 'TRANSPORT.VERIFIED', route: info.route });
+    };
+
+    receive((command) => {
+      try {
+        if (command.type === 'VERIFY') {
+          verify().catch((err: Error) => emit({ type: 'TRANSPORT.ERROR', reason: 'error', message: err.message }));
+          return;
+        }
+        const data = command.data;
+        if (data.type === 'offer' || data.type === 'answer') {
+          pinned = sdpFingerprint(data.sdp);
+          if (!pinned) return emit({ type: 'TRANSPORT.AUTH_FAILED', message: 'remote SDP has no single DTLS fingerprint' });
+          peer.signal({ type: data.type, sdp: filterSdp(filter, data.sdp) });
+        } else if (data.type === 'candidate' && acceptsCandidate(filter, data.candidate.candidate)) {
+          peer.signal({ type: 'candidate', candidate: data.candidate } as SimplePeer.SignalData);
+        }
+      } catch (err) {
+        emit({ type: 'TRANSPORT.ERROR', reason: 'error', message: (err as Error).message });
+      }
+    });
+
+    return () => {
+      stopped = true;
+      if (link) input.dataPlane.detach(input.remoteId, link);
+      peer.removeAllListeners();
+      // simple-peer may still report errors while closing; nobody is listening for them any more.
+      peer.on('error', () => {});
+      input.dataPlane.trackClose(shutdown(peer));
+    };
+  },
+);

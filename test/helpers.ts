@@ -1,0 +1,42 @@
+import { firstValueFrom, filter, take, timeout, toArray, type Observable } from 'rxjs';
+import { createNode, createSignalingServer, loopbackOnly, type NodeOptions, type P2PNode } from '../src/index.js';
+import type { SignalingServer } from '../src/index.js';
+
+/** Tracks what a test starts so `cleanup()` can release all of it, whatever the outcome. */
+export class Harness {
+  readonly nodes: P2PNode[] = [];
+  readonly servers: SignalingServer[] = [];
+
+  async server(): Promise<SignalingServer> {
+    const server = await createSignalingServer({ port: 0, host: '127.0.0.1' });
+    this.servers.push(server);
+    return server;
+  }
+
+  node(signalingUrl: string, options: Partial<NodeOptions> = {}): P2PNode {
+    const node = createNode({ signalingUrl, candidateFilter: loopbackOnly, ...options });
+    this.nodes.push(node);
+    return node;
+  }
+
+  async started(signalingUrl: string, options: Partial<NodeOptions> = {}): Promise<P2PNode> {
+    const node = this.node(signalingUrl, options);
+    await node.start();
+    return node;
+  }
+
+  async cleanup(): Promise<void> {
+    await Promise.allSettled(this.nodes.map((n) => n.stop()));
+    await Promise.allSettled(this.servers.map((s) => s.close()));
+  }
+}
+
+/** The first value of `source` matching `predicate`, or a rejection after `ms`. */
+export function next<T>(source: Observable<T>, predicate: (value: T) => boolean = () => true, ms = 10_000): Promise<T> {
+  return firstValueFrom(source.pipe(filter(predicate), take(1), timeout(ms)));
+}
+
+/** The first `count` values of `source` matching `predicate`. */
+export function collect<T>(source: Observable<T>, count: number, predicate: (value: T) => boolean = () => true, ms = 10_000): Promise<T[]> {
+  return firstValueFrom(source.pipe(filter(predicate), take(count), toArray(), timeout(ms)));
+}
