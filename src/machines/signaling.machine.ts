@@ -37,6 +37,7 @@ export interface SignalingInput {
 }
 
 export interface SignalingContext extends SignalingInput {
+  /** Consecutive failed attempts since the last registration. */
   attempt: number;
   registered: boolean;
   queue: SocketCommand[];
@@ -79,7 +80,7 @@ export const signalingMachine = setup({
     backoff: ({ context }) => backoffDelay(context.attempt, context.backoff),
   },
   guards: {
-    canRetry: ({ context }) => context.registered || context.attempt < context.initialAttempts,
+    canRetry: ({ context }) => context.registered || context.attempt + 1 < context.initialAttempts,
   },
   actions: {
     countAttempt: assign({ attempt: ({ context }) => context.attempt + 1 }),
@@ -129,7 +130,6 @@ export const signalingMachine = setup({
       on: { CONNECT: 'online' },
     },
     online: {
-      entry: 'countAttempt',
       invoke: {
         id: 'socket',
         src: 'socket',
@@ -177,6 +177,7 @@ export const signalingMachine = setup({
       },
     },
     reconnecting: {
+      entry: 'countAttempt',
       after: { backoff: 'online' },
     },
     failed: {
@@ -186,7 +187,7 @@ export const signalingMachine = setup({
   output: ({ context }) => ({
     error: context.error ?? {
       code: 'ERR_SIGNALING_UNREACHABLE',
-      message: `cannot reach signaling server ${context.url} after ${context.attempt} attempts`,
+      message: `cannot reach signaling server ${context.url} after ${context.attempt + 1} attempts`,
     },
   }),
 });

@@ -56,7 +56,10 @@ export interface SignalingServer {
 
 type Config = Required<Omit<SignalingServerOptions, 'logger'>>;
 
-/** A socket that sent this many rate-limited events in a row is flooding, not just bursty. */
+/**
+ * Rejected events go into a second bucket this many times the burst, refilled at the same rate: a bursty
+ * client only gets ERR_RATE_LIMITED answers, one that keeps sending well over the rate empties it and is dropped.
+ */
 const FLOOD_FACTOR = 5;
 const NONCE_BYTES = 32;
 
@@ -65,10 +68,11 @@ interface Peer {
   readonly socket: Socket;
   readonly log: Logger;
   readonly bucket: TokenBucket;
+  /** Pays for rejected events; when it is empty too, the socket is flooding. */
+  readonly strikes: TokenBucket;
   /** The challenge for this connection; a successful register uses it up (the socket cannot register again). */
   readonly nonce: string;
   nodeId: string | undefined;
-  rejectedInRow: number;
   registerTimer: NodeJS.Timeout | undefined;
 }
 
@@ -211,9 +215,12 @@ class Relay {
       socket,
       log: this.#logger.child({ socket: socket.id }),
       bucket: new TokenBucket(this.#config.rateLimit),
+      strikes: new TokenBucket({
+        perSecond: this.#config.rateLimit.perSecond,
+        burst: FLOOD_FACTOR * this.#config.rateLimit.burst,
+      }),
       nonce: randomBytes(NONCE_BYTES).toString('base64url'),
       nodeId: undefined,
-      rejectedInRow: 0,
       registerTimer: undefined,
     };
     // One catch-all listener instead of per-event ones: every event, known or not, pays the rate limit first.
@@ -243,14 +250,9 @@ class Relay {
 
   /** Takes a token; evicts sockets whose rejected events show they ignore the limit entirely. */
   #admit(peer: Peer): boolean {
-    if (peer.bucket.take()) {
-      peer.rejectedInRow = 0;
-      return true;
-    }
-    peer.rejectedInRow += 1;
-    if (peer.rejectedInRow > FLOOD_FACTOR * this.#config.rateLimit.burst) {
-      this.#evict(peer, 'ERR_RATE_LIMITED', 'disconnected for flooding');
-    }
+    if (peer.bucket.take()) return true;
+    // Not "N rejections in a row": one refilled token would reset that, so a fast flood would never trip it.
+    if (!peer.strikes.take()) this.#evict(peer, 'ERR_RATE_LIMITED', 'disconnected for flooding');
     return false;
   }
 

@@ -1,0 +1,201 @@
+/**
+ * Turns argv and the environment into a validated {@link Command}; everything the CLI can reject
+ * before touching the network is rejected here, as a {@link CliError} with exit code 2.
+ */
+import { parseArgs } from 'node:util';
+import { defaultIdentityPath, isNodeId } from '../services/identity.js';
+import type { IceServer } from '../services/webrtcTransport.js';
+import { usageError } from './errors.js';
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** `p2p-node [start]`: run a node, with an embedded signaling server unless `signalingUrl` is set. */
+export interface StartCommand {
+  command: 'start';
+  logLevel: LogLevel;
+  /** The server to register with; undefined means start an embedded one on `host`:`port`. */
+  signalingUrl: string | undefined;
+  host: string;
+  port: number;
+  /** Node ids to connect to once registered. */
+  connect: string[];
+  identityFile: string;
+  iceServers: IceServer[];
+  loopbackOnly: boolean;
+}
+
+/** `p2p-node signal`: a standalone signaling server. */
+export interface SignalCommand {
+  command: 'signal';
+  logLevel: LogLevel;
+  host: string;
+  port: number;
+}
+
+/** `--help` or `--version` given to either command. */
+export interface InfoCommand {
+  command: 'help' | 'version';
+  topic: 'start' | 'signal';
+}
+
+export type Command = StartCommand | SignalCommand | InfoCommand;
+
+const COMMON = {
+  'log-level': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+  version: { type: 'boolean', short: 'v' },
+  host: { type: 'string' },
+  port: { type: 'string' },
+} as const;
+
+const START_OPTIONS = {
+  ...COMMON,
+  signal: { type: 'string' },
+  connect: { type: 'string', multiple: true },
+  identity: { type: 'string' },
+  stun: { type: 'string', multiple: true },
+  turn: { type: 'string', multiple: true },
+  'turn-user': { type: 'string' },
+  'turn-pass': { type: 'string' },
+  'loopback-only': { type: 'boolean' },
+} as const;
+
+const EMBEDDED_HOST = '127.0.0.1';
+const EMBEDDED_PORT = 0;
+const STANDALONE_PORT = 8080;
+
+/**
+ * Parses a command line (without the `node` and script arguments).
+ *
+ * @throws CliError with exit code 2 for anything that cannot be run as given.
+ */
+export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv): Command {
+  const [first, ...rest] = argv;
+  if (first === 'signal') return parseSignal(rest);
+  return parseStart(first === 'start' ? rest : argv, env);
+}
+
+function parseSignal(args: string[]): Command {
+  const { values } = parse(args, COMMON);
+  if (values.help) return { command: 'help', topic: 'signal' };
+  if (values.version) return { command: 'version', topic: 'signal' };
+  return {
+    command: 'signal',
+    logLevel: logLevel(values['log-level']),
+    host: host(values.host),
+    port: port(values.port, STANDALONE_PORT),
+  };
+}
+
+function parseStart(args: string[], env: NodeJS.ProcessEnv): Command {
+  const { values } = parse(args, START_OPTIONS);
+  if (values.help) return { command: 'help', topic: 'start' };
+  if (values.version) return { command: 'version', topic: 'start' };
+  const signalingUrl = values.signal ?? (env.SIGNALING_SERVER_URL || undefined);
+  if (signalingUrl !== undefined) checkSignalingUrl(signalingUrl);
+  if (signalingUrl !== undefined && (values.host !== undefined || values.port !== undefined)) {
+    throw usageError('--host and --port configure the embedded signaling server; drop them when using --signal or SIGNALING_SERVER_URL');
+  }
+  return {
+    command: 'start',
+    logLevel: logLevel(values['log-level']),
+    signalingUrl,
+    host: host(values.host ?? EMBEDDED_HOST),
+    port: port(values.port, EMBEDDED_PORT),
+    connect: (values.connect ?? []).map(nodeId),
+    identityFile: values.identity || env.P2P_IDENTITY || defaultIdentityPath(env),
+    iceServers: iceServers(values, env),
+    loopbackOnly: values['loopback-only'] ?? false,
+  };
+}
+
+type Options = typeof COMMON | typeof START_OPTIONS;
+
+function parse<T extends Options>(args: string[], options: T) {
+  try {
+    return parseArgs({ args, options, strict: true, allowPositionals: false });
+  } catch (err) {
+    // parseArgs explains itself in several sentences; the first one names the problem.
+    const message = (err as Error).message.split('\n')[0]!.split('. ')[0]!;
+    throw usageError(`${message} (see --help)`);
+  }
+}
+
+function logLevel(value: string | undefined): LogLevel {
+  if (value === undefined) return 'warn';
+  if ((LOG_LEVELS as readonly string[]).includes(value)) return value as LogLevel;
+  throw usageError(`--log-level must be one of ${LOG_LEVELS.join(', ')}; got ${JSON.stringify(value)}`);
+}
+
+function host(value: string | undefined): string {
+  if (value === '') throw usageError('--host must not be empty');
+  return value ?? EMBEDDED_HOST;
+}
+
+function port(value: string | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n > 65535) throw usageError(`--port must be 0-65535; got ${JSON.stringify(value)}`);
+  return n;
+}
+
+function nodeId(value: string): string {
+  if (!isNodeId(value)) throw usageError(`--connect needs a node id (64 lower-case hex digits); got ${JSON.stringify(value)}`);
+  return value;
+}
+
+function checkSignalingUrl(value: string): void {
+  if (!hasScheme(value, ['http:', 'https:', 'ws:', 'wss:'])) {
+    throw usageError(`signaling URL must be http(s):// or ws(s)://; got ${JSON.stringify(value)}`);
+  }
+}
+
+function hasScheme(value: string, schemes: string[]): boolean {
+  try {
+    return schemes.includes(new URL(value).protocol);
+  } catch {
+    return false;
+  }
+}
+
+/** Comma-separated list from the environment, the fallback for a repeatable flag. */
+function envList(value: string | undefined): string[] {
+  return (value ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+}
+
+function urls(flag: 'stun' | 'turn', given: string[] | undefined, fromEnv: string | undefined): string[] {
+  const list = given ?? envList(fromEnv);
+  const schemes = flag === 'stun' ? ['stun:', 'stuns:'] : ['turn:', 'turns:'];
+  for (const url of list) {
+    if (!hasScheme(url, schemes)) throw usageError(`--${flag} URL must start with ${schemes.join(' or ')}; got ${JSON.stringify(url)}`);
+  }
+  return list;
+}
+
+interface IceValues {
+  stun?: string[];
+  turn?: string[];
+  'turn-user'?: string;
+  'turn-pass'?: string;
+}
+
+function iceServers(values: IceValues, env: NodeJS.ProcessEnv): IceServer[] {
+  const stun = urls('stun', values.stun, env.P2P_STUN);
+  const turn = urls('turn', values.turn, env.P2P_TURN);
+  const username = values['turn-user'] ?? (env.P2P_TURN_USER || undefined);
+  const credential = values['turn-pass'] ?? (env.P2P_TURN_PASS || undefined);
+  const servers: IceServer[] = stun.length ? [{ urls: stun }] : [];
+  if (turn.length === 0) {
+    // Only the flags count here: credentials exported in the environment may serve other tools.
+    if (values['turn-user'] !== undefined || values['turn-pass'] !== undefined) {
+      throw usageError('--turn-user and --turn-pass need --turn');
+    }
+    return servers;
+  }
+  if (username === undefined || credential === undefined) throw usageError('--turn needs --turn-user and --turn-pass');
+  return [...servers, { urls: turn, username, credential }];
+}

@@ -1,0 +1,68 @@
+import { readFileSync } from 'node:fs';
+
+const START_HELP = `Usage: p2p-node [start] [options]
+
+Runs a node. Without --signal (or SIGNALING_SERVER_URL) it also runs an embedded
+signaling server, prints its URL, and other nodes can join with --signal <url>.
+
+Options:
+  --signal URL         signaling server to register with (env SIGNALING_SERVER_URL)
+  --host HOST          embedded signaling server interface (default 127.0.0.1;
+                       0.0.0.0 to accept other machines)
+  --port PORT          embedded signaling server port (default 0: any free port)
+  --connect ID         connect to this node id once registered (repeatable)
+  --identity PATH      key file; created on first use, mode 0600 (env P2P_IDENTITY,
+                       default $XDG_CONFIG_HOME/p2p-dht-node/identity.pem)
+  --stun URL           STUN server (repeatable; env P2P_STUN, comma-separated)
+  --turn URL           TURN server (repeatable; env P2P_TURN, comma-separated)
+  --turn-user USER     TURN username, required with --turn (env P2P_TURN_USER)
+  --turn-pass PASS     TURN password, required with --turn (env P2P_TURN_PASS)
+  --loopback-only      use 127.0.0.1/::1 candidates only (one-machine demos, tests)
+  --log-level LEVEL    fatal|error|warn|info|debug|trace|silent (default warn);
+                       logs are JSON on stderr
+  -h, --help           show this help
+  -v, --version        show the version
+
+No ICE servers are used by default, which is enough on one machine or LAN.
+Across NATs pass --stun (e.g. --stun stun:stun.l.google.com:19302); peers behind
+symmetric NATs also need a relay: --turn turn:HOST:3478 --turn-user U --turn-pass P.
+
+Once running, type a line to send it to every connected peer, or:
+${interactiveHelp().map((line) => `  ${line}`).join('\n')}
+
+Exit codes: 0 clean stop (SIGINT, SIGTERM, /quit), 1 startup failure
+(e.g. signaling server unreachable), 2 bad usage.`;
+
+const SIGNAL_HELP = `Usage: p2p-node signal [options]
+
+Runs a standalone signaling server until SIGINT or SIGTERM.
+
+Options:
+  --host HOST          interface to listen on (default 127.0.0.1; 0.0.0.0 for all)
+  --port PORT          port to listen on (default 8080; 0 for any free port)
+  --log-level LEVEL    fatal|error|warn|info|debug|trace|silent (default warn)
+  -h, --help           show this help
+  -v, --version        show the version`;
+
+/** The `--help` text of a command. */
+export function usage(topic: 'start' | 'signal'): string {
+  return topic === 'signal' ? SIGNAL_HELP : START_HELP;
+}
+
+/** The commands of a running node, one per line (shared by `--help` and `/help`). */
+export function interactiveHelp(): string[] {
+  return [
+    '/connect <id>       connect to a node',
+    '/disconnect <id>    close a connection (an id prefix is enough)',
+    '/peers              list peers with state, route and bytes',
+    '/quit               stop the node and exit',
+    '/help               this list',
+    '//text              send a line that starts with /',
+  ];
+}
+
+/** The package version, read at run time so the build does not need to copy package.json. */
+export function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}

@@ -1,0 +1,79 @@
+/** What a running node prints on stdout: messages, peer events and tables. */
+import { Subscription } from 'rxjs';
+import { P2PError } from '../errors.js';
+import type { P2PNode, PeerInfo, Transition } from '../node.js';
+import type { DataMessage } from '../services/dataPlane.js';
+
+/** Writes one line of human output. */
+export type Print = (line: string) => void;
+
+/** The id prefix the CLI shows; long enough to tell peers apart by eye. */
+export function shortId(id: string): string {
+  return id.slice(0, 8);
+}
+
+// C0/C1 controls and bidi overrides: a peer could otherwise move the cursor, recolour the terminal,
+// or forge lines such as `* connected …` by embedding a newline.
+const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+
+function printable(text: string): string {
+  return text.replace(UNPRINTABLE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+/** `[abcd1234] text`, or `[abcd1234] <N bytes>` for binary. */
+export function formatMessage({ from, data }: DataMessage): string {
+  const body = typeof data === 'string' ? printable(data) : `<${data.byteLength} bytes>`;
+  return `[${shortId(from)}] ${body}`;
+}
+
+/** `CODE: message` for library errors, `error: message` for anything else. */
+export function formatError(err: unknown): string {
+  if (err instanceof P2PError) return `${err.code}: ${err.message}`;
+  return `error: ${err instanceof Error ? err.message : String(err)}`;
+}
+
+/** The `/peers` table, one string per line. */
+export function peersTable(peers: PeerInfo[]): string[] {
+  if (peers.length === 0) return ['no peers'];
+  const rows = [
+    ['ID', 'STATE', 'ROUTE', 'BYTES IN', 'BYTES OUT'],
+    ...peers.map((p) => [p.id, p.state, p.route ?? '-', String(p.bytesIn), String(p.bytesOut)]),
+  ];
+  const widths = rows[0]!.map((_, col) => Math.max(...rows.map((row) => row[col]!.length)));
+  return rows.map((row) => row.map((cell, col) => cell.padEnd(widths[col]!)).join('  ').trimEnd());
+}
+
+/** Prints `* connected` / `* closed` by comparing successive peer lists (`peers$` carries the route). */
+function peerEvents(print: Print): (peers: PeerInfo[]) => void {
+  let connected = new Set<string>();
+  return (peers) => {
+    const now = new Set<string>();
+    for (const peer of peers.filter((p) => p.state === 'connected')) {
+      now.add(peer.id);
+      if (!connected.has(peer.id)) print(`* connected ${shortId(peer.id)} (${peer.route ?? 'unknown route'})`);
+    }
+    for (const id of connected) if (!now.has(id)) print(`* closed ${shortId(id)}`);
+    connected = now;
+  };
+}
+
+/** Tells a headless operator when the signaling server comes and goes; peers are unaffected. */
+function signalingEvents(print: Print): (t: Transition) => void {
+  return ({ actor, from, to }) => {
+    if (actor !== 'node') return;
+    if (to === 'running.offline') print('* signaling server lost; reconnecting');
+    else if (to === 'running.online' && from === 'running.offline') print('* signaling server reconnected');
+    else if (to === 'running.signalingFailed' && from !== 'running.connecting') {
+      print('! signaling failed; connected peers stay up but no new connections can be made');
+    }
+  };
+}
+
+/** Prints everything a node reports until the subscription is ended or the node stops. */
+export function watchNode(node: P2PNode, print: Print): Subscription {
+  const subscription = new Subscription();
+  subscription.add(node.data$.subscribe((message) => print(formatMessage(message))));
+  subscription.add(node.peers$.subscribe(peerEvents(print)));
+  subscription.add(node.transitions$.subscribe(signalingEvents(print)));
+  return subscription;
+}

@@ -1,0 +1,226 @@
+import { describe, expect, it } from 'vitest';
+import { peerConnectionMachine, type PeerInput } from '../src/index.js';
+import {
+  PEER_TIMEOUTS,
+  answer,
+  candidate,
+  fakeTransport,
+  offer,
+  orderedIds,
+  signal,
+  transportDefaults,
+  underParent,
+} from './support/fakes.js';
+
+const SESSION = 'session-local-1';
+const OTHER = 'session-remote-9';
+
+function peer(role: PeerInput['role'], ids = orderedIds(), local: 'small' | 'large' = 'small') {
+  const transport = fakeTransport();
+  const localId = ids[local];
+  const remoteId = local === 'small' ? ids.large : ids.small;
+  const input: PeerInput = {
+    localId,
+    remoteId,
+    role,
+    session: role === 'initiator' ? SESSION : OTHER,
+    offer: role === 'responder' ? offer('remote offer') : undefined,
+    timeouts: PEER_TIMEOUTS,
+    transport: transportDefaults(),
+  };
+  const run = underParent(peerConnectionMachine.provide({ actors: { transport: transport.logic } }), input);
+  const signalsOut = () => run.received.filter((e) => e.type === 'PEER.SIGNAL');
+  return { ...run, transport, localId, remoteId, signalsOut, input };
+}
+
+function toConnected(p: ReturnType<typeof peer>) {
+  p.send({ type: 'SIGNAL.IN', signal: signal(p.remoteId, SESSION, answer()) });
+  p.transport.last().emit({ type: 'TRANSPORT.OPEN' });
+  p.transport.last().emit({ type: 'TRANSPORT.VERIFIED', route: { route: 'host', local: '127.0.0.1:1', remote: '127.0.0.1:2' } });
+}
+
+describe('peer connection machine: initiator', () => {
+  it('offers, connects through the answer, verifies and closes when the channel does', () => {
+    const p = peer('initiator');
+    expect(p.state()).toBe('offering');
+    const t = p.transport.last();
+    expect(t.input).toMatchObject({ initiator: true, remoteId: p.remoteId });
+
+    t.emit({ type: 'TRANSPORT.SIGNAL', data: offer('local offer') });
+    expect(p.signalsOut()).toEqual([{ type: 'PEER.SIGNAL', to: p.remoteId, session: SESSION, data: offer('local offer') }]);
+
+    p.send({ type: 'SIGNAL.IN', signal: signal(p.remoteId, SESSION, answer()) });
+    expect(p.state()).toBe('connecting');
+    p.send({ type: 'SIGNAL.IN', signal: signal(p.remoteId, SESSION, candidate()) });
+    expect(t.commands).toEqual([
+      { type: 'REMOTE_SIGNAL', data: answer() },
+      { type: 'REMOTE_SIGNAL', data: candidate() },
+    ]);
+
+    t.emit({ type: 'TRANSPORT.OPEN' });
+    expect(p.state()).toBe('verifying');
+    expect(t.commands.at(-1)).toEqual({ type: 'VERIFY' });
+    t.emit({ type: 'TRANSPORT.VERIFIED', route: { route: 'host' } });
+    expect(p.state()).toBe('connected');
+    expect(p.child()!.getSnapshot().context.route).toEqual({ route: 'host' });
+
+    t.emit({ type: 'TRANSPORT.CLOSED' });
+    expect(p.output()).toMatchObject({ remoteId: p.remoteId, reason: 'closed' });
+    expect(t.stopped).toBe(true);
+  });
+
+  it('ignores an answer for another session', () => {
+    const p = peer('initiator');
+    p.send({ type: 'SIGNAL.IN', signal: signal(p.remoteId, 'some-other-session', answer()) });
+    expect(p.state()).toBe('offering');
+    expect(p.transport.last().commands).toEqual([]);
+  });
+
+  it.each([
+    ['offering', 'offer', 'timeout', () => {}],
+    ['connecting', 'ice', 'ice-failed', (p: ReturnType<typeof peer>) => p.send({ type: 'SIGNAL.IN', signal: signal(p.remoteId, SESSION, answer()) })],
+    ['verifying', 'verify', 'timeout', (p: ReturnType<typeof peer>) => {
+      p.send({ type: 'SIGNAL.IN', signal: signal(p.remoteId, SESSION, answer()) });
+      p.transport.last().emit({ type: 'TRANSPORT.OPEN' });
+    }],
+  ] as const)('times out in %s after timeouts.%s with reason %s and tells the peer', (state, timeout, reason, reach) => {
+    const p = peer('initiator');
+    reach(p);
+    expect(p.state()).toBe(state);
+    p.clock.increment(PEER_TIMEOUTS[timeout] - 1);
+    expect(p.state()).toBe(state);
+    p.clock.increment(1);
+    expect(p.output()).toMatchObject({ reason });
+    expect(p.signalsOut().at(-1)).toMatchObject({ data: { type: 'reject', code: reason } });
+    expect(p.transport.last().stopped).toBe(true);
+  });
+
+  it('closes with rejected when the peer refuses or the server cannot deliver', () => {
+    const refused = peer('initiator');
+    refused.send({ type: 'SIGNAL.IN', signal: signal(refused.remoteId, SESSION, { type: 'reject', code: 'ERR_TOO_MANY_PEERS' }) });
+    expect(refused.output()).toMatchObject({ reason: 'rejected' });
+
+    const undeliverable = peer('initiator');
+    undeliverable.send({ type: 'SIGNAL.FAILED', session: SESSION, error: { code: 'ERR_UNKNOWN_PEER', message: 'no such node' } });
+    expect(undeliverable.output()).toMatchObject({ reason: 'rejected', detail: 'ERR_UNKNOWN_PEER: no such node' });
+  });
+
+  it('closes with auth when the DTLS certificate does not match the signed fingerprint', () => {
+    const p = peer('initiator');
+    p.send({ type: 'SIGNAL.IN', signal: signal(p.remoteId, SESSION, answer()) });
+    p.transport.last().emit({ type: 'TRANSPORT.OPEN' });
+    p.transport.last().emit({ type: 'TRANSPORT.AUTH_FAILED', message: 'mismatch' });
+    expect(p.output()).toMatchObject({ reason: 'auth', detail: 'mismatch' });
+  });
+
+  it('maps transport failures to ice-failed or error', () => {
+    const ice = peer('initiator');
+    ice.transport.last().emit({ type: 'TRANSPORT.ERROR', reason: 'ice-failed', message: 'ICE failed' });
+    expect(ice.output()).toMatchObject({ reason: 'ice-failed' });
+
+    const early = peer('initiator');
+    early.transport.last().emit({ type: 'TRANSPORT.CLOSED' });
+    expect(early.output()).toMatchObject({ reason: 'error' });
+  });
+});
+
+describe('peer connection machine: responder', () => {
+  it('answers the offer it was spawned with and connects', () => {
+    const p = peer('responder');
+    expect(p.state()).toBe('answering');
+    const t = p.transport.last();
+    expect(t.input.initiator).toBe(false);
+    expect(t.commands).toEqual([{ type: 'REMOTE_SIGNAL', data: offer('remote offer') }]);
+
+    p.send({ type: 'SIGNAL.IN', signal: signal(p.remoteId, OTHER, candidate()) });
+    expect(t.commands).toHaveLength(2);
+    t.emit({ type: 'TRANSPORT.SIGNAL', data: answer('local answer') });
+    expect(p.state()).toBe('connecting');
+    expect(p.signalsOut()).toEqual([{ type: 'PEER.SIGNAL', to: p.remoteId, session: OTHER, data: answer('local answer') }]);
+    t.emit({ type: 'TRANSPORT.OPEN' });
+    t.emit({ type: 'TRANSPORT.VERIFIED', route: { route: 'relay' } });
+    expect(p.state()).toBe('connected');
+  });
+
+  it('times out when no answer is produced', () => {
+    const p = peer('responder');
+    p.clock.increment(PEER_TIMEOUTS.answer);
+    expect(p.output()).toMatchObject({ reason: 'timeout' });
+  });
+});
+
+describe('peer connection machine: glare, restarts and closing', () => {
+  it('gives up its own offer when the remote id is smaller', () => {
+    const p = peer('initiator', orderedIds(), 'large');
+    const first = p.transport.last();
+    p.send({ type: 'SIGNAL.IN', signal: signal(p.remoteId, OTHER, offer('their offer')) });
+    expect(p.state()).toBe('answering');
+    expect(first.stopped).toBe(true);
+    const second = p.transport.last();
+    expect(second).not.toBe(first);
+    expect(second.input.initiator).toBe(false);
+    expect(second.commands).toEqual([{ type: 'REMOTE_SIGNAL', data: offer('their offer') }]);
+    expect(p.child()!.getSnapshot().context.session).toBe(OTHER);
+  });
+
+  it('keeps its own offer when its id is smaller', () => {
+    const p = peer('initiator', orderedIds(), 'small');
+    p.send({ type: 'SIGNAL.IN', signal: signal(p.remoteId, OTHER, offer('their offer')) });
+    expect(p.state()).toBe('offering');
+    expect(p.transport.instances).toHaveLength(1);
+    expect(p.child()!.getSnapshot().context.session).toBe(SESSION);
+  });
+
+  it('answers a new session from a connected peer that restarted, replacing the old transport', () => {
+    const p = peer('initiator');
+    toConnected(p);
+    const old = p.transport.last();
+    p.send({ type: 'SIGNAL.IN', signal: signal(p.remoteId, 'restarted-session', offer('after restart')) });
+    expect(p.state()).toBe('answering');
+    expect(old.stopped).toBe(true);
+    expect(p.transport.last().commands).toEqual([{ type: 'REMOTE_SIGNAL', data: offer('after restart') }]);
+  });
+
+  it('restarts its answer when a second new offer arrives while answering', () => {
+    const p = peer('responder');
+    p.send({ type: 'SIGNAL.IN', signal: signal(p.remoteId, 'newer-session', offer('newer')) });
+    expect(p.state()).toBe('answering');
+    expect(p.transport.instances).toHaveLength(2);
+    expect(p.transport.instances[0]!.stopped).toBe(true);
+    p.clock.increment(PEER_TIMEOUTS.answer - 1);
+    expect(p.state()).toBe('answering');
+  });
+
+  it('closes locally without a goodbye signal once connected (the channel tells the peer)', () => {
+    const p = peer('initiator');
+    toConnected(p);
+    const before = p.signalsOut().length;
+    p.send({ type: 'CLOSE' });
+    expect(p.output()).toMatchObject({ reason: 'closed' });
+    expect(p.signalsOut()).toHaveLength(before);
+    expect(p.transport.last().stopped).toBe(true);
+  });
+
+  it('tells the peer when it closes during negotiation', () => {
+    const p = peer('initiator');
+    p.send({ type: 'CLOSE' });
+    expect(p.output()).toMatchObject({ reason: 'closed' });
+    expect(p.signalsOut().at(-1)).toMatchObject({ data: { type: 'reject', code: 'closed' } });
+  });
+
+  it('treats a goodbye from a connected peer as a normal close', () => {
+    const p = peer('initiator');
+    toConnected(p);
+    p.send({ type: 'SIGNAL.IN', signal: signal(p.remoteId, SESSION, { type: 'reject', code: 'closed' }) });
+    expect(p.output()).toMatchObject({ reason: 'closed' });
+  });
+
+  it('drops signals that do not fit: a stray answer while connected changes nothing', () => {
+    const p = peer('initiator');
+    toConnected(p);
+    const commands = p.transport.last().commands.length;
+    p.send({ type: 'SIGNAL.IN', signal: signal(p.remoteId, SESSION, answer('again')) });
+    expect(p.state()).toBe('connected');
+    expect(p.transport.last().commands).toHaveLength(commands);
+  });
+});

@@ -1,0 +1,153 @@
+import { createActor, fromCallback, SimulatedClock, type Actor } from 'xstate';
+import { generateIdentity, nodeMachine, peerConnectionMachine, signalingMachine } from '../../src/index.js';
+import { silentLogger } from '../../src/log.js';
+import { DataPlane } from '../../src/services/dataPlane.js';
+import { Envelopes, type SignalData } from '../../src/services/envelope.js';
+import type { SocketCommand, SocketEvent, SocketInput } from '../../src/services/socketClient.js';
+import type { TransportCommand, TransportEvent, TransportInput } from '../../src/services/webrtcTransport.js';
+import { PEER_TIMEOUTS } from './fakes.js';
+
+type Send<E> = (event: E) => void;
+
+interface FakeTransport {
+  owner: string;
+  remoteId: string;
+  sendBack: Send<TransportEvent>;
+  open: boolean;
+  stopped: boolean;
+}
+
+/**
+ * Node supervisors wired to each other in memory: fake sockets relay signals between registered
+ * nodes and fake transports negotiate on their own, so whole flows run deterministically.
+ * Every delivery goes through one queue that `flush()` drains, like a network would.
+ */
+export class World {
+  readonly clock = new SimulatedClock();
+  readonly queue: (() => void)[] = [];
+  readonly sockets = new Map<string, { sendBack: Send<SocketEvent>; stopped: boolean }[]>();
+  readonly transports: FakeTransport[] = [];
+  readonly nodes = new Map<string, Actor<typeof nodeMachine>>();
+  /** Nodes whose socket does not connect (the server is "down" for them). */
+  readonly unreachable = new Set<string>();
+
+  readonly socketLogic = fromCallback<SocketCommand, SocketInput, SocketEvent>(({ input, sendBack, receive }) => {
+    const id = input.identity.nodeId;
+    const entry = { sendBack, stopped: false };
+    this.sockets.set(id, [...(this.sockets.get(id) ?? []), entry]);
+    const reachable = () => !entry.stopped && !this.unreachable.has(id);
+    this.later(() => reachable() && sendBack({ type: 'SOCKET.CONNECTED' }));
+    this.later(() => reachable() && sendBack({ type: 'SOCKET.REGISTERED', nodeId: id }));
+    receive((command) => this.later(() => this.relay(id, command)));
+    return () => {
+      entry.stopped = true;
+    };
+  });
+
+  readonly transportLogic = fromCallback<TransportCommand, TransportInput & { owner?: string }, TransportEvent>(
+    ({ input, sendBack, receive, self }) => {
+      const owner = (self._parent as unknown as { getSnapshot(): { context: { localId: string } } }).getSnapshot().context.localId;
+      const t: FakeTransport = { owner, remoteId: input.remoteId, sendBack, open: false, stopped: false };
+      this.transports.push(t);
+      const emit = (event: TransportEvent) => this.later(() => t.stopped || sendBack(event));
+      if (input.initiator) emit({ type: 'TRANSPORT.SIGNAL', data: { type: 'offer', sdp: `offer from ${owner}` } });
+      receive((command) => {
+        if (command.type === 'VERIFY') return emit({ type: 'TRANSPORT.VERIFIED', route: { route: 'host' } });
+        if (command.data.type === 'offer') {
+          emit({ type: 'TRANSPORT.SIGNAL', data: { type: 'answer', sdp: `answer from ${owner}` } });
+          t.open = true;
+          emit({ type: 'TRANSPORT.OPEN' });
+        } else if (command.data.type === 'answer') {
+          t.open = true;
+          emit({ type: 'TRANSPORT.OPEN' });
+        }
+      });
+      return () => {
+        t.stopped = true;
+        const far = this.transports.find((o) => !o.stopped && o.open && o.owner === t.remoteId && o.remoteId === owner);
+        if (t.open && far) this.later(() => far.stopped || far.sendBack({ type: 'TRANSPORT.CLOSED' }));
+      };
+    },
+  );
+
+  later(task: () => void): void {
+    this.queue.push(task);
+  }
+
+  /** Delivers queued work until the world is quiet (bounded, so a livelock fails the test). */
+  flush(): void {
+    for (let i = 0; this.queue.length > 0; i++) {
+      if (i > 10_000) throw new Error('world did not settle');
+      this.queue.shift()!();
+    }
+  }
+
+  socketOf(id: string) {
+    return this.sockets.get(id)?.filter((s) => !s.stopped).at(-1);
+  }
+
+  relay(from: string, command: SocketCommand): void {
+    const target = this.socketOf(command.to);
+    const sender = this.socketOf(from);
+    if (!target) {
+      sender?.sendBack({ type: 'SOCKET.SIGNAL_FAILED', to: command.to, session: command.session, error: { code: 'ERR_UNKNOWN_PEER', message: 'not registered' } });
+      return;
+    }
+    const data: SignalData = command.data;
+    const kind = data.type === 'offer' || data.type === 'answer' || data.type === 'candidate' ? data.type : 'reject';
+    target.sendBack({ type: 'SOCKET.SIGNAL', signal: { from, session: command.session, kind, data } });
+  }
+
+  /** Starts a node supervisor; returns its id. */
+  node(options: { maxPeers?: number } = {}): string {
+    const identity = generateIdentity();
+    const machine = nodeMachine.provide({
+      actors: {
+        signaling: signalingMachine.provide({ actors: { socket: this.socketLogic } }),
+        peer: peerConnectionMachine.provide({ actors: { transport: this.transportLogic } }),
+      },
+    });
+    const actor = createActor(machine, {
+      clock: this.clock,
+      input: {
+        localId: identity.nodeId,
+        maxPeers: options.maxPeers ?? 10,
+        signaling: {
+          url: 'http://fake',
+          identity,
+          envelopes: new Envelopes(identity),
+          logger: silentLogger,
+          timeouts: { connect: 1000, register: 1000 },
+          backoff: { initialMs: 100, maxMs: 1000, jitter: 0 },
+          initialAttempts: 3,
+          queueLimit: 100,
+        },
+        peerTimeouts: PEER_TIMEOUTS,
+        transport: { iceServers: [], dataPlane: new DataPlane(), link: {}, logger: silentLogger },
+      },
+    });
+    actor.subscribe({ error: (err) => { throw err; } });
+    actor.start();
+    actor.send({ type: 'START' });
+    this.nodes.set(identity.nodeId, actor);
+    return identity.nodeId;
+  }
+
+  actor(id: string): Actor<typeof nodeMachine> {
+    return this.nodes.get(id)!;
+  }
+
+  /** Peer actor states of node `id`, by remote id. */
+  peers(id: string): Record<string, unknown> {
+    const { peers } = this.actor(id).getSnapshot().context;
+    return Object.fromEntries(Object.entries(peers).map(([remote, ref]) => [remote, ref.getSnapshot().value]));
+  }
+
+  peerContext(id: string, remote: string) {
+    return this.actor(id).getSnapshot().context.peers[remote]?.getSnapshot().context;
+  }
+
+  transportsOf(owner: string, remoteId?: string): FakeTransport[] {
+    return this.transports.filter((t) => t.owner === owner && (remoteId === undefined || t.remoteId === remoteId));
+  }
+}
