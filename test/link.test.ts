@@ -58,6 +58,11 @@ class FakeChannel implements RawChannel {
     this.startDraining();
   }
 
+  /** Resolves once everything sent so far has reached the receiver. */
+  async drained(): Promise<void> {
+    while (this.inFlight.length > 0) await new Promise((resolve) => setImmediate(resolve));
+  }
+
   private startDraining(): void {
     if (this.draining) return;
     this.draining = true;
@@ -125,7 +130,13 @@ function recordingLogger() {
     (obj: object, msg?: string): void => {
       entries.push({ level, obj, msg });
     };
-  const logger: Logger = { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error'), child: () => logger };
+  const logger: Logger = {
+    debug: at('debug'),
+    info: at('info'),
+    warn: at('warn'),
+    error: at('error'),
+    child: () => logger,
+  };
   return { logger, entries };
 }
 
@@ -337,7 +348,8 @@ describe('PeerLink', () => {
       [frame(FLAG_LAST, 0, [1, 2])], // continuation without FIRST
       [frame(FLAG_FIRST | FLAG_LAST, 3, [1, 2, 3, 4, 5])], // more bytes than announced
       [frame(FLAG_FIRST | FLAG_LAST, 9, [1, 2])], // LAST before the announced length
-      [frame(FLAG_FIRST, 4, [1, 2]), frame(0, 0, [3, 4, 5]), frame(FLAG_LAST, 0, [6])], // overrun; the rest is skipped quietly
+      // Overruns the announced 4 bytes; the message's remaining frame is then skipped quietly.
+      [frame(FLAG_FIRST, 4, [1, 2]), frame(0, 0, [3, 4, 5]), frame(FLAG_LAST, 0, [6])],
       [frame(FLAG_FIRST | FLAG_LAST | FLAG_TEXT, 2, [0xc3, 0x28])], // invalid UTF-8
       [frame(FLAG_FIRST | FLAG_TEXT, 4, [0x61]), frame(FLAG_LAST, 0, [0x62, 0x63, 0x64])], // TEXT flag changes
       [frame(FLAG_FIRST, 10, [1, 2, 3])], // truncated: the next FIRST cuts it short
@@ -399,17 +411,14 @@ describe('PeerLink', () => {
 
     const channel = new FakeChannel();
     const digests: string[] = [];
-    let done!: () => void;
-    const finished = new Promise<void>((resolve) => (done = resolve));
-    const receiver = new PeerLink({ send: () => {}, bufferedAmount: 0 }, (m) => {
-      if (digests.push(digest(m)) === messages.length) done();
-    });
+    const receiver = new PeerLink({ send: () => {}, bufferedAmount: 0 }, (m) => digests.push(digest(m)));
     channel.deliver = (frame) => receiver.receive(frame);
     const sender = new PeerLink(channel, () => {});
 
     const start = performance.now();
     await Promise.all(messages.map((m) => sender.send(m)));
-    await finished;
+    // Waiting on the channel rather than a message count fails fast, not by timeout, if frames were lost.
+    await channel.drained();
     const seconds = (performance.now() - start) / 1000;
 
     expect(channel.dropped).toBe(0);

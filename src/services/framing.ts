@@ -12,8 +12,8 @@
  * Rules: a message is one FIRST frame, then zero or more continuation frames (no FIRST), the last
  * frame having LAST set (a message that fits in one frame is a single FIRST|LAST frame). TEXT marks
  * the payload as UTF-8 and is set on every frame of a text message. The channel is ordered and a
- * sender never interleaves messages of one type, so continuations need no message id. Flags outside
- * {@link KNOWN_FLAGS} make the frame malformed.
+ * sender never interleaves the frames of two messages, so continuations need no message id. Flags
+ * outside {@link KNOWN_FLAGS} make the frame malformed.
  *
  * @module
  */
@@ -77,25 +77,27 @@ export function encodeFrame(
   const frame = Buffer.allocUnsafeSlow(header + end - start);
   frame[0] = type;
   frame[1] = flags;
-  if (flags & FLAG_FIRST) frame.writeUInt32BE(totalLength, 2);
+  if (flags & FLAG_FIRST) frame.writeUInt32BE(totalLength, BASE_HEADER_SIZE);
   frame.set(source.subarray(start, end), header);
   return frame;
 }
 
 /** Parses a frame's header; never throws, whatever the bytes. */
 export function decodeFrame(bytes: Uint8Array): DecodeResult {
-  if (bytes.length < BASE_HEADER_SIZE) return { kind: 'malformed', reason: 'frame shorter than its header' };
+  if (bytes.length < BASE_HEADER_SIZE) return malformed('frame shorter than its header');
   const type = bytes[0] as number;
   if (!KNOWN_TYPES.has(type)) return { kind: 'unknown-type', type };
   const flags = bytes[1] as number;
-  if (flags & ~KNOWN_FLAGS) return { kind: 'malformed', reason: `unknown flags 0x${flags.toString(16)}` };
-  if (!(flags & FLAG_FIRST)) {
-    return { kind: 'frame', frame: { type: type as FrameType, flags, totalLength: undefined, payload: bytes.subarray(BASE_HEADER_SIZE) } };
+  if (flags & ~KNOWN_FLAGS) return malformed(`unknown flags 0x${flags.toString(16)}`);
+  let totalLength: number | undefined;
+  if (flags & FLAG_FIRST) {
+    if (bytes.length < FIRST_HEADER_SIZE) return malformed('FIRST frame shorter than its header');
+    totalLength = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(BASE_HEADER_SIZE);
   }
-  if (bytes.length < FIRST_HEADER_SIZE) return { kind: 'malformed', reason: 'FIRST frame shorter than its header' };
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  return {
-    kind: 'frame',
-    frame: { type: type as FrameType, flags, totalLength: view.getUint32(2), payload: bytes.subarray(FIRST_HEADER_SIZE) },
-  };
+  const payload = bytes.subarray(headerSize(flags));
+  return { kind: 'frame', frame: { type: type as FrameType, flags, totalLength, payload } };
+}
+
+function malformed(reason: string): DecodeResult {
+  return { kind: 'malformed', reason };
 }

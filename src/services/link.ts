@@ -229,7 +229,8 @@ export class PeerLink {
   }
 
   private hasRoomFor(message: Outgoing): boolean {
-    const frameSize = Math.min(this.options.chunkSize, this.headerOf(message) + message.bytes.length - message.offset);
+    const remaining = message.bytes.length - message.offset;
+    const frameSize = Math.min(this.options.chunkSize, this.headerOf(message) + remaining);
     return this.raw.bufferedAmount + frameSize <= this.options.highWaterMark;
   }
 
@@ -270,7 +271,9 @@ export class PeerLink {
 
   private beginMessage(frame: Frame): void {
     const total = frame.totalLength ?? 0;
-    if (this.partial) this.log.warn({ received: this.partial.received }, 'message cut short by a new one, discarding it');
+    if (this.partial) {
+      this.log.warn({ received: this.partial.received }, 'message cut short by a new one, discarding it');
+    }
     this.partial = undefined;
     this.skipping = false;
     if (total > this.options.maxMessageSize) {
@@ -305,8 +308,8 @@ export class PeerLink {
     partial.buffer.set(frame.payload, partial.received);
     partial.received = received;
     if (!(frame.flags & FLAG_LAST)) return;
-    this.partial = undefined;
     if (received !== partial.buffer.length) return this.dropFrame('LAST frame before the announced length');
+    this.partial = undefined;
     this.deliver(partial.buffer, partial.textFlag);
   }
 

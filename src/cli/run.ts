@@ -1,0 +1,125 @@
+/** The two long-running commands: a node (with or without an embedded signaling server) and a server alone. */
+import { networkInterfaces } from 'node:os';
+import { P2PError } from '../errors.js';
+import type { Logger } from '../log.js';
+import { createNode, type P2PNode } from '../node.js';
+import { loopbackOnly } from '../services/candidates.js';
+import { createSignalingServer, type SignalingServer } from '../services/signalingServer.js';
+import type { SignalCommand, StartCommand } from './args.js';
+import { CliError } from './errors.js';
+import { startConsole } from './interactive.js';
+import { formatError, watchNode, type Print } from './output.js';
+
+/** Fail fast when the server is not there: a CLI user wants to know within seconds, not retry for a minute. */
+const SIGNALING_ATTEMPTS = 2;
+const SIGNALING_CONNECT_MS = 3000;
+
+/** Resolves on the first SIGINT or SIGTERM, or when `request` is called. */
+interface QuitSignal {
+  readonly requested: Promise<void>;
+  request(): void;
+}
+
+function quitSignal(): QuitSignal {
+  let request = (): void => {};
+  const requested = new Promise<void>((resolve) => (request = resolve));
+  // `once`: a second Ctrl-C while a stop hangs gets the default handling and kills the process.
+  process.once('SIGINT', request);
+  process.once('SIGTERM', request);
+  return { requested, request };
+}
+
+const WILDCARD_HOSTS = new Set(['0.0.0.0', '::']);
+
+function firstLanAddress(): string | undefined {
+  const addresses = Object.values(networkInterfaces()).flat();
+  return addresses.find((a) => a && a.family === 'IPv4' && !a.internal)?.address;
+}
+
+/** The URL other machines can use; a wildcard address is not one, so name a LAN address instead. */
+function advertisedUrl(server: SignalingServer): string {
+  if (!WILDCARD_HOSTS.has(server.host)) return server.url;
+  return `http://${firstLanAddress() ?? '127.0.0.1'}:${server.port}`;
+}
+
+/** The URL the embedded node itself uses: loopback always reaches a server on this machine. */
+function localUrl(server: SignalingServer): string {
+  return WILDCARD_HOSTS.has(server.host) ? `http://127.0.0.1:${server.port}` : server.url;
+}
+
+async function listen(host: string, port: number, logger: Logger): Promise<SignalingServer> {
+  try {
+    return await createSignalingServer({ host, port, logger });
+  } catch (err) {
+    throw new CliError(`cannot listen on ${host}:${port}: ${(err as Error).message}`, 1);
+  }
+}
+
+function startupError(err: unknown, url: string): unknown {
+  if (!(err instanceof P2PError)) return err;
+  if (err.code === 'ERR_SIGNALING_UNREACHABLE') {
+    return new CliError(`cannot reach signaling server ${url}: no connection after ${SIGNALING_ATTEMPTS} attempts`, 1);
+  }
+  if (err.code === 'ERR_SIGNALING_REJECTED') return new CliError(`cannot reach signaling server ${url}: ${err.message}`, 1);
+  return err;
+}
+
+/** Starts `node`; false when a quit was requested first (the node is then stopped). */
+async function started(node: P2PNode, quit: QuitSignal, url: string): Promise<boolean> {
+  const starting = node.start();
+  const first = await Promise.race([starting.then(() => 'started' as const), quit.requested.then(() => 'quit' as const)]).catch(
+    (err: unknown) => {
+      throw startupError(err, url);
+    },
+  );
+  if (first === 'started') return true;
+  starting.catch(() => {}); // stop() below makes a pending start reject; that is the point
+  await node.stop();
+  return false;
+}
+
+/** Runs a node until SIGINT, SIGTERM or `/quit`; resolves once everything is released. */
+export async function runNode(command: StartCommand, logger: Logger, print: Print): Promise<void> {
+  const quit = quitSignal();
+  const server = command.signalingUrl === undefined ? await listen(command.host, command.port, logger) : undefined;
+  try {
+    const url = command.signalingUrl ?? localUrl(server!);
+    const node = createNode({
+      signalingUrl: url,
+      identityFile: command.identityFile,
+      iceServers: command.iceServers,
+      candidateFilter: command.loopbackOnly ? loopbackOnly : undefined,
+      logger,
+      signalingAttempts: SIGNALING_ATTEMPTS,
+      timeouts: { signalingConnect: SIGNALING_CONNECT_MS },
+    });
+    // Subscribed before start so that nothing a fast peer sends is missed.
+    const watching = watchNode(node, print);
+    try {
+      if (await started(node, quit, url)) await serve(node, command, quit, print, server ? advertisedUrl(server) : url);
+    } finally {
+      watching.unsubscribe();
+    }
+  } finally {
+    await server?.close();
+  }
+}
+
+async function serve(node: P2PNode, command: StartCommand, quit: QuitSignal, print: Print, url: string): Promise<void> {
+  print(`node id: ${node.nodeId}`);
+  print(`signaling: ${url}`);
+  const commands = startConsole({ node, print, quit: quit.request }, process.stdin);
+  for (const id of command.connect) node.connectToNode(id).catch((err: unknown) => print(`! ${formatError(err)}`));
+  await quit.requested;
+  commands.close();
+  await node.stop();
+}
+
+/** Runs a standalone signaling server until SIGINT or SIGTERM. */
+export async function runSignal(command: SignalCommand, logger: Logger, print: Print): Promise<void> {
+  const quit = quitSignal();
+  const server = await listen(command.host, command.port, logger);
+  print(`signaling: ${advertisedUrl(server)}`);
+  await quit.requested;
+  await server.close();
+}

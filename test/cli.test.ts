@@ -1,0 +1,194 @@
+import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+
+const ROOT = join(import.meta.dirname, '..');
+const CLI = join(ROOT, 'dist', 'cli.js');
+const NODE_ID = /^node id: ([0-9a-f]{64})$/;
+const SIGNALING = /^signaling: (http:\/\/\S+)$/;
+
+/** One `p2p-node` child process, with its output collected line by line. */
+class Cli {
+  readonly stdout: string[] = [];
+  stderr = '';
+  readonly exited: Promise<number | null>;
+  readonly #child: ChildProcessWithoutNullStreams;
+  #waiters: Array<() => void> = [];
+
+  constructor(args: string[], env: NodeJS.ProcessEnv) {
+    this.#child = spawn(process.execPath, [CLI, ...args], { env, cwd: ROOT });
+    this.#child.stdout.setEncoding('utf8');
+    let partial = '';
+    this.#child.stdout.on('data', (chunk: string) => {
+      const lines = (partial + chunk).split('\n');
+      partial = lines.pop()!;
+      this.stdout.push(...lines);
+      this.#notify();
+    });
+    this.#child.stderr.setEncoding('utf8').on('data', (chunk: string) => (this.stderr += chunk));
+    this.exited = new Promise((resolve) => this.#child.on('exit', (code) => resolve(code)));
+    void this.exited.then(() => this.#notify());
+  }
+
+  get alive(): boolean {
+    return this.#child.exitCode === null && this.#child.signalCode === null;
+  }
+
+  #notify(): void {
+    for (const wake of this.#waiters.splice(0)) wake();
+  }
+
+  /** The first stdout line (after `from`) matching `pattern`; fails after `ms` or when the process ends. */
+  async line(pattern: RegExp, ms = 10_000, from = 0): Promise<RegExpMatchArray> {
+    const deadline = Date.now() + ms;
+    for (;;) {
+      const match = this.stdout.slice(from).map((l) => l.match(pattern)).find(Boolean);
+      if (match) return match;
+      const left = deadline - Date.now();
+      if (left <= 0 || !this.alive) {
+        throw new Error(`no stdout line matching ${pattern}; stdout:\n${this.stdout.join('\n')}\nstderr:\n${this.stderr}`);
+      }
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, left);
+        this.#waiters.push(() => (clearTimeout(timer), resolve()));
+      });
+    }
+  }
+
+  type(line: string): void {
+    this.#child.stdin.write(`${line}\n`);
+  }
+
+  signal(name: NodeJS.Signals): void {
+    this.#child.kill(name);
+  }
+
+  /** The exit code, failing the test if the process has not ended after `ms`. */
+  async exitCode(ms = 10_000): Promise<number | null> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`still running after ${ms} ms; stderr:\n${this.stderr}`)), ms);
+    });
+    try {
+      return await Promise.race([this.exited, late]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  kill(): void {
+    if (this.alive) this.#child.kill('SIGKILL');
+  }
+}
+
+describe('p2p-node CLI', () => {
+  let dir: string;
+  const children: Cli[] = [];
+
+  /** Starts the CLI isolated from the user's config and environment. */
+  function cli(args: string[], identity = 'id.pem'): Cli {
+    const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: dir, XDG_CONFIG_HOME: join(dir, 'config') };
+    const child = new Cli([...args, '--loopback-only', '--identity', join(dir, identity)], env);
+    children.push(child);
+    return child;
+  }
+
+  /** A node with its own embedded signaling server, once it has printed its id and URL. */
+  async function hub(identity = 'hub.pem'): Promise<{ child: Cli; id: string; url: string }> {
+    const child = cli([], identity);
+    const id = (await child.line(NODE_ID))[1]!;
+    const url = (await child.line(SIGNALING))[1]!;
+    return { child, id, url };
+  }
+
+  function closedPort(): Promise<number> {
+    return new Promise((resolve) => {
+      const server = createServer().listen(0, '127.0.0.1', () => {
+        const { port } = server.address() as { port: number };
+        server.close(() => resolve(port));
+      });
+    });
+  }
+
+  beforeAll(() => {
+    const build = spawnSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: ROOT, encoding: 'utf8' });
+    if (build.status !== 0) throw new Error(`build failed:\n${build.stdout}${build.stderr}`);
+    dir = mkdtempSync(join(tmpdir(), 'p2p-cli-'));
+  }, 60_000);
+
+  afterEach(() => {
+    for (const child of children.splice(0)) child.kill();
+  });
+
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('signal: serves /health and exits 0 on SIGINT', async () => {
+    const child = new Cli(['signal', '--port', '0'], { PATH: process.env.PATH });
+    children.push(child);
+    const url = (await child.line(SIGNALING))[1]!;
+    const health = await fetch(`${url}/health`);
+    expect(await health.json()).toMatchObject({ status: 'ok' });
+    child.signal('SIGINT');
+    expect(await child.exitCode()).toBe(0);
+  });
+
+  it('two nodes connect, chat both ways, list peers and quit', async () => {
+    const a = await hub('a.pem');
+    const b = cli(['--signal', a.url, '--connect', a.id], 'b.pem');
+    const bId = (await b.line(NODE_ID))[1]!;
+    await b.line(new RegExp(`^\\* connected ${a.id.slice(0, 8)} \\(host\\)$`), 15_000);
+    await a.child.line(new RegExp(`^\\* connected ${bId.slice(0, 8)} `));
+
+    a.child.type('hello from a');
+    await b.line(new RegExp(`^\\[${a.id.slice(0, 8)}\\] hello from a$`));
+    b.type('hello from b');
+    await a.child.line(new RegExp(`^\\[${bId.slice(0, 8)}\\] hello from b$`));
+
+    const mark = a.child.stdout.length;
+    a.child.type('/peers');
+    await a.child.line(new RegExp(`^${bId}\\s+connected\\s+host\\s+\\d+\\s+\\d+$`), 5_000, mark);
+
+    b.type('/quit');
+    expect(await b.exitCode()).toBe(0);
+    await a.child.line(new RegExp(`^\\* closed ${bId.slice(0, 8)}$`));
+    a.child.type('/quit');
+    expect(await a.child.exitCode()).toBe(0);
+  });
+
+  it('usage errors exit 2 with one line on stderr', async () => {
+    const cases = [['--bogus'], ['--turn', 'turn:127.0.0.1:3478'], ['--connect', 'nothex']];
+    for (const args of cases) {
+      const child = cli(args);
+      expect(await child.exitCode(), args.join(' ')).toBe(2);
+      expect(child.stderr).toMatch(/^p2p-node: [^\n]+\n$/);
+      expect(child.stdout.join('')).toBe('');
+    }
+  });
+
+  it('an unreachable signaling server exits 1 with the reason', async () => {
+    const url = `http://127.0.0.1:${await closedPort()}`;
+    const child = cli(['--signal', url, '--log-level', 'silent']);
+    expect(await child.exitCode(15_000)).toBe(1);
+    expect(child.stderr).toBe(`p2p-node: cannot reach signaling server ${url}: no connection after 2 attempts\n`);
+  });
+
+  it('keeps the node id in the identity file, readable only by its owner', async () => {
+    const first = await hub('persist.pem');
+    first.child.type('/quit');
+    expect(await first.child.exitCode()).toBe(0);
+    const second = await hub('persist.pem');
+    expect(second.id).toBe(first.id);
+    expect(statSync(join(dir, 'persist.pem')).mode & 0o777).toBe(0o600);
+  });
+
+  it('stops cleanly on SIGTERM, also after stdin has ended', async () => {
+    const { child } = await hub('term.pem');
+    (child as unknown as { ['#child']: never }) && child.type('/peers');
+    await child.line(/^no peers$/);
+    child.signal('SIGTERM');
+    expect(await child.exitCode()).toBe(0);
+  });
+});

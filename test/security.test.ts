@@ -1,0 +1,125 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { generateIdentity } from '../src/index.js';
+import { Envelopes, newSessionId } from '../src/services/envelope.js';
+import { envelopeMessage, type Envelope } from '../src/services/protocol.js';
+import { Harness, next } from './helpers.js';
+import { maliciousServer, type Tamper } from './support/maliciousServer.js';
+
+const FAST = { timeouts: { offer: 1500, answer: 1500, ice: 3000 } };
+
+/** Rewrites the DTLS fingerprint inside an SDP-carrying envelope, leaving the signature as it was. */
+function rewriteFingerprint(envelope: Envelope): Envelope {
+  if (envelope.kind !== 'offer' && envelope.kind !== 'answer') return envelope;
+  const data = JSON.parse(envelope.data) as { type: string; sdp: string };
+  const sdp = data.sdp.replace(/a=fingerprint:sha-256 ([0-9A-F:]+)/g, (_, fp: string) => `a=fingerprint:sha-256 ${fp.split(':').reverse().join(':')}`);
+  return { ...envelope, data: JSON.stringify({ ...data, sdp }) };
+}
+
+function resign(envelope: Omit<Envelope, 'sig'>, signer = generateIdentity()): Envelope {
+  return { ...envelope, sig: Buffer.from(signer.sign(envelopeMessage(envelope))).toString('base64url') };
+}
+
+describe('a malicious signaling server', () => {
+  const h = new Harness();
+  const closers: (() => Promise<void>)[] = [];
+  afterEach(async () => {
+    await h.cleanup();
+    await Promise.all(closers.splice(0).map((c) => c()));
+  });
+
+  async function through(tamper: Tamper) {
+    const server = await maliciousServer(tamper);
+    closers.push(server.close);
+    const a = await h.started(server.url, FAST);
+    const b = await h.started(server.url, FAST);
+    const bTransitions: string[] = [];
+    b.transitions$.subscribe((t) => bTransitions.push(`${t.actor}:${t.to}`));
+    return { server, a, b, bTransitions };
+  }
+
+  const noPeerActor = (transitions: string[]) => transitions.filter((t) => t.startsWith('peer.'));
+
+  it('cannot rewrite the SDP fingerprint: the receiver drops it and no connection forms', async () => {
+    const { a, b, bTransitions } = await through((e) => [rewriteFingerprint(e)]);
+    await expect(a.connectToNode(b.nodeId)).rejects.toMatchObject({ code: 'ERR_CONNECT_TIMEOUT' });
+    expect(noPeerActor(bTransitions)).toEqual([]);
+    expect(b.peers()).toEqual([]);
+  });
+
+  it('cannot re-sign a tampered SDP under the sender id with its own key', async () => {
+    const mallory = generateIdentity();
+    const { a, b, bTransitions } = await through((e) => {
+      const { sig: _, ...rest } = rewriteFingerprint(e);
+      return [resign({ ...rest, key: mallory.publicKey }, mallory)];
+    });
+    await expect(a.connectToNode(b.nodeId)).rejects.toMatchObject({ code: 'ERR_CONNECT_TIMEOUT' });
+    expect(noPeerActor(bTransitions)).toEqual([]);
+  });
+
+  it('cannot replay: duplicated signals are dropped and exactly one connection forms', async () => {
+    const { a, b, bTransitions } = await through((e) => [e, e, e]);
+    await a.connectToNode(b.nodeId);
+    expect(noPeerActor(bTransitions).filter((t) => t.endsWith(':answering'))).toHaveLength(1);
+    const got = next(b.data$);
+    await a.send(b.nodeId, 'once');
+    expect((await got).data).toBe('once');
+  });
+
+  it('cannot replay an old offer to reopen a closed session', async () => {
+    const { server, a, b, bTransitions } = await through((e) => [e]);
+    await a.connectToNode(b.nodeId);
+    await a.disconnect(b.nodeId);
+    await next(b.peers$, (peers) => peers.length === 0);
+    const oldOffer = server.seen.find((e) => e.kind === 'offer' && e.to === b.nodeId)!;
+    const before = noPeerActor(bTransitions).length;
+    server.inject(b.nodeId, oldOffer);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(noPeerActor(bTransitions)).toHaveLength(before);
+    expect(b.peers()).toEqual([]);
+  });
+
+  it("cannot speak as another node: offers claiming A's id but signed by someone else are dropped", async () => {
+    const { server, a, b, bTransitions } = await through((e) => [e]);
+    const mallory = generateIdentity();
+    const forged = new Envelopes(mallory).seal(b.nodeId, newSessionId(), { type: 'offer', sdp: 'v=0\r\n' });
+    server.inject(b.nodeId, { ...forged, from: a.nodeId }); // claims A's id with Mallory's key
+    const { sig: _, ...unsigned } = forged;
+    server.inject(b.nodeId, resign({ ...unsigned, from: a.nodeId, key: generateIdentity().publicKey }, mallory));
+    await new Promise((r) => setTimeout(r, 300));
+    expect(noPeerActor(bTransitions)).toEqual([]);
+  });
+});
+
+describe('a malicious peer', () => {
+  const h = new Harness();
+  const closers: (() => Promise<void>)[] = [];
+  afterEach(async () => {
+    await h.cleanup();
+    await Promise.all(closers.splice(0).map((c) => c()));
+  });
+
+  it('whose signed SDP commits to another certificate cannot complete DTLS, so no data ever flows', async () => {
+    // B's answers carry a fingerprint that is not its certificate's, properly signed with B's own key:
+    // libwebrtc refuses that DTLS handshake, and the verify step would refuse it too.
+    const bKeys = generateIdentity();
+    const bEnvelopes = new Envelopes(bKeys);
+    const server = await maliciousServer((e) => {
+      if (e.kind !== 'answer') return [e];
+      const data = JSON.parse(rewriteFingerprint(e).data) as { type: 'answer'; sdp: string };
+      return [bEnvelopes.seal(e.to, e.session, data)];
+    });
+    closers.push(server.close);
+    const timeouts = { timeouts: { offer: 3000, ice: 3000, verify: 2000 } };
+    const a = await h.started(server.url, timeouts);
+    const b = await h.started(server.url, { ...timeouts, identity: bKeys });
+    const received: unknown[] = [];
+    b.data$.subscribe((m) => received.push(m));
+    const failure = await a.connectToNode(b.nodeId).then(
+      () => undefined,
+      (err: { code: string }) => err.code,
+    );
+    expect(failure).toMatch(/^ERR_(ICE_FAILED|CONNECTION|AUTH)$/);
+    expect(a.peers()).toEqual([]);
+    expect(received).toEqual([]);
+  });
+});

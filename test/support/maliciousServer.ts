@@ -1,0 +1,45 @@
+import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Server, type Socket } from 'socket.io';
+import { nodeIdOf } from '../../src/index.js';
+import type { Envelope } from '../../src/services/protocol.js';
+
+/** What the malicious server does with a relayed envelope: the envelopes to deliver instead (none drops it). */
+export type Tamper = (envelope: Envelope, from: string, to: string) => Envelope[];
+
+/**
+ * A hostile signaling server written from docs/protocol.md: it registers anyone without checking
+ * signatures and passes every envelope through `tamper` before delivering it.
+ */
+export async function maliciousServer(tamper: Tamper) {
+  const http = createServer();
+  const io = new Server(http, { transports: ['websocket'], serveClient: false });
+  const sockets = new Map<string, Socket>();
+  const seen: Envelope[] = [];
+  io.on('connection', (socket) => {
+    socket.emit('challenge', { v: 1, nonce: randomBytes(32).toString('base64url') });
+    socket.on('register', (req: { publicKey: string }, ack: (r: unknown) => void) => {
+      const nodeId = nodeIdOf(req.publicKey);
+      sockets.set(nodeId, socket);
+      socket.data.nodeId = nodeId;
+      ack({ ok: true, nodeId });
+    });
+    socket.on('signal', (req: { to: string; envelope: Envelope }, ack: (r: unknown) => void) => {
+      ack({ ok: true });
+      seen.push(req.envelope);
+      for (const envelope of tamper(req.envelope, socket.data.nodeId as string, req.to)) {
+        sockets.get(req.to)?.emit('signal', { from: envelope.from, envelope });
+      }
+    });
+  });
+  await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+  const { port } = http.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    seen,
+    /** Delivers `envelope` to `to` as if it had been relayed. */
+    inject: (to: string, envelope: Envelope) => sockets.get(to)?.emit('signal', { from: envelope.from, envelope }),
+    close: () => new Promise<void>((resolve) => io.close(() => resolve())),
+  };
+}
