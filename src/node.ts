@@ -10,7 +10,7 @@ import { DataPlane, type DataMessage } from './services/dataPlane.js';
 import { Envelopes } from './services/envelope.js';
 import type { RouteInfo } from './services/fingerprint.js';
 import { generateIdentity, isNodeId, loadOrCreateIdentity, type Identity } from './services/identity.js';
-import type { LinkOptions } from './services/link.js';
+import { resolveLinkOptions, type LinkOptions } from './services/link.js';
 import type { IceServer } from './services/webrtcTransport.js';
 
 /** Every timeout of a node, in milliseconds. */
@@ -190,6 +190,7 @@ export class P2PNode {
     this.#maxPeers = options.maxPeers ?? 200;
     this.#log = (options.logger ?? silentLogger).child({ node: identity.nodeId.slice(0, 8) });
     const link: LinkOptions = { maxMessageSize: options.maxMessageSize };
+    resolveLinkOptions(link);
     this.#actor = createActor(nodeMachine, {
       id: 'node',
       inspect: (event) => this.#inspect(event),

@@ -1,7 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { Harness, next } from './helpers.js';
+import { createSignalingServer, P2PError } from '../src/index.js';
+import { Harness, collect, next } from './helpers.js';
 
-describe('two nodes on a real signaling server and real WebRTC', () => {
+describe('nodes on a real signaling server and real WebRTC', () => {
   const h = new Harness();
   afterEach(() => h.cleanup());
 
@@ -19,7 +20,172 @@ describe('two nodes on a real signaling server and real WebRTC', () => {
     expect(got.from).toBe(b.nodeId);
     expect(got.data).toBeInstanceOf(Uint8Array);
     expect([...(got.data as Uint8Array)]).toEqual([1, 2, 3]);
-    const [peer] = a.peers();
-    expect(peer).toMatchObject({ id: b.nodeId, state: 'connected', route: 'host' });
+    expect(a.peers()).toEqual([
+      expect.objectContaining({ id: b.nodeId, state: 'connected', route: 'host', bytesOut: 7, bytesIn: 3 }),
+    ]);
+    expect(a.peers()[0]!.localAddress).toMatch(/^(127\.0\.0\.1|::1):\d+$/);
+  });
+
+  it('report every peer transition, initiator and responder, in order', async () => {
+    const server = await h.server();
+    const a = await h.started(server.url);
+    const b = await h.started(server.url);
+    const seen = collect(a.transitions$, 4, (t) => t.actor === `peer.${b.nodeId}`);
+    const seenB = collect(b.transitions$, 4, (t) => t.actor === `peer.${a.nodeId}`);
+    await a.connectToNode(b.nodeId);
+    expect((await seen).map((t) => `${t.from}→${t.to}`)).toEqual(['→offering', 'offering→connecting', 'connecting→verifying', 'verifying→connected']);
+    expect((await seenB).map((t) => t.to)).toEqual(['answering', 'connecting', 'verifying', 'connected']);
+  });
+
+  it('form a triangle, and sendData reaches every connected peer', async () => {
+    const server = await h.server();
+    const [a, b, c] = await Promise.all([h.started(server.url), h.started(server.url), h.started(server.url)]);
+    await Promise.all([a.connectToNode(b.nodeId), b.connectToNode(c.nodeId), c.connectToNode(a.nodeId)]);
+    const bothConnected = (peers: { state: string }[]) => peers.length === 2 && peers.every((p) => p.state === 'connected');
+    await Promise.all([a, b, c].map((node) => next(node.peers$, bothConnected)));
+    const atB = next(b.data$, (m) => m.from === a.nodeId);
+    const atC = next(c.data$, (m) => m.from === a.nodeId);
+    await a.sendData('to all');
+    expect((await atB).data).toBe('to all');
+    expect((await atC).data).toBe('to all');
+    const cToB = next(b.data$, (m) => m.from === c.nodeId);
+    await c.send(b.nodeId, 'c to b');
+    expect((await cToB).data).toBe('c to b');
+  });
+
+  it('resolve glare on real components: both connect at once, one connection survives', async () => {
+    const server = await h.server();
+    const a = await h.started(server.url);
+    const b = await h.started(server.url);
+    const [small, large] = a.nodeId < b.nodeId ? [a, b] : [b, a];
+    const gaveWay = next(large.transitions$, (t) => t.from === 'offering' && t.to === 'answering');
+    await Promise.all([a.connectToNode(b.nodeId), b.connectToNode(a.nodeId)]);
+    expect(a.peers()).toHaveLength(1);
+    expect(b.peers()).toHaveLength(1);
+    // Both offers usually cross in flight; when they do, the larger id must be the one that gives way.
+    const crossed = await gaveWay.then(() => true, () => false);
+    if (crossed) expect(small.peers()[0]?.state).toBe('connected');
+    const got = next(a.data$);
+    await b.send(a.nodeId, 'after glare');
+    expect((await got).data).toBe('after glare');
+  });
+
+  it('close from either side: both ends forget the peer', async () => {
+    const server = await h.server();
+    const a = await h.started(server.url);
+    const b = await h.started(server.url);
+    await a.connectToNode(b.nodeId);
+    const bEmpty = next(b.peers$, (p) => p.length === 0);
+    await a.disconnect(b.nodeId);
+    await bEmpty;
+    expect(a.peers()).toEqual([]);
+    await b.connectToNode(a.nodeId);
+    const aEmpty = next(a.peers$, (p) => p.length === 0);
+    await b.disconnect(a.nodeId);
+    await aEmpty;
+    await expect(a.send(b.nodeId, 'x')).rejects.toMatchObject({ code: 'ERR_NOT_CONNECTED' });
+  });
+
+  it('keep data flowing both ways after the signaling server is gone', async () => {
+    const server = await h.server();
+    const a = await h.started(server.url);
+    const b = await h.started(server.url);
+    await a.connectToNode(b.nodeId);
+    const offline = next(a.transitions$, (t) => t.actor === 'node' && t.to === 'running.offline');
+    await server.close();
+    await offline;
+    for (let i = 0; i < 5; i++) {
+      const atB = next(b.data$);
+      await a.send(b.nodeId, `ping ${i}`);
+      expect((await atB).data).toBe(`ping ${i}`);
+      const atA = next(a.data$);
+      await b.send(a.nodeId, `pong ${i}`);
+      expect((await atA).data).toBe(`pong ${i}`);
+    }
+    expect(a.peers()[0]?.state).toBe('connected');
+  });
+
+  it('re-register after the signaling server comes back, and connect through it again', async () => {
+    const first = await createSignalingServer({ port: 0 });
+    const { port } = first;
+    const url = first.url;
+    const options = { backoff: { initialMs: 50, maxMs: 200 } };
+    const a = await h.started(url, options);
+    const b = await h.started(url, options);
+    const aBack = next(a.transitions$, (t) => t.actor === 'node' && t.from === 'running.offline' && t.to === 'running.online', 15_000);
+    const bBack = next(b.transitions$, (t) => t.actor === 'node' && t.from === 'running.offline' && t.to === 'running.online', 15_000);
+    await first.close();
+    const second = await createSignalingServer({ port });
+    h.servers.push(second);
+    await Promise.all([aBack, bBack]);
+    await a.connectToNode(b.nodeId);
+    expect(a.peers()[0]?.state).toBe('connected');
+  });
+
+  it('replay the current supervisor snapshot to new state$ subscribers', async () => {
+    const server = await h.server();
+    const a = await h.started(server.url);
+    const snapshot = await next(a.state$);
+    expect(snapshot.value).toEqual({ running: 'online' });
+  });
+});
+
+describe('API errors carry codes and leave the node working', () => {
+  const h = new Harness();
+  afterEach(() => h.cleanup());
+
+  it('rejects bad calls with typed errors', async () => {
+    const server = await h.server();
+    const idle = h.node(server.url);
+    await expect(idle.connectToNode('a'.repeat(64))).rejects.toMatchObject({ code: 'ERR_NOT_STARTED' });
+    const a = await h.started(server.url, { maxMessageSize: 1024 });
+    const b = await h.started(server.url);
+    await expect(a.connectToNode('nope')).rejects.toMatchObject({ code: 'ERR_INVALID_NODE_ID' });
+    await expect(a.connectToNode(a.nodeId)).rejects.toMatchObject({ code: 'ERR_SELF_CONNECT' });
+    await expect(a.sendData('x')).rejects.toMatchObject({ code: 'ERR_NO_PEERS' });
+    await expect(a.connectToNode('e'.repeat(64))).rejects.toMatchObject({ code: 'ERR_PEER_REJECTED' });
+    await a.connectToNode(b.nodeId);
+    await expect(a.send(b.nodeId, new Uint8Array(1025))).rejects.toMatchObject({ code: 'ERR_MESSAGE_TOO_LARGE' });
+    await expect(a.send(b.nodeId, 42 as unknown as string)).rejects.toMatchObject({ code: 'ERR_INVALID_DATA' });
+    const ok = next(b.data$);
+    await a.send(b.nodeId, 'still fine');
+    expect((await ok).data).toBe('still fine');
+    await a.stop();
+    await expect(a.connectToNode(b.nodeId)).rejects.toMatchObject({ code: 'ERR_STOPPED' });
+    await expect(a.start()).resolves.toBeUndefined(); // start() after a successful start returns the same promise
+  });
+
+  it('rejects invalid options at creation', () => {
+    expect(() => h.node('not a url')).toThrow(P2PError);
+    expect(() => h.node('http://127.0.0.1:1', { timeouts: { offer: -1 } })).toThrowError(/timeouts.offer/);
+    expect(() => h.node('http://127.0.0.1:1', { maxPeers: 0 })).toThrowError(/maxPeers/);
+    expect(() => h.node('http://127.0.0.1:1', { maxMessageSize: 2 ** 40 })).toThrowError(/maxMessageSize/);
+  });
+
+  it('fails start() with ERR_SIGNALING_UNREACHABLE when no server answers', async () => {
+    const server = await createSignalingServer({ port: 0 });
+    const url = server.url;
+    await server.close();
+    const node = h.node(url, { signalingAttempts: 2, backoff: { initialMs: 10 }, timeouts: { signalingConnect: 1000 } });
+    await expect(node.start()).rejects.toMatchObject({ code: 'ERR_SIGNALING_UNREACHABLE' });
+  });
+
+  it('caps peers per node with ERR_TOO_MANY_PEERS', async () => {
+    const server = await h.server();
+    const a = await h.started(server.url, { maxPeers: 1 });
+    const [b, c] = await Promise.all([h.started(server.url), h.started(server.url)]);
+    await a.connectToNode(b.nodeId);
+    await expect(a.connectToNode(c.nodeId)).rejects.toMatchObject({ code: 'ERR_TOO_MANY_PEERS' });
+    await expect(c.connectToNode(a.nodeId)).rejects.toMatchObject({ code: 'ERR_PEER_REJECTED' });
+    expect(a.peers().map((p) => p.id)).toEqual([b.nodeId]);
+  });
+
+  it('aborts a connection attempt through an AbortSignal', async () => {
+    const server = await h.server();
+    const a = await h.started(server.url);
+    const controller = new AbortController();
+    const attempt = a.connectToNode('d'.repeat(64), { signal: controller.signal });
+    controller.abort(new Error('user gave up'));
+    await expect(attempt).rejects.toThrow('user gave up');
   });
 });

@@ -381,15 +381,15 @@ describe('PeerLink', () => {
     expect(entries.some((e) => e.level === 'error')).toBe(true);
   });
 
-  it('validates options with RangeError', () => {
+  it('validates options with ERR_INVALID_OPTION', () => {
     const raw: RawChannel = { send: () => {}, bufferedAmount: 0 };
     const make = (options: LinkOptions) => () => new PeerLink(raw, () => {}, options);
-    expect(make({ chunkSize: 256 * KiB + 1 })).toThrow(RangeError);
-    expect(make({ chunkSize: 6 })).toThrow(RangeError);
-    expect(make({ chunkSize: 64 * KiB, highWaterMark: 32 * KiB })).toThrow(RangeError);
-    expect(make({ highWaterMark: 16 * MiB + 1 })).toThrow(RangeError);
-    expect(make({ maxMessageSize: 2 ** 32 })).toThrow(RangeError);
-    expect(make({ pollMs: -1 })).toThrow(RangeError);
+    expect(make({ chunkSize: 256 * KiB + 1 })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_OPTION' }) as Error);
+    expect(make({ chunkSize: 6 })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_OPTION' }) as Error);
+    expect(make({ chunkSize: 64 * KiB, highWaterMark: 32 * KiB })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_OPTION' }) as Error);
+    expect(make({ highWaterMark: 16 * MiB + 1 })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_OPTION' }) as Error);
+    expect(make({ maxMessageSize: 2 ** 32 })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_OPTION' }) as Error);
+    expect(make({ pollMs: -1 })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_OPTION' }) as Error);
     expect(make({ chunkSize: 256 * KiB, highWaterMark: 16 * MiB, maxMessageSize: 2 ** 32 - 1 })).not.toThrow();
   });
 

@@ -9,7 +9,6 @@ import {
   registerMessage,
   type Ack,
   type ChallengeMessage,
-  type Envelope,
   type SignalDelivery,
 } from '../src/services/protocol.js';
 import { TokenBucket } from '../src/services/rateLimit.js';

@@ -39,8 +39,9 @@ export interface DtlsInfo {
 
 function endpoint(candidate: Stats | undefined): string | undefined {
   if (!candidate) return undefined;
-  const address = (candidate.address ?? candidate.ip) as string | undefined;
-  return address === undefined ? undefined : `${address}:${String(candidate.port)}`;
+  // libwebrtc redacts the address of peer-reflexive remote candidates to ''.
+  const address = (candidate.address || candidate.ip) as string | undefined;
+  return address ? `${address}:${String(candidate.port)}` : undefined;
 }
 
 function routeOf(local: Stats | undefined, remote: Stats | undefined): RouteInfo['route'] {

@@ -69,7 +69,8 @@ interface Incoming {
   textFlag: number;
 }
 
-function resolveOptions(options: LinkOptions): ResolvedOptions {
+/** Link options with defaults applied; throws P2PError ERR_INVALID_OPTION for values the binding cannot honour. */
+export function resolveLinkOptions(options: LinkOptions): ResolvedOptions {
   const resolved = {
     maxMessageSize: options.maxMessageSize ?? 64 * MiB,
     chunkSize: options.chunkSize ?? 64 * KiB,
@@ -82,14 +83,14 @@ function resolveOptions(options: LinkOptions): ResolvedOptions {
   // Below one chunk, a frame would never fit even into an empty buffer and sending would stall forever.
   checkInteger('highWaterMark', resolved.highWaterMark, resolved.chunkSize, MAX_HIGH_WATER_MARK);
   if (!Number.isFinite(resolved.pollMs) || resolved.pollMs < 0) {
-    throw new RangeError(`pollMs must be a finite number >= 0, got ${resolved.pollMs}`);
+    throw new P2PError('ERR_INVALID_OPTION', `pollMs must be a finite number >= 0, got ${resolved.pollMs}`);
   }
   return resolved;
 }
 
 function checkInteger(name: string, value: number, min: number, max: number): void {
   if (!Number.isInteger(value) || value < min || value > max) {
-    throw new RangeError(`${name} must be an integer in [${min}, ${max}], got ${value}`);
+    throw new P2PError('ERR_INVALID_OPTION', `${name} must be an integer in [${min}, ${max}], got ${value}`);
   }
 }
 
@@ -135,7 +136,7 @@ export class PeerLink {
     private readonly onMessage: (data: string | Uint8Array) => void,
     options: LinkOptions = {},
   ) {
-    this.options = resolveOptions(options);
+    this.options = resolveLinkOptions(options);
     this.log = options.logger ?? silentLogger;
   }
 

@@ -44,6 +44,7 @@ export type TransportEvent =
 interface PeerInternals {
   _pc: { getStats(): Promise<{ values(): Iterable<Record<string, unknown> & { id: string; type: string }> }> };
   _channel: { send(data: Uint8Array): void; bufferedAmount: number } | null;
+  _iceCompleteTimer: NodeJS.Timeout | null;
 }
 
 const require = createRequire(import.meta.url);
@@ -55,15 +56,25 @@ function loadWrtc(): unknown {
 
 const ICE_FAILURES = new Set(['ERR_ICE_CONNECTION_FAILURE', 'ERR_CONNECTION_FAILURE']);
 
+/** Longest wait for simple-peer's 'close' after destroy(); wrtc closes synchronously, so ~10 ms is usual. */
+const CLOSE_WAIT_MS = 1000;
+
 /**
- * Tears a peer connection down outside any wrtc callback. libwebrtc crashes when a connection is
- * closed from inside its own event handlers, so the close runs from a timer.
+ * Tears a peer connection down outside any wrtc callback (libwebrtc crashes when a connection is
+ * closed from inside its own handlers) and resolves once simple-peer reports it closed. simple-peer
+ * never clears its ICE-complete timer, which would hold the process open for 5 s after the last
+ * close, so it is cleared here.
  */
 function shutdown(peer: SimplePeer.Instance): Promise<void> {
   return new Promise((resolve) => {
     setTimeout(() => {
+      const cap = setTimeout(resolve, CLOSE_WAIT_MS);
+      peer.once('close', () => {
+        clearTimeout(cap);
+        resolve();
+      });
+      clearTimeout((peer as unknown as PeerInternals)._iceCompleteTimer ?? undefined);
       peer.destroy();
-      setTimeout(resolve, 0);
     }, 0);
   });
 }
