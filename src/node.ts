@@ -295,11 +295,15 @@ export class P2PNode {
         this.#actor.send({ type: 'DISCONNECT', peerId: nodeId });
         reject(signal!.reason);
       };
-      const sub = this.#peerStatus.pipe(filter((s) => s.id === nodeId)).subscribe((status) => {
-        if (status.output) reject(closeError(status.output));
-        else if (status.state === 'connected') resolve();
-        else return;
-        done();
+      const sub = this.#peerStatus.pipe(filter((s) => s.id === nodeId)).subscribe({
+        next: (status) => {
+          if (status.output) reject(closeError(status.output));
+          else if (status.state === 'connected') resolve();
+          else return;
+          done();
+        },
+        // The node stopped: its peer actors were stopped without reaching a final state.
+        complete: () => reject(new P2PError('ERR_STOPPED', 'node stopped before the connection settled')),
       });
       const done = (): void => {
         sub.unsubscribe();
@@ -309,12 +313,20 @@ export class P2PNode {
     });
   }
 
-  /** Sends to one connected peer; resolves once the whole message is handed to its channel. */
-  send(nodeId: string, data: string | Uint8Array): Promise<void> {
+  /**
+   * Sends to one peer; resolves once the whole message is handed to its channel. A peer still
+   * negotiating (e.g. the far end of a `connectToNode` that just resolved) is waited for.
+   */
+  async send(nodeId: string, data: string | Uint8Array): Promise<void> {
     this.#assertRunning();
+    if (!this.#dataPlane.get(nodeId) && this.#peers.has(nodeId)) await this.#nextOutcome(nodeId, undefined);
     const link = this.#dataPlane.get(nodeId);
-    if (!link) return Promise.reject(new P2PError('ERR_NOT_CONNECTED', `not connected to ${String(nodeId).slice(0, 12)}`));
-    return link.send(data).finally(() => this.#bytesChanged());
+    if (!link) throw new P2PError('ERR_NOT_CONNECTED', `not connected to ${String(nodeId).slice(0, 12)}`);
+    try {
+      await link.send(data);
+    } finally {
+      this.#bytesChanged();
+    }
   }
 
   /** Sends to every connected peer. */

@@ -189,3 +189,17 @@ describe('API errors carry codes and leave the node working', () => {
     await expect(attempt).rejects.toThrow('user gave up');
   });
 });
+
+describe('stopping a node', () => {
+  const h = new Harness();
+  afterEach(() => h.cleanup());
+
+  it('rejects attempts still under way with ERR_STOPPED and releases everything', async () => {
+    const server = await h.server();
+    const a = await h.started(server.url);
+    const pending = a.connectToNode('c'.repeat(64));
+    await a.stop();
+    await expect(pending).rejects.toMatchObject({ code: 'ERR_STOPPED' });
+    await expect(a.stop()).resolves.toBeUndefined();
+  });
+});
