@@ -3,6 +3,7 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    globalSetup: ['test/support/build.ts'],
     // The wrtc binding can crash a worker thread at teardown; separate processes contain it.
     pool: 'forks',
     testTimeout: 60_000,

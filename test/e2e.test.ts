@@ -23,7 +23,7 @@ describe('nodes on a real signaling server and real WebRTC', () => {
     expect(a.peers()).toEqual([
       expect.objectContaining({ id: b.nodeId, state: 'connected', route: 'host', bytesOut: 7, bytesIn: 3 }),
     ]);
-    expect(a.peers()[0]!.localAddress).toMatch(/^(127\.0\.0\.1|::1):\d+$/);
+    expect(a.peers()[0]!.localAddress).toMatch(/^(127\.0\.0\.1|\[::1\]):\d+$/);
   });
 
   it('report every peer transition, initiator and responder, in order', async () => {

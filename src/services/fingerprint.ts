@@ -41,7 +41,8 @@ function endpoint(candidate: Stats | undefined): string | undefined {
   if (!candidate) return undefined;
   // libwebrtc redacts the address of peer-reflexive remote candidates to ''.
   const address = (candidate.address || candidate.ip) as string | undefined;
-  return address ? `${address}:${String(candidate.port)}` : undefined;
+  if (!address) return undefined;
+  return `${address.includes(':') ? `[${address}]` : address}:${String(candidate.port)}`;
 }
 
 function routeOf(local: Stats | undefined, remote: Stats | undefined): RouteInfo['route'] {
