@@ -6,6 +6,12 @@ import type { SignalingServer } from '../src/index.js';
 export class Harness {
   readonly nodes: P2PNode[] = [];
   readonly servers: SignalingServer[] = [];
+  readonly #deferred: (() => Promise<void>)[] = [];
+
+  /** Runs `release` at cleanup, after the nodes have stopped. */
+  defer(release: () => Promise<void>): void {
+    this.#deferred.push(release);
+  }
 
   async server(): Promise<SignalingServer> {
     const server = await createSignalingServer({ port: 0, host: '127.0.0.1' });
@@ -28,6 +34,7 @@ export class Harness {
   async cleanup(): Promise<void> {
     await Promise.allSettled(this.nodes.map((n) => n.stop()));
     await Promise.allSettled(this.servers.map((s) => s.close()));
+    await Promise.allSettled(this.#deferred.splice(0).map((release) => release()));
   }
 }
 

@@ -21,15 +21,11 @@ function resign(envelope: Omit<Envelope, 'sig'>, signer = generateIdentity()): E
 
 describe('a malicious signaling server', () => {
   const h = new Harness();
-  const closers: (() => Promise<void>)[] = [];
-  afterEach(async () => {
-    await h.cleanup();
-    await Promise.all(closers.splice(0).map((c) => c()));
-  });
+  afterEach(() => h.cleanup());
 
   async function through(tamper: Tamper) {
     const server = await maliciousServer(tamper);
-    closers.push(server.close);
+    h.defer(server.close);
     const a = await h.started(server.url, FAST);
     const b = await h.started(server.url, FAST);
     const bTransitions: string[] = [];
@@ -92,11 +88,7 @@ describe('a malicious signaling server', () => {
 
 describe('a malicious peer', () => {
   const h = new Harness();
-  const closers: (() => Promise<void>)[] = [];
-  afterEach(async () => {
-    await h.cleanup();
-    await Promise.all(closers.splice(0).map((c) => c()));
-  });
+  afterEach(() => h.cleanup());
 
   it('whose signed SDP commits to another certificate cannot complete DTLS, so no data ever flows', async () => {
     // B's answers carry a fingerprint that is not its certificate's, properly signed with B's own key:
@@ -108,7 +100,7 @@ describe('a malicious peer', () => {
       const data = JSON.parse(rewriteFingerprint(e).data) as { type: 'answer'; sdp: string };
       return [bEnvelopes.seal(e.to, e.session, data)];
     });
-    closers.push(server.close);
+    h.defer(server.close);
     const timeouts = { timeouts: { offer: 3000, ice: 3000, verify: 2000 } };
     const a = await h.started(server.url, timeouts);
     const b = await h.started(server.url, { ...timeouts, identity: bKeys });

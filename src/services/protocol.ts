@@ -42,6 +42,9 @@ export interface ProtocolError {
 
 export type Ack<T extends object = object> = ({ ok: true } & T) | { ok: false; error: ProtocolError };
 
+/** Why the server is about to close this connection (`notice` event). */
+export type NoticeMessage = ProtocolError;
+
 export interface ChallengeMessage {
   v: number;
   nonce: string;
@@ -105,6 +108,10 @@ export const isSignature = (value: unknown): value is string => isBase64Url(valu
 
 export function isChallenge(value: unknown): value is ChallengeMessage {
   return isRecord(value) && value.v === PROTOCOL_VERSION && isBase64Url(value.nonce, 32);
+}
+
+export function isNotice(value: unknown): value is NoticeMessage {
+  return isRecord(value) && typeof value.code === 'string' && value.code.length <= 64 && typeof value.message === 'string';
 }
 
 export function isRegisterRequest(value: unknown): value is RegisterRequest {

@@ -12,6 +12,7 @@ import {
   ClientEvent,
   ServerEvent,
   isChallenge,
+  isNotice,
   isSignalDelivery,
   registerMessage,
   type Ack,
@@ -92,7 +93,9 @@ export const socketClient = fromCallback<SocketCommand, SocketInput, SocketEvent
   socket.on(ServerEvent.replaced, () => {
     sendBack({ type: 'SOCKET.REJECTED', error: { code: 'ERR_AUTH', message: 'another session registered this node id' } });
   });
-  socket.on(ServerEvent.notice, (notice: unknown) => log.warn({ notice }, 'signaling server notice'));
+  socket.on(ServerEvent.notice, (notice: unknown) => {
+    if (isNotice(notice)) log.warn({ code: notice.code, reason: notice.message.slice(0, 200) }, 'signaling server is closing the connection');
+  });
   socket.on(ServerEvent.signal, (delivery: unknown) => {
     if (!isSignalDelivery(delivery)) return log.warn({}, 'dropping malformed signal delivery');
     const opened = input.envelopes.open(delivery.envelope);
