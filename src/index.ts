@@ -3,7 +3,7 @@
  * signed, encrypted WebRTC data channels. Importing this module has no side effects.
  */
 export { createNode, closeError, DEFAULT_TIMEOUTS, P2PNode } from './node.js';
-export type { ConnectOptions, NodeOptions, NodeSnapshot, NodeTimeouts, PeerInfo, Transition } from './node.js';
+export type { ConnectOptions, NodeOptions, NodeSnapshot, NodeTimeouts, PeerEvent, PeerInfo, Transition } from './node.js';
 export { P2PError, type ErrorCode } from './errors.js';
 export { silentLogger, type Logger } from './log.js';
 export { createSignalingServer } from './services/signalingServer.js';

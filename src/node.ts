@@ -88,6 +88,11 @@ export interface Transition {
   at: number;
 }
 
+/** A peer connection that opened, or one that ended (with why). */
+export type PeerEvent =
+  | { type: 'connected'; id: string; route?: RouteInfo }
+  | { type: 'closed'; id: string; reason: CloseReason; detail?: string; wasConnected: boolean };
+
 export interface ConnectOptions {
   signal?: AbortSignal;
 }
@@ -168,6 +173,8 @@ export class P2PNode {
   readonly transitions$: Observable<Transition>;
   /** The supervisor's snapshot; replays the current one to new subscribers. */
   readonly state$: Observable<NodeSnapshot>;
+  /** Every connection that opens, and every attempt or connection that ends, with its reason. */
+  readonly peerEvents$: Observable<PeerEvent>;
 
   readonly #log: Logger;
   readonly #maxPeers: number;
@@ -175,6 +182,7 @@ export class P2PNode {
   readonly #actor;
   readonly #transitions = new Subject<Transition>();
   readonly #peerStatus = new Subject<PeerStatus>();
+  readonly #peerEvents = new Subject<PeerEvent>();
   readonly #peers = new Map<string, PeerStatus>();
   readonly #peerList = new BehaviorSubject<PeerInfo[]>([]);
   readonly #lastState = new Map<string, string>();
@@ -224,6 +232,7 @@ export class P2PNode {
     messages.subscribe(() => this.#bytesChanged());
     this.peers$ = this.#peerList.asObservable();
     this.transitions$ = this.#transitions.asObservable();
+    this.peerEvents$ = this.#peerEvents.asObservable();
     this.state$ = new Observable<NodeSnapshot>((subscriber) => {
       subscriber.next(this.#actor.getSnapshot());
       const sub = this.#actor.subscribe({ next: (s) => subscriber.next(s), complete: () => subscriber.complete() });
@@ -260,8 +269,10 @@ export class P2PNode {
 
   #signalingError(): P2PError {
     const error = this.#actor.getSnapshot().context.signalingError;
-    const code = error?.code === 'ERR_SIGNALING_UNREACHABLE' ? 'ERR_SIGNALING_UNREACHABLE' : 'ERR_SIGNALING_REJECTED';
-    return new P2PError(code, error ? `${error.code}: ${error.message}` : 'signaling failed');
+    if (!error || error.code === 'ERR_SIGNALING_UNREACHABLE') {
+      return new P2PError('ERR_SIGNALING_UNREACHABLE', error?.message ?? 'signaling failed');
+    }
+    return new P2PError('ERR_SIGNALING_REJECTED', `signaling server refused this node (${error.code}): ${error.message}`);
   }
 
   #assertRunning(): void {
@@ -360,6 +371,7 @@ export class P2PNode {
     this.#dataPlane.messages.complete();
     this.#transitions.complete();
     this.#peerStatus.complete();
+    this.#peerEvents.complete();
     this.#peerList.next([]);
     this.#peerList.complete();
   }
@@ -386,10 +398,17 @@ export class P2PNode {
   }
 
   #peerChanged(status: PeerStatus): void {
+    const wasConnected = this.#peers.get(status.id)?.state === 'connected';
     if (status.output) this.#peers.delete(status.id);
     else this.#peers.set(status.id, status);
     this.#publishPeers();
     this.#peerStatus.next(status);
+    if (status.output) {
+      const { reason, detail } = status.output;
+      this.#peerEvents.next({ type: 'closed', id: status.id, reason, detail, wasConnected });
+    } else if (status.state === 'connected') {
+      this.#peerEvents.next({ type: 'connected', id: status.id, route: status.route });
+    }
   }
 
   #publishPeers(): void {

@@ -37,6 +37,23 @@ describe('nodes on a real signaling server and real WebRTC', () => {
     expect((await seenB).map((t) => t.to)).toEqual(['answering', 'connecting', 'verifying', 'connected']);
   });
 
+  it('announce connections and their ends, with the reason, on peerEvents$', async () => {
+    const server = await h.server();
+    const a = await h.started(server.url, { timeouts: { offer: 500 } });
+    const b = await h.started(server.url);
+    const events: unknown[] = [];
+    a.peerEvents$.subscribe((e) => events.push(e));
+    await a.connectToNode(b.nodeId);
+    await a.disconnect(b.nodeId);
+    const ghost = 'b'.repeat(64);
+    await expect(a.connectToNode(ghost)).rejects.toMatchObject({ code: 'ERR_PEER_REJECTED' });
+    expect(events).toEqual([
+      { type: 'connected', id: b.nodeId, route: expect.objectContaining({ route: 'host' }) },
+      { type: 'closed', id: b.nodeId, reason: 'closed', detail: undefined, wasConnected: true },
+      { type: 'closed', id: ghost, reason: 'rejected', detail: expect.stringContaining('ERR_UNKNOWN_PEER'), wasConnected: false },
+    ]);
+  });
+
   it('form a triangle, and sendData reaches every connected peer', async () => {
     const server = await h.server();
     const [a, b, c] = await Promise.all([h.started(server.url), h.started(server.url), h.started(server.url)]);

@@ -117,7 +117,7 @@ function parse<T extends Options>(args: string[], options: T) {
     return parseArgs({ args, options, strict: true, allowPositionals: false });
   } catch (err) {
     // parseArgs explains itself in several sentences; the first one names the problem.
-    const message = (err as Error).message.split('\n')[0]!.split('. ')[0]!;
+    const message = (err as Error).message.split(/\.(?:\s|$)/)[0]!;
     throw usageError(`${message} (see --help)`);
   }
 }

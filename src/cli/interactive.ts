@@ -6,7 +6,7 @@ import { interactiveHelp } from './help.js';
 import { formatError, peersTable, type Print } from './output.js';
 
 /** What the console acts on. */
-export interface Console {
+export interface ConsoleSession {
   node: P2PNode;
   print: Print;
   /** Asks the CLI to stop the node and exit cleanly. */
@@ -17,7 +17,7 @@ export interface Console {
  * Reads commands from `input` line by line. Command errors print as `! CODE: message` and never end
  * the process; the end of `input` does not stop the node either, so it can run headless.
  */
-export function startConsole(session: Console, input: NodeJS.ReadableStream): Interface {
+export function startConsole(session: ConsoleSession, input: NodeJS.ReadableStream): Interface {
   const lines = createInterface({ input, crlfDelay: Infinity, terminal: false });
   lines.on('line', (line) => {
     runLine(session, line).catch((err: unknown) => session.print(`! ${formatError(err)}`));
@@ -25,7 +25,7 @@ export function startConsole(session: Console, input: NodeJS.ReadableStream): In
   return lines;
 }
 
-async function runLine(session: Console, line: string): Promise<void> {
+async function runLine(session: ConsoleSession, line: string): Promise<void> {
   const trimmed = line.trim();
   if (trimmed === '') return;
   if (trimmed.startsWith('//')) return broadcast(session, trimmed.slice(1));
@@ -47,7 +47,7 @@ async function runLine(session: Console, line: string): Promise<void> {
   }
 }
 
-async function broadcast(session: Console, text: string): Promise<void> {
+async function broadcast(session: ConsoleSession, text: string): Promise<void> {
   try {
     await session.node.sendData(text);
   } catch (err) {

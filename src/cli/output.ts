@@ -1,7 +1,7 @@
 /** What a running node prints on stdout: messages, peer events and tables. */
 import { Subscription } from 'rxjs';
 import { P2PError } from '../errors.js';
-import type { P2PNode, PeerInfo, Transition } from '../node.js';
+import type { P2PNode, PeerEvent, PeerInfo, Transition } from '../node.js';
 import type { DataMessage } from '../services/dataPlane.js';
 
 /** Writes one line of human output. */
@@ -43,18 +43,12 @@ export function peersTable(peers: PeerInfo[]): string[] {
   return rows.map((row) => row.map((cell, col) => cell.padEnd(widths[col]!)).join('  ').trimEnd());
 }
 
-/** Prints `* connected` / `* closed` by comparing successive peer lists (`peers$` carries the route). */
-function peerEvents(print: Print): (peers: PeerInfo[]) => void {
-  let connected = new Set<string>();
-  return (peers) => {
-    const now = new Set<string>();
-    for (const peer of peers.filter((p) => p.state === 'connected')) {
-      now.add(peer.id);
-      if (!connected.has(peer.id)) print(`* connected ${shortId(peer.id)} (${peer.route ?? 'unknown route'})`);
-    }
-    for (const id of connected) if (!now.has(id)) print(`* closed ${shortId(id)}`);
-    connected = now;
-  };
+/** `* connected <id8> (route)`, and `* closed <id8>` with the reason when it was not a normal close. */
+function peerLine(event: PeerEvent): string {
+  if (event.type === 'connected') return `* connected ${shortId(event.id)} (${event.route?.route ?? 'unknown route'})`;
+  if (event.wasConnected && event.reason === 'closed') return `* closed ${shortId(event.id)}`;
+  const detail = event.detail ? `: ${printable(event.detail)}` : '';
+  return `* ${event.wasConnected ? 'closed' : 'failed'} ${shortId(event.id)} (${event.reason}${detail})`;
 }
 
 /** Tells a headless operator when the signaling server comes and goes; peers are unaffected. */
@@ -73,7 +67,7 @@ function signalingEvents(print: Print): (t: Transition) => void {
 export function watchNode(node: P2PNode, print: Print): Subscription {
   const subscription = new Subscription();
   subscription.add(node.data$.subscribe((message) => print(formatMessage(message))));
-  subscription.add(node.peers$.subscribe(peerEvents(print)));
+  subscription.add(node.peerEvents$.subscribe((event) => print(peerLine(event))));
   subscription.add(node.transitions$.subscribe(signalingEvents(print)));
   return subscription;
 }

@@ -57,33 +57,46 @@ async function listen(host: string, port: number, logger: Logger): Promise<Signa
 
 function startupError(err: unknown, url: string): unknown {
   if (!(err instanceof P2PError)) return err;
-  if (err.code === 'ERR_SIGNALING_UNREACHABLE') {
-    return new CliError(`cannot reach signaling server ${url}: no connection after ${SIGNALING_ATTEMPTS} attempts`, 1);
-  }
-  if (err.code === 'ERR_SIGNALING_REJECTED') return new CliError(`cannot reach signaling server ${url}: ${err.message}`, 1);
+  // The node's message already names the server and the last failure.
+  if (err.code === 'ERR_SIGNALING_UNREACHABLE') return new CliError(err.message, 1);
+  if (err.code === 'ERR_SIGNALING_REJECTED') return new CliError(`cannot register with ${url}: ${err.message}`, 1);
   return err;
 }
 
 /** Starts `node`; false when a quit was requested first (the node is then stopped). */
 async function started(node: P2PNode, quit: QuitSignal, url: string): Promise<boolean> {
   const starting = node.start();
-  const first = await Promise.race([starting.then(() => 'started' as const), quit.requested.then(() => 'quit' as const)]).catch(
-    (err: unknown) => {
-      throw startupError(err, url);
-    },
-  );
-  if (first === 'started') return true;
-  starting.catch(() => {}); // stop() below makes a pending start reject; that is the point
-  await node.stop();
-  return false;
+  starting.catch(() => {}); // awaited below; once a quit wins the race, stop() makes it reject on purpose
+  let ready: boolean;
+  try {
+    ready = await Promise.race([starting.then(() => true), quit.requested.then(() => false)]);
+  } catch (err) {
+    throw startupError(err, url);
+  }
+  if (!ready) await node.stop();
+  return ready;
+}
+
+/** Where the node registers, and the URL to tell others. */
+interface Signaling {
+  /** The embedded server, when the command line named none. */
+  server: SignalingServer | undefined;
+  url: string;
+  advertised: string;
+}
+
+async function signaling(command: StartCommand, logger: Logger): Promise<Signaling> {
+  const given = command.signalingUrl;
+  if (given !== undefined) return { server: undefined, url: given, advertised: given };
+  const server = await listen(command.host, command.port, logger);
+  return { server, url: localUrl(server), advertised: advertisedUrl(server) };
 }
 
 /** Runs a node until SIGINT, SIGTERM or `/quit`; resolves once everything is released. */
 export async function runNode(command: StartCommand, logger: Logger, print: Print): Promise<void> {
   const quit = quitSignal();
-  const server = command.signalingUrl === undefined ? await listen(command.host, command.port, logger) : undefined;
+  const { server, url, advertised } = await signaling(command, logger);
   try {
-    const url = command.signalingUrl ?? localUrl(server!);
     const node = createNode({
       signalingUrl: url,
       identityFile: command.identityFile,
@@ -96,7 +109,7 @@ export async function runNode(command: StartCommand, logger: Logger, print: Prin
     // Subscribed before start so that nothing a fast peer sends is missed.
     const watching = watchNode(node, print);
     try {
-      if (await started(node, quit, url)) await serve(node, command, quit, print, server ? advertisedUrl(server) : url);
+      if (await started(node, quit, url)) await serve(node, command.connect, quit, print, advertised);
     } finally {
       watching.unsubscribe();
     }
@@ -105,11 +118,11 @@ export async function runNode(command: StartCommand, logger: Logger, print: Prin
   }
 }
 
-async function serve(node: P2PNode, command: StartCommand, quit: QuitSignal, print: Print, url: string): Promise<void> {
+async function serve(node: P2PNode, connect: string[], quit: QuitSignal, print: Print, advertised: string): Promise<void> {
   print(`node id: ${node.nodeId}`);
-  print(`signaling: ${url}`);
+  print(`signaling: ${advertised}`);
   const commands = startConsole({ node, print, quit: quit.request }, process.stdin);
-  for (const id of command.connect) node.connectToNode(id).catch((err: unknown) => print(`! ${formatError(err)}`));
+  for (const id of connect) node.connectToNode(id).catch((err: unknown) => print(`! ${formatError(err)}`));
   await quit.requested;
   commands.close();
   await node.stop();

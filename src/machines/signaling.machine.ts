@@ -42,6 +42,8 @@ export interface SignalingContext extends SignalingInput {
   registered: boolean;
   queue: SocketCommand[];
   error?: ProtocolError;
+  /** Why the last attempt failed, for the error a caller finally sees. */
+  lastFailure?: string;
 }
 
 export type SignalingEvent =
@@ -115,8 +117,15 @@ export const signalingMachine = setup({
     recordRejection: assign({
       error: ({ event }) => (event.type === 'SOCKET.REJECTED' ? event.error : undefined),
     }),
+    recordFailure: assign({
+      lastFailure: ({ event }) => (event.type === 'SOCKET.DISCONNECTED' ? event.reason : 'timed out'),
+    }),
+    /** Losing a registered session is news; failed attempts before the first registration are expected retries. */
     logLoss: ({ context, event }) =>
-      context.logger.warn({ event: event.type, reason: 'reason' in event ? event.reason : undefined, attempt: context.attempt }, 'signaling connection lost'),
+      context.logger[context.registered ? 'warn' : 'info'](
+        { event: event.type, reason: 'reason' in event ? event.reason : undefined, attempt: context.attempt },
+        context.registered ? 'signaling connection lost' : 'signaling connection attempt failed',
+      ),
   },
 }).createMachine({
   id: 'signaling',
@@ -142,8 +151,8 @@ export const signalingMachine = setup({
       },
       on: {
         'SOCKET.DISCONNECTED': [
-          { guard: 'canRetry', target: 'reconnecting', actions: 'logLoss' },
-          { target: 'failed', actions: 'logLoss' },
+          { guard: 'canRetry', target: 'reconnecting', actions: ['recordFailure', 'logLoss'] },
+          { target: 'failed', actions: ['recordFailure', 'logLoss'] },
         ],
         'SOCKET.REJECTED': { target: 'failed', actions: 'recordRejection' },
         'SOCKET.SIGNAL': { actions: 'deliver' },
@@ -155,8 +164,8 @@ export const signalingMachine = setup({
           on: { 'SOCKET.CONNECTED': 'registering' },
           after: {
             connectTimeout: [
-              { guard: 'canRetry', target: '#signaling.reconnecting', actions: 'logLoss' },
-              { target: '#signaling.failed', actions: 'logLoss' },
+              { guard: 'canRetry', target: '#signaling.reconnecting', actions: ['recordFailure', 'logLoss'] },
+              { target: '#signaling.failed', actions: ['recordFailure', 'logLoss'] },
             ],
           },
         },
@@ -164,8 +173,8 @@ export const signalingMachine = setup({
           on: { 'SOCKET.REGISTERED': { target: 'registered', actions: ['markRegistered', 'notifyRegistered'] } },
           after: {
             registerTimeout: [
-              { guard: 'canRetry', target: '#signaling.reconnecting', actions: 'logLoss' },
-              { target: '#signaling.failed', actions: 'logLoss' },
+              { guard: 'canRetry', target: '#signaling.reconnecting', actions: ['recordFailure', 'logLoss'] },
+              { target: '#signaling.failed', actions: ['recordFailure', 'logLoss'] },
             ],
           },
         },
@@ -187,7 +196,7 @@ export const signalingMachine = setup({
   output: ({ context }) => ({
     error: context.error ?? {
       code: 'ERR_SIGNALING_UNREACHABLE',
-      message: `cannot reach signaling server ${context.url} after ${context.attempt + 1} attempts`,
+      message: `cannot reach signaling server ${context.url} after ${context.attempt + 1} attempts (last: ${context.lastFailure ?? 'unknown'})`,
     },
   }),
 });
