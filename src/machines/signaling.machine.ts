@@ -120,12 +120,14 @@ export const signalingMachine = setup({
     recordFailure: assign({
       lastFailure: ({ event }) => (event.type === 'SOCKET.DISCONNECTED' ? event.reason : 'timed out'),
     }),
-    /** Losing a registered session is news; failed attempts before the first registration are expected retries. */
-    logLoss: ({ context, event }) =>
-      context.logger[context.registered ? 'warn' : 'info'](
+    /** Losing a registered session is news once; the retries that follow are expected and logged quietly. */
+    logLoss: ({ context, event }) => {
+      const lost = context.registered && context.attempt === 0;
+      context.logger[lost ? 'warn' : 'info'](
         { event: event.type, reason: 'reason' in event ? event.reason : undefined, attempt: context.attempt },
-        context.registered ? 'signaling connection lost' : 'signaling connection attempt failed',
-      ),
+        lost ? 'signaling connection lost' : 'signaling connection attempt failed',
+      );
+    },
   },
 }).createMachine({
   id: 'signaling',
