@@ -46,6 +46,17 @@ export const peerActorId = (peerId: string): `peer.${string}` => `peer.${peerId}
 
 const peerIdOf = (actorId: string): string => actorId.slice('peer.'.length);
 
+/**
+ * The supervisor statechart. `createNode` runs it for you; embed it directly to supply your own IO.
+ *
+ * @example
+ * ```ts
+ * const machine = nodeMachine.provide({ actors: { peer: peerConnectionMachine.provide({ actors: { transport: myTransport } }) } });
+ * const actor = createActor(machine, { input }).start();
+ * actor.send({ type: 'START' });
+ * actor.send({ type: 'CONNECT', peerId });
+ * ```
+ */
 export const nodeMachine = setup({
   types: {
     input: {} as NodeInput,

@@ -78,6 +78,14 @@ const onNewOffer = { guard: 'isNewOffer', target: '#peer.answering', reenter: tr
 const onOtherSignal = { actions: 'dropSignal' } as const;
 const whileOpen = { 'SIGNAL.IN': [onCandidate, onRejection, onNewOffer, onOtherSignal] } as const;
 
+/**
+ * One peer connection's statechart; its only IO is the `transport` actor, replaceable with `.provide()`.
+ *
+ * @example
+ * ```ts
+ * const peer = createActor(peerConnectionMachine.provide({ actors: { transport: fakeTransport } }), { input });
+ * ```
+ */
 export const peerConnectionMachine = setup({
   types: {
     input: {} as PeerInput,

@@ -68,6 +68,14 @@ export function backoffDelay(attempt: number, { initialMs, maxMs, jitter }: Back
   return Math.round(base * (1 - jitter + jitter * random()));
 }
 
+/**
+ * The signaling session's statechart; its only IO is the `socket` actor, replaceable with `.provide()`.
+ *
+ * @example
+ * ```ts
+ * const signaling = signalingMachine.provide({ actors: { socket: mySocketLogic } });
+ * ```
+ */
 export const signalingMachine = setup({
   types: {
     input: {} as SignalingInput,

@@ -79,6 +79,10 @@ function relay(socket: Socket, input: SocketInput, command: SocketCommand, sendB
   });
 }
 
+/**
+ * Actor logic of one Socket.IO connection to a signaling server: registers on the server's challenge,
+ * seals outgoing `SEND`s and reports verified signals. Closes the socket when stopped.
+ */
 export const socketClient = fromCallback<SocketCommand, SocketInput, SocketEvent>(({ input, sendBack, receive }) => {
   const log = input.logger;
   const socket = io(input.url, { transports: ['websocket'], reconnection: false, forceNew: true, timeout: 10_000 });

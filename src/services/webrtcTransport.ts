@@ -93,6 +93,10 @@ function localSignal(data: SimplePeer.SignalData, filter: CandidateFilter | unde
   return undefined; // renegotiation and transceiver requests: a data-only connection never needs them
 }
 
+/**
+ * Actor logic of one simple-peer/wrtc connection. Receives {@link TransportCommand}s, reports
+ * {@link TransportEvent}s to its parent, and closes the connection when stopped.
+ */
 export const webrtcTransport = fromCallback<TransportCommand, TransportInput, TransportEvent>(
   ({ input, sendBack, receive }) => {
     const log = input.logger;
