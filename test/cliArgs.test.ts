@@ -1,0 +1,62 @@
+import { describe, expect, it } from 'vitest';
+import { parseCommandLine } from '../src/cli/args.js';
+
+const ID = 'a'.repeat(64);
+const env = { XDG_CONFIG_HOME: '/cfg' };
+
+describe('command line parsing', () => {
+  it('runs a node with an embedded server on loopback by default', () => {
+    expect(parseCommandLine([], env)).toMatchObject({
+      command: 'start',
+      signalingUrl: undefined,
+      host: '127.0.0.1',
+      port: 0,
+      connect: [],
+      identityFile: '/cfg/p2p-dht-node/identity.pem',
+      iceServers: [],
+      loopbackOnly: false,
+      logLevel: 'warn',
+    });
+  });
+
+  it('takes the remote server from SIGNALING_SERVER_URL, and --signal over it', () => {
+    expect(parseCommandLine([], { ...env, SIGNALING_SERVER_URL: 'http://10.0.0.1:8080' })).toMatchObject({ signalingUrl: 'http://10.0.0.1:8080' });
+    expect(parseCommandLine(['--signal', 'http://127.0.0.1:1'], { ...env, SIGNALING_SERVER_URL: 'http://x:1' })).toMatchObject({ signalingUrl: 'http://127.0.0.1:1' });
+  });
+
+  it('builds ICE servers from flags, or from the environment when no flag is given', () => {
+    const flags = parseCommandLine(
+      ['--stun', 'stun:a:3478', '--stun', 'stun:b:3478', '--turn', 'turn:t:3478', '--turn-user', 'u', '--turn-pass', 'p'],
+      env,
+    );
+    expect(flags).toMatchObject({
+      iceServers: [{ urls: ['stun:a:3478', 'stun:b:3478'] }, { urls: ['turn:t:3478'], username: 'u', credential: 'p' }],
+    });
+    const fromEnv = parseCommandLine([], { ...env, P2P_STUN: 'stun:a:1,stun:b:2', P2P_TURN: 'turn:t:1', P2P_TURN_USER: 'u', P2P_TURN_PASS: 'p' });
+    expect(fromEnv).toMatchObject({
+      iceServers: [{ urls: ['stun:a:1', 'stun:b:2'] }, { urls: ['turn:t:1'], username: 'u', credential: 'p' }],
+    });
+  });
+
+  it('refuses what cannot work, with a usage error (exit code 2)', () => {
+    const bad = [
+      ['--turn', 'turn:t:1'],
+      ['--turn-user', 'u', '--turn-pass', 'p'],
+      ['--connect', 'nothex'],
+      ['--signal', 'not a url'],
+      ['--signal', 'http://127.0.0.1:1', '--port', '9'],
+      ['--port', '70000'],
+      ['--log-level', 'loud'],
+      ['--nope'],
+      ['signal', '--connect', ID],
+    ];
+    for (const argv of bad) {
+      expect(() => parseCommandLine(argv, env), argv.join(' ')).toThrowError(expect.objectContaining({ exitCode: 2 }) as Error);
+    }
+  });
+
+  it('parses the standalone server command, on port 8080 by default', () => {
+    expect(parseCommandLine(['signal'], env)).toMatchObject({ command: 'signal', port: 8080, host: '127.0.0.1' });
+    expect(parseCommandLine(['signal', '--port', '8080', '--host', '0.0.0.0'], env)).toMatchObject({ command: 'signal', port: 8080, host: '0.0.0.0' });
+  });
+});
