@@ -54,6 +54,8 @@ function loadWrtc(): unknown {
   return (wrtc ??= require('@roamhq/wrtc'));
 }
 
+const STATS_RETRY_MS = 25;
+
 const ICE_FAILURES = new Set(['ERR_ICE_CONNECTION_FAILURE', 'ERR_CONNECTION_FAILURE']);
 
 /** Longest wait for simple-peer's 'close' after destroy(); wrtc closes synchronously, so ~10 ms is usual. */
@@ -126,7 +128,13 @@ export const webrtcTransport = fromCallback<TransportCommand, TransportInput, Tr
     });
 
     const verify = async (): Promise<void> => {
-      const info = readDtlsInfo(await internals._pc.getStats().then((r) => r.values()));
+      let info = readDtlsInfo((await internals._pc.getStats()).values());
+      // Stats can trail the channel's open event; retry until the certificate shows (the machine's
+      // verify timeout bounds this). Only a certificate that is present and different is a mismatch.
+      while (!info.remote && !stopped) {
+        await new Promise((resolve) => setTimeout(resolve, STATS_RETRY_MS));
+        info = readDtlsInfo((await internals._pc.getStats()).values());
+      }
       if (stopped) return;
       if (!sameFingerprint(pinned, info.remote)) {
         emit({
