@@ -1,5 +1,5 @@
 import { BehaviorSubject, Observable, Subject, filter } from 'rxjs';
-import { createActor, type InspectionEvent, type SnapshotFrom } from 'xstate';
+import { createActor, type InspectionEvent, type SnapshotFrom, type StateValue } from 'xstate';
 import { P2PError, type ErrorCode } from './errors.js';
 import { silentLogger, type Logger } from './log.js';
 import { nodeMachine } from './machines/node.machine.js';
@@ -114,12 +114,12 @@ export function closeError(output: PeerOutput): P2PError {
   return new P2PError(CLOSE_ERRORS[output.reason], `connection to ${output.remoteId.slice(0, 12)}… ${output.reason}${detail}`);
 }
 
-function stateName(value: unknown): string {
+/** `{ running: 'online' }` → `running.online` (parallel regions, should a machine have them, joined by commas). */
+function stateName(value: StateValue): string {
   if (typeof value === 'string') return value;
-  if (value && typeof value === 'object') {
-    return Object.entries(value).map(([k, v]) => (v && (typeof v !== 'object' || Object.keys(v).length) ? `${k}.${stateName(v)}` : k)).join(',');
-  }
-  return String(value);
+  return Object.entries(value)
+    .map(([key, child]) => (child === undefined ? key : `${key}.${stateName(child)}`))
+    .join(',');
 }
 
 interface PeerStatus {
@@ -157,6 +157,16 @@ function validate(options: NodeOptions): void {
     if (value !== undefined && !(Number.isSafeInteger(value) && value > 0)) {
       throw new P2PError('ERR_INVALID_OPTION', `${name} must be a positive integer`);
     }
+  }
+  const { initialMs = 1, maxMs = Infinity, jitter = 0 } = options.backoff ?? {};
+  if (!(initialMs > 0 && maxMs >= initialMs && jitter >= 0 && jitter <= 1)) {
+    throw new P2PError('ERR_INVALID_OPTION', 'backoff needs initialMs > 0, maxMs >= initialMs and jitter in [0, 1]');
+  }
+  if (options.iceServers !== undefined && !(Array.isArray(options.iceServers) && options.iceServers.every((s) => s && s.urls))) {
+    throw new P2PError('ERR_INVALID_OPTION', 'iceServers must be an array of { urls, username?, credential? }');
+  }
+  if (options.candidateFilter !== undefined && typeof options.candidateFilter !== 'function') {
+    throw new P2PError('ERR_INVALID_OPTION', 'candidateFilter must be a function');
   }
 }
 
@@ -378,11 +388,11 @@ export class P2PNode {
 
   #inspect(event: InspectionEvent): void {
     if (event.type !== '@xstate.snapshot') return;
-    const snapshot = event.snapshot as { value?: unknown; status: string; output?: unknown; context?: { route?: RouteInfo } };
+    const snapshot = event.snapshot as { value?: StateValue; status: string; output?: unknown; context?: { route?: RouteInfo } };
     if (!('value' in snapshot)) return; // callback actors (socket, transport) have no states
     const ref = event.actorRef as unknown as { id: string; sessionId: string };
     const actor = ref.id;
-    const to = stateName(snapshot.value);
+    const to = stateName(snapshot.value!);
     const key = ref.sessionId;
     const from = this.#lastState.get(key);
     if (from === to) return;

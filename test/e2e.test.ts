@@ -177,6 +177,9 @@ describe('API errors carry codes and leave the node working', () => {
     expect(() => h.node('http://127.0.0.1:1', { timeouts: { offer: -1 } })).toThrowError(/timeouts.offer/);
     expect(() => h.node('http://127.0.0.1:1', { maxPeers: 0 })).toThrowError(/maxPeers/);
     expect(() => h.node('http://127.0.0.1:1', { maxMessageSize: 2 ** 40 })).toThrowError(/maxMessageSize/);
+    expect(() => h.node('http://127.0.0.1:1', { backoff: { initialMs: 0 } })).toThrowError(/backoff/);
+    expect(() => h.node('http://127.0.0.1:1', { iceServers: [{}] as never })).toThrowError(/iceServers/);
+    expect(() => h.node('http://127.0.0.1:1', { candidateFilter: 'loopback' as never })).toThrowError(/candidateFilter/);
   });
 
   it('fails start() with ERR_SIGNALING_UNREACHABLE when no server answers', async () => {
