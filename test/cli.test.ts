@@ -141,6 +141,31 @@ describe('p2p-node CLI', () => {
     expect(await child.exitCode()).toBe(0);
   });
 
+  it('the README flow as written: two nodes sharing one config directory get two identities', async () => {
+    const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: dir, XDG_CONFIG_HOME: join(dir, 'shared-config') };
+    const a = new Cli(['--loopback-only'], env);
+    children.push(a);
+    const aId = (await a.line(NODE_ID))[1]!;
+    const url = (await a.line(SIGNALING))[1]!;
+    const b = new Cli(['--signal', url, '--connect', aId, '--loopback-only'], env);
+    children.push(b);
+    await b.line(/^\* .*identity\.pem is in use by another node here; using .*identity-2\.pem$/);
+    const bId = (await b.line(NODE_ID))[1]!;
+    expect(bId).not.toBe(aId);
+    await b.line(new RegExp(`^\\* connected ${aId.slice(0, 8)} \\(host\\)$`), 15_000);
+    a.type('/quit');
+    b.type('/quit');
+    expect(await a.exitCode()).toBe(0);
+    expect(await b.exitCode()).toBe(0);
+  });
+
+  it('refuses an identity file that another running node holds', async () => {
+    const a = await hub('held.pem');
+    const b = cli(['--signal', a.url], 'held.pem');
+    expect(await b.exitCode()).toBe(1);
+    expect(b.stderr).toMatch(/^p2p-node: identity file .*held\.pem is in use by process \d+\n$/);
+  });
+
   it('two nodes connect, chat both ways, list peers and quit', async () => {
     const a = await hub('a.pem');
     const b = cli(['--signal', a.url, '--connect', a.id], 'b.pem');

@@ -21,6 +21,8 @@ export interface StartCommand {
   /** Node ids to connect to once registered. */
   connect: string[];
   identityFile: string;
+  /** Named by --identity or P2P_IDENTITY, rather than the default. */
+  identityChosen: boolean;
   iceServers: IceServer[];
   loopbackOnly: boolean;
 }
@@ -105,6 +107,7 @@ function parseStart(args: string[], env: NodeJS.ProcessEnv): Command {
     port: port(values.port, EMBEDDED_PORT),
     connect: (values.connect ?? []).map(nodeId),
     identityFile: values.identity || env.P2P_IDENTITY || defaultIdentityPath(env),
+    identityChosen: Boolean(values.identity || env.P2P_IDENTITY),
     iceServers: iceServers(values, env),
     loopbackOnly: values['loopback-only'] ?? false,
   };

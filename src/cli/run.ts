@@ -4,6 +4,7 @@ import { P2PError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { createNode, type P2PNode } from '../node.js';
 import { loopbackOnly } from '../services/candidates.js';
+import { identitySlot, leaseIdentity, type IdentityLease } from '../services/identityLease.js';
 import { createSignalingServer, type SignalingServer } from '../services/signalingServer.js';
 import type { SignalCommand, StartCommand } from './args.js';
 import { CliError } from './errors.js';
@@ -13,6 +14,27 @@ import { formatError, watchNode, type Print } from './output.js';
 /** Fail fast when the server is not there: a CLI user wants to know within seconds, not retry for a minute. */
 const SIGNALING_ATTEMPTS = 2;
 const SIGNALING_CONNECT_MS = 3000;
+
+/** Default identity files tried, `identity.pem` then `identity-2.pem` …, before giving up. */
+const IDENTITY_SLOTS = 16;
+
+/**
+ * Takes the node's key for this process. With the default path, a second node on the same machine
+ * moves on to the next slot instead of stealing the first one's id; a path the user named must be free.
+ */
+function leaseFor(command: StartCommand, print: Print): IdentityLease {
+  const slots = command.identityChosen ? 1 : IDENTITY_SLOTS;
+  for (let slot = 1; slot <= slots; slot++) {
+    const path = identitySlot(command.identityFile, slot);
+    const lease = leaseIdentity(path);
+    if ('identity' in lease) {
+      if (slot > 1) print(`* ${command.identityFile} is in use by another node here; using ${path}`);
+      return lease;
+    }
+    if (command.identityChosen) throw new CliError(`identity file ${path} is in use by process ${lease.heldBy}`, 1);
+  }
+  throw new CliError(`all ${IDENTITY_SLOTS} identity files next to ${command.identityFile} are in use`, 1);
+}
 
 /** Resolves on the first SIGINT or SIGTERM, or when `request` is called. */
 interface QuitSignal {
@@ -95,11 +117,16 @@ async function signaling(command: StartCommand, logger: Logger): Promise<Signali
 /** Runs a node until SIGINT, SIGTERM or `/quit`; resolves once everything is released. */
 export async function runNode(command: StartCommand, logger: Logger, print: Print): Promise<void> {
   const quit = quitSignal();
-  const { server, url, advertised } = await signaling(command, logger);
+  const lease = leaseFor(command, print);
+  process.once('exit', lease.release);
+  const { server, url, advertised } = await signaling(command, logger).catch((err: unknown) => {
+    lease.release();
+    throw err;
+  });
   try {
     const node = createNode({
       signalingUrl: url,
-      identityFile: command.identityFile,
+      identity: lease.identity,
       iceServers: command.iceServers,
       candidateFilter: command.loopbackOnly ? loopbackOnly : undefined,
       logger,
@@ -115,6 +142,7 @@ export async function runNode(command: StartCommand, logger: Logger, print: Prin
     }
   } finally {
     await server?.close();
+    lease.release();
   }
 }
 
