@@ -1,6 +1,6 @@
 import { firstValueFrom, filter, take, timeout, toArray, type Observable } from 'rxjs';
 import { createNode, createSignalingServer, loopbackOnly, type NodeOptions, type P2PNode } from '../src/index.js';
-import type { SignalingServer } from '../src/index.js';
+import type { SignalingServer, SignalingServerOptions } from '../src/index.js';
 
 /** Tracks what a test starts so `cleanup()` can release all of it, whatever the outcome. */
 export class Harness {
@@ -13,8 +13,8 @@ export class Harness {
     this.#deferred.push(release);
   }
 
-  async server(): Promise<SignalingServer> {
-    const server = await createSignalingServer({ port: 0, host: '127.0.0.1' });
+  async server(options: SignalingServerOptions = {}): Promise<SignalingServer> {
+    const server = await createSignalingServer({ port: 0, host: '127.0.0.1', ...options });
     this.servers.push(server);
     return server;
   }

@@ -45,9 +45,17 @@ export type Ack<T extends object = object> = ({ ok: true } & T) | { ok: false; e
 /** Why the server is about to close this connection (`notice` event). */
 export type NoticeMessage = ProtocolError;
 
+/** A per-connection event budget: `burst` at once, `perSecond` sustained. */
+export interface RateLimit {
+  perSecond: number;
+  burst: number;
+}
+
 export interface ChallengeMessage {
   v: number;
   nonce: string;
+  /** The budget the server enforces on this connection, so clients can pace themselves below it. */
+  rateLimit?: RateLimit;
 }
 
 export interface RegisterRequest {
@@ -106,8 +114,19 @@ export const isPublicKey = (value: unknown): value is string => isBase64Url(valu
 /** Ed25519 signature (64 bytes), base64url without padding. */
 export const isSignature = (value: unknown): value is string => isBase64Url(value, 64);
 
+const isPositive = (value: unknown): value is number => typeof value === 'number' && Number.isFinite(value) && value > 0;
+
+export function isRateLimit(value: unknown): value is RateLimit {
+  return isRecord(value) && isPositive(value.perSecond) && isPositive(value.burst);
+}
+
 export function isChallenge(value: unknown): value is ChallengeMessage {
-  return isRecord(value) && value.v === PROTOCOL_VERSION && isBase64Url(value.nonce, 32);
+  return (
+    isRecord(value) &&
+    value.v === PROTOCOL_VERSION &&
+    isBase64Url(value.nonce, 32) &&
+    (value.rateLimit === undefined || isRateLimit(value.rateLimit))
+  );
 }
 
 export function isNotice(value: unknown): value is NoticeMessage {

@@ -63,3 +63,53 @@ function assertPositive(name: string, value: number): void {
     throw new RangeError(`${name} must be a positive finite number, got ${value}`);
   }
 }
+
+/**
+ * Runs tasks in order, no faster than a {@link TokenBucket} allows: the client side of a server's
+ * rate limit, so a burst of signals queues briefly instead of being refused.
+ *
+ * @example
+ * ```ts
+ * const pacer = new Pacer({ perSecond: 80, burst: 160 });
+ * pacer.run(() => socket.emit('signal', request));
+ * ```
+ */
+export class Pacer {
+  #bucket: TokenBucket;
+  #intervalMs: number;
+  #queue: (() => void)[] = [];
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(limit: TokenBucketOptions) {
+    this.#bucket = new TokenBucket(limit);
+    this.#intervalMs = Math.ceil(1000 / limit.perSecond);
+  }
+
+  /** Adopts a new rate (e.g. the one a server announced), keeping the queue. */
+  retune(limit: TokenBucketOptions): void {
+    this.#bucket = new TokenBucket(limit);
+    this.#intervalMs = Math.ceil(1000 / limit.perSecond);
+  }
+
+  run(task: () => void): void {
+    this.#queue.push(task);
+    this.#pump();
+  }
+
+  /** Drops queued tasks and the timer. */
+  close(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#queue = [];
+  }
+
+  #pump(): void {
+    while (this.#queue.length > 0 && this.#bucket.take()) this.#queue.shift()!();
+    if (this.#queue.length > 0 && !this.#timer) {
+      this.#timer = setTimeout(() => {
+        this.#timer = undefined;
+        this.#pump();
+      }, this.#intervalMs);
+    }
+  }
+}

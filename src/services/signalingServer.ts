@@ -228,7 +228,7 @@ class Relay {
     socket.on('disconnect', (reason) => this.#onDisconnect(peer, reason));
     peer.registerTimer = setTimeout(() => this.#onRegisterTimeout(peer), this.#config.registerTimeoutMs);
     peer.registerTimer.unref();
-    const challenge: ChallengeMessage = { v: PROTOCOL_VERSION, nonce: peer.nonce };
+    const challenge: ChallengeMessage = { v: PROTOCOL_VERSION, nonce: peer.nonce, rateLimit: this.#config.rateLimit };
     socket.emit(ServerEvent.challenge, challenge);
     peer.log.debug({ address: socket.handshake.address }, 'socket connected');
   }

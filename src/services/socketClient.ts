@@ -6,6 +6,7 @@
 import { io, type Socket } from 'socket.io-client';
 import { fromCallback } from 'xstate';
 import type { Logger } from '../log.js';
+import { Pacer } from './rateLimit.js';
 import type { Envelopes, SignalData, VerifiedSignal } from './envelope.js';
 import type { Identity } from './identity.js';
 import {
@@ -54,6 +55,11 @@ function ackError(reply: unknown): ProtocolError | undefined {
 /** Acknowledgement wait; a server that never answers must not pin a callback forever. */
 const ACK_TIMEOUT_MS = 10_000;
 
+/** Share of a server's announced budget we use: its bucket and ours do not refill in lockstep. */
+const PACE_SHARE = 0.8;
+/** Our pace towards a server that announces no budget. */
+const DEFAULT_PACE = { perSecond: 20, burst: 40 };
+
 function register(socket: Socket, input: SocketInput, nonce: string, sendBack: (e: SocketEvent) => void): void {
   const signature = Buffer.from(input.identity.sign(registerMessage(nonce))).toString('base64url');
   socket
@@ -90,9 +96,14 @@ export const socketClient = fromCallback<SocketCommand, SocketInput, SocketEvent
   socket.on('connect', () => sendBack({ type: 'SOCKET.CONNECTED' }));
   socket.on('connect_error', (err) => sendBack({ type: 'SOCKET.DISCONNECTED', reason: err.message }));
   socket.on('disconnect', (reason) => sendBack({ type: 'SOCKET.DISCONNECTED', reason }));
+  const pacer = new Pacer(DEFAULT_PACE);
   socket.on(ServerEvent.challenge, (challenge: unknown) => {
     if (!isChallenge(challenge)) return log.warn({ challenge: typeof challenge }, 'ignoring malformed challenge');
-    register(socket, input, challenge.nonce, sendBack);
+    if (challenge.rateLimit) {
+      const { perSecond, burst } = challenge.rateLimit;
+      pacer.retune({ perSecond: perSecond * PACE_SHARE, burst: Math.max(1, Math.floor(burst * PACE_SHARE)) });
+    }
+    pacer.run(() => register(socket, input, challenge.nonce, sendBack));
   });
   socket.on(ServerEvent.replaced, () => {
     sendBack({ type: 'SOCKET.REJECTED', error: { code: 'ERR_AUTH', message: 'another session registered this node id' } });
@@ -107,9 +118,10 @@ export const socketClient = fromCallback<SocketCommand, SocketInput, SocketEvent
     sendBack({ type: 'SOCKET.SIGNAL', signal: opened.signal });
   });
 
-  receive((command) => relay(socket, input, command, sendBack));
+  receive((command) => pacer.run(() => relay(socket, input, command, sendBack)));
 
   return () => {
+    pacer.close();
     socket.removeAllListeners();
     socket.disconnect();
   };

@@ -12,6 +12,7 @@ import type { DataPlane } from './dataPlane.js';
 import type { SignalData } from './envelope.js';
 import { readDtlsInfo, sameFingerprint, sdpFingerprint, type Fingerprint, type RouteInfo } from './fingerprint.js';
 import { PeerLink, type LinkOptions } from './link.js';
+import { connectionClosed } from './nativeCollector.js';
 
 /** An ICE server as RTCPeerConnection takes it. */
 export interface IceServer {
@@ -70,11 +71,13 @@ const CLOSE_WAIT_MS = 1000;
 function shutdown(peer: SimplePeer.Instance): Promise<void> {
   return new Promise((resolve) => {
     setTimeout(() => {
-      const cap = setTimeout(resolve, CLOSE_WAIT_MS);
-      peer.once('close', () => {
+      const closed = (): void => {
         clearTimeout(cap);
+        connectionClosed();
         resolve();
-      });
+      };
+      const cap = setTimeout(closed, CLOSE_WAIT_MS);
+      peer.once('close', closed);
       clearTimeout((peer as unknown as PeerInternals)._iceCompleteTimer ?? undefined);
       peer.destroy();
     }, 0);
