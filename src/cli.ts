@@ -12,9 +12,6 @@ import { runNode, runSignal } from './cli/run.js';
 import { P2PError } from './errors.js';
 import type { Logger } from './log.js';
 
-/** How long a stopped process may linger before it is ended by force. */
-const EXIT_GRACE_MS = 2000;
-
 function print(line: string): void {
   process.stdout.write(`${line}\n`);
 }
@@ -51,10 +48,13 @@ function report(err: unknown): number {
   return 1;
 }
 
+/**
+ * Exits explicitly once stdout has drained, instead of letting the event loop run dry: at a natural
+ * exit Node finalizes wrtc's native objects, which crashed libwebrtc under load (a V8 fatal error in
+ * an N-API finalizer); `process.exit` skips that teardown. pino flushes its own stream on exit.
+ */
 function exit(code: number): void {
-  process.exitCode = code;
-  // libwebrtc threads or a straggling socket can hold the event loop after a clean stop; do not hang.
-  setTimeout(() => process.exit(code), EXIT_GRACE_MS).unref();
+  process.stdout.write('', () => process.exit(code));
 }
 
 async function main(): Promise<number> {
