@@ -8,6 +8,7 @@ import type { BackoffOptions } from './machines/signaling.machine.js';
 import type { CandidateFilter } from './services/candidates.js';
 import { DataPlane, type DataMessage } from './services/dataPlane.js';
 import { Envelopes } from './services/envelope.js';
+import { collectClosedConnections } from './services/nativeCollector.js';
 import type { RouteInfo } from './services/fingerprint.js';
 import { generateIdentity, isNodeId, loadOrCreateIdentity, type Identity } from './services/identity.js';
 import { resolveLinkOptions, type LinkOptions } from './services/link.js';
@@ -377,6 +378,7 @@ export class P2PNode {
     if (this.#started) this.#actor.send({ type: 'STOP' });
     this.#actor.stop();
     await this.#dataPlane.drained();
+    await collectClosedConnections();
     clearTimeout(this.#refreshTimer);
     this.#dataPlane.messages.complete();
     this.#transitions.complete();

@@ -10,6 +10,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 
 const COLLECT_DELAY_MS = 1000;
+const SETTLE_MS = 50;
 
 let gc: (() => void) | undefined;
 let scheduled: NodeJS.Timeout | undefined;
@@ -32,6 +33,19 @@ function schedule(): void {
     if (Date.now() - lastCloseAt < COLLECT_DELAY_MS) schedule();
   }, COLLECT_DELAY_MS);
   scheduled.unref();
+}
+
+/**
+ * Collects now if connections closed since the last collection. A node calls this when it stops, so
+ * that no wrtc object is left for Node's exit-time finalizers, which crashed libwebrtc under load.
+ */
+export async function collectClosedConnections(): Promise<void> {
+  if (!scheduled) return;
+  clearTimeout(scheduled);
+  scheduled = undefined;
+  // The just-closed connections' last references go away with the callbacks still queued.
+  await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
+  collector()();
 }
 
 /** Records that a connection's shutdown finished, so that its native resources get collected. */
