@@ -2,8 +2,9 @@
  * p2p-dht-node: nodes that find each other through a signaling server and then talk directly over
  * signed, encrypted WebRTC data channels. Importing this module has no side effects.
  */
-export { createNode, closeError, DEFAULT_TIMEOUTS, P2PNode } from './node.js';
-export type { ConnectOptions, NodeOptions, NodeSnapshot, NodeTimeouts, PeerEvent, PeerInfo, Transition } from './node.js';
+export { createNode, closeError, P2PNode } from './node.js';
+export type { ConnectOptions, NodeSnapshot, PeerEvent, PeerInfo, Transition } from './node.js';
+export { DEFAULT_TIMEOUTS, type NodeOptions, type NodeTimeouts } from './options.js';
 export { P2PError, type ErrorCode } from './errors.js';
 export { silentLogger, type Logger } from './log.js';
 export { createSignalingServer } from './services/signalingServer.js';

@@ -3,65 +3,14 @@ import { createActor, type InspectionEvent, type SnapshotFrom, type StateValue }
 import { P2PError, type ErrorCode } from './errors.js';
 import { silentLogger, type Logger } from './log.js';
 import { nodeMachine } from './machines/node.machine.js';
+import { DEFAULT_TIMEOUTS, resolveIdentity, validate, type NodeOptions } from './options.js';
 import type { CloseReason, PeerOutput } from './machines/peerConnection.machine.js';
-import type { BackoffOptions } from './machines/signaling.machine.js';
-import type { CandidateFilter } from './services/candidates.js';
 import { DataPlane, type DataMessage } from './services/dataPlane.js';
 import { Envelopes } from './services/envelope.js';
 import { collectClosedConnections } from './services/nativeCollector.js';
 import type { RouteInfo } from './services/fingerprint.js';
-import { generateIdentity, isNodeId, loadOrCreateIdentity, type Identity } from './services/identity.js';
+import { isNodeId } from './services/identity.js';
 import { resolveLinkOptions, type LinkOptions } from './services/link.js';
-import type { IceServer } from './services/webrtcTransport.js';
-
-/** Every timeout of a node, in milliseconds. */
-export interface NodeTimeouts {
-  /** Socket.IO connection to the signaling server, per attempt. */
-  signalingConnect: number;
-  /** Registration (challenge → signed answer → ack), per attempt. */
-  register: number;
-  /** Initiator waits this long for the answer. */
-  offer: number;
-  /** Responder has this long to produce its answer. */
-  answer: number;
-  /** ICE + DTLS + data channel, after the SDP exchange. */
-  ice: number;
-  /** Reading and checking the DTLS certificate after connecting. */
-  verify: number;
-}
-
-export const DEFAULT_TIMEOUTS: NodeTimeouts = {
-  signalingConnect: 10_000,
-  register: 10_000,
-  offer: 15_000,
-  answer: 10_000,
-  ice: 20_000,
-  verify: 5_000,
-};
-
-export interface NodeOptions {
-  /** Socket.IO signaling server, e.g. `http://127.0.0.1:8080`. */
-  signalingUrl: string;
-  /** STUN/TURN servers; none by default (host candidates only, enough on one LAN). */
-  iceServers?: IceServer[];
-  /** The node's key; by default a fresh one (the id changes every run). */
-  identity?: Identity;
-  /** Where to load, or on first use create, the node's key (PEM, mode 0600). */
-  identityFile?: string;
-  timeouts?: Partial<NodeTimeouts>;
-  /** pino or any logger with the same methods; silent by default. */
-  logger?: Logger;
-  /** Most peers at once (default 200); wrtc aborts the process near 1,000 connections. */
-  maxPeers?: number;
-  /** Largest message `send` accepts and the receiver reassembles (default 64 MiB). */
-  maxMessageSize?: number;
-  /** Which ICE candidates to use, e.g. {@link loopbackOnly}; all by default. */
-  candidateFilter?: CandidateFilter;
-  /** Reconnect backoff towards the signaling server (default 250 ms doubling to 30 s, 30% jitter). */
-  backoff?: Partial<BackoffOptions>;
-  /** Connection attempts before `start()` gives up on a server it never reached (default 3). */
-  signalingAttempts?: number;
-}
 
 /** A peer as `peers$` reports it. */
 export interface PeerInfo {
@@ -132,44 +81,6 @@ interface PeerStatus {
 }
 
 const PEERS_REFRESH_MS = 250;
-
-function resolveIdentity(options: NodeOptions): Identity {
-  if (options.identity && options.identityFile) {
-    throw new P2PError('ERR_INVALID_OPTION', 'pass identity or identityFile, not both');
-  }
-  if (options.identity) return options.identity;
-  return options.identityFile ? loadOrCreateIdentity(options.identityFile) : generateIdentity();
-}
-
-function validate(options: NodeOptions): void {
-  try {
-    const url = new URL(options.signalingUrl);
-    if (!['http:', 'https:', 'ws:', 'wss:'].includes(url.protocol)) throw new Error(url.protocol);
-  } catch {
-    throw new P2PError('ERR_INVALID_OPTION', `signalingUrl must be an http(s) or ws(s) URL, got ${JSON.stringify(options.signalingUrl)}`);
-  }
-  for (const [name, value] of Object.entries(options.timeouts ?? {})) {
-    if (!(name in DEFAULT_TIMEOUTS) || !Number.isFinite(value) || value <= 0) {
-      throw new P2PError('ERR_INVALID_OPTION', `timeouts.${name} must be a known timeout and a positive number of ms`);
-    }
-  }
-  for (const name of ['maxPeers', 'maxMessageSize', 'signalingAttempts'] as const) {
-    const value = options[name];
-    if (value !== undefined && !(Number.isSafeInteger(value) && value > 0)) {
-      throw new P2PError('ERR_INVALID_OPTION', `${name} must be a positive integer`);
-    }
-  }
-  const { initialMs = 1, maxMs = Infinity, jitter = 0 } = options.backoff ?? {};
-  if (!(initialMs > 0 && maxMs >= initialMs && jitter >= 0 && jitter <= 1)) {
-    throw new P2PError('ERR_INVALID_OPTION', 'backoff needs initialMs > 0, maxMs >= initialMs and jitter in [0, 1]');
-  }
-  if (options.iceServers !== undefined && !(Array.isArray(options.iceServers) && options.iceServers.every((s) => s && s.urls))) {
-    throw new P2PError('ERR_INVALID_OPTION', 'iceServers must be an array of { urls, username?, credential? }');
-  }
-  if (options.candidateFilter !== undefined && typeof options.candidateFilter !== 'function') {
-    throw new P2PError('ERR_INVALID_OPTION', 'candidateFilter must be a function');
-  }
-}
 
 /**
  * A running node. Create it with {@link createNode}.

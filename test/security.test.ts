@@ -84,6 +84,26 @@ describe('a malicious signaling server', () => {
     await new Promise((r) => setTimeout(r, 300));
     expect(noPeerActor(bTransitions)).toEqual([]);
   });
+
+  it("cannot tear down a live connection with forged, replayed or malformed signals", async () => {
+    const { server, a, b } = await through((e) => [e]);
+    await a.connectToNode(b.nodeId);
+    const session = server.seen.find((e) => e.kind === 'offer')!.session;
+    const mallory = generateIdentity();
+    const forgedBye = new Envelopes(mallory).seal(a.nodeId, session, { type: 'reject', code: 'closed' });
+    const ownKeyBye = new Envelopes(mallory).seal(a.nodeId, newSessionId(), { type: 'offer', sdp: 'v=0\r\n' });
+    const replayed = server.seen.filter((e) => e.to === a.nodeId);
+    for (const envelope of [...replayed, { ...forgedBye, from: b.nodeId }, { ...forgedBye, seq: -1 }, ownKeyBye]) {
+      server.inject(a.nodeId, envelope);
+    }
+    const junk: unknown[] = [null, 42, 'x', [], { from: b.nodeId }, { from: b.nodeId, envelope: null }, { from: b.nodeId, envelope: { v: 1 } }];
+    for (const garbage of junk) server.deliverRaw(a.nodeId, garbage);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(a.peers().find((p) => p.id === b.nodeId)?.state).toBe('connected');
+    const got = next(b.data$);
+    await a.send(b.nodeId, 'still here');
+    expect((await got).data).toBe('still here');
+  });
 });
 
 describe('a malicious peer', () => {

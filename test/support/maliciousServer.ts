@@ -40,6 +40,8 @@ export async function maliciousServer(tamper: Tamper) {
     seen,
     /** Delivers `envelope` to `to` as if it had been relayed. */
     inject: (to: string, envelope: Envelope) => sockets.get(to)?.emit('signal', { from: envelope.from, envelope }),
+    /** Emits `payload` as a whole `signal` event, however malformed. */
+    deliverRaw: (to: string, payload: unknown) => sockets.get(to)?.emit('signal', payload),
     close: () => new Promise<void>((resolve) => io.close(() => resolve())),
   };
 }
