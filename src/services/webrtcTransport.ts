@@ -115,19 +115,17 @@ export const webrtcTransport = fromCallback<TransportCommand, TransportInput, Tr
     const internals = peer as unknown as PeerInternals;
     let pinned: Fingerprint | undefined;
     let link: PeerLink | undefined;
+    // sendBack is ignored once the actor stops; this flag ends the work that would lead to it.
     let stopped = false;
-    const emit = (event: TransportEvent): void => {
-      if (!stopped) sendBack(event);
-    };
 
     peer.on('signal', (data) => {
       const signal = localSignal(data, filter);
-      if (signal) emit({ type: 'TRANSPORT.SIGNAL', data: signal });
+      if (signal) sendBack({ type: 'TRANSPORT.SIGNAL', data: signal });
     });
-    peer.on('connect', () => emit({ type: 'TRANSPORT.OPEN' }));
-    peer.on('close', () => emit({ type: 'TRANSPORT.CLOSED' }));
+    peer.on('connect', () => sendBack({ type: 'TRANSPORT.OPEN' }));
+    peer.on('close', () => sendBack({ type: 'TRANSPORT.CLOSED' }));
     peer.on('error', (err: Error & { code?: string }) => {
-      emit({ type: 'TRANSPORT.ERROR', reason: ICE_FAILURES.has(err.code ?? '') ? 'ice-failed' : 'error', message: err.message });
+      sendBack({ type: 'TRANSPORT.ERROR', reason: ICE_FAILURES.has(err.code ?? '') ? 'ice-failed' : 'error', message: err.message });
     });
 
     const verify = async (): Promise<void> => {
@@ -140,7 +138,7 @@ export const webrtcTransport = fromCallback<TransportCommand, TransportInput, Tr
       }
       if (stopped) return;
       if (!sameFingerprint(pinned, info.remote)) {
-        emit({
+        sendBack({
           type: 'TRANSPORT.AUTH_FAILED',
           message: `DTLS certificate ${info.remote?.value ?? 'unknown'} does not match the signed SDP's ${pinned?.value ?? 'none'}`,
         });
@@ -156,25 +154,25 @@ export const webrtcTransport = fromCallback<TransportCommand, TransportInput, Tr
       input.dataPlane.attach(input.remoteId, link);
       const verified = link;
       peer.on('data', (frame: Uint8Array) => verified.receive(frame));
-      emit({ type: 'TRANSPORT.VERIFIED', route: info.route });
+      sendBack({ type: 'TRANSPORT.VERIFIED', route: info.route });
     };
 
     receive((command) => {
       try {
         if (command.type === 'VERIFY') {
-          verify().catch((err: Error) => emit({ type: 'TRANSPORT.ERROR', reason: 'error', message: err.message }));
+          verify().catch((err: Error) => sendBack({ type: 'TRANSPORT.ERROR', reason: 'error', message: err.message }));
           return;
         }
         const data = command.data;
         if (data.type === 'offer' || data.type === 'answer') {
           pinned = sdpFingerprint(data.sdp);
-          if (!pinned) return emit({ type: 'TRANSPORT.AUTH_FAILED', message: 'remote SDP has no single DTLS fingerprint' });
+          if (!pinned) return sendBack({ type: 'TRANSPORT.AUTH_FAILED', message: 'remote SDP has no single DTLS fingerprint' });
           peer.signal({ type: data.type, sdp: filterSdp(filter, data.sdp) });
         } else if (data.type === 'candidate' && acceptsCandidate(filter, data.candidate.candidate)) {
           peer.signal({ type: 'candidate', candidate: data.candidate } as SimplePeer.SignalData);
         }
       } catch (err) {
-        emit({ type: 'TRANSPORT.ERROR', reason: 'error', message: (err as Error).message });
+        sendBack({ type: 'TRANSPORT.ERROR', reason: 'error', message: (err as Error).message });
       }
     });
 
