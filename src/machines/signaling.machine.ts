@@ -68,6 +68,12 @@ export function backoffDelay(attempt: number, { initialMs, maxMs, jitter }: Back
   return Math.round(base * (1 - jitter + jitter * random()));
 }
 
+/** A lost or stalled attempt: back off and retry, or give up on a server never reached. */
+const retryOrFail = [
+  { guard: 'canRetry', target: '#signaling.reconnecting', actions: ['recordFailure', 'logLoss'] },
+  { target: '#signaling.failed', actions: ['recordFailure', 'logLoss'] },
+] as const;
+
 /**
  * The signaling session's statechart; its only IO is the `socket` actor, replaceable with `.provide()`.
  *
@@ -160,10 +166,7 @@ export const signalingMachine = setup({
         }),
       },
       on: {
-        'SOCKET.DISCONNECTED': [
-          { guard: 'canRetry', target: 'reconnecting', actions: ['recordFailure', 'logLoss'] },
-          { target: 'failed', actions: ['recordFailure', 'logLoss'] },
-        ],
+        'SOCKET.DISCONNECTED': retryOrFail,
         'SOCKET.REJECTED': { target: 'failed', actions: 'recordRejection' },
         'SOCKET.SIGNAL': { actions: 'deliver' },
         'SOCKET.SIGNAL_FAILED': { actions: 'reportFailure' },
@@ -173,19 +176,13 @@ export const signalingMachine = setup({
         connecting: {
           on: { 'SOCKET.CONNECTED': 'registering' },
           after: {
-            connectTimeout: [
-              { guard: 'canRetry', target: '#signaling.reconnecting', actions: ['recordFailure', 'logLoss'] },
-              { target: '#signaling.failed', actions: ['recordFailure', 'logLoss'] },
-            ],
+            connectTimeout: retryOrFail,
           },
         },
         registering: {
           on: { 'SOCKET.REGISTERED': { target: 'registered', actions: ['markRegistered', 'notifyRegistered'] } },
           after: {
-            registerTimeout: [
-              { guard: 'canRetry', target: '#signaling.reconnecting', actions: ['recordFailure', 'logLoss'] },
-              { target: '#signaling.failed', actions: ['recordFailure', 'logLoss'] },
-            ],
+            registerTimeout: retryOrFail,
           },
         },
         registered: {
