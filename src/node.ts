@@ -10,7 +10,7 @@ import { Envelopes } from './services/envelope.js';
 import { collectClosedConnections } from './services/nativeCollector.js';
 import type { RouteInfo } from './services/fingerprint.js';
 import { isNodeId } from './services/identity.js';
-import { resolveLinkOptions, type LinkOptions } from './services/link.js';
+import type { LinkOptions } from './services/link.js';
 
 /** A peer as `peers$` reports it. */
 export interface PeerInfo {
@@ -120,7 +120,6 @@ export class P2PNode {
     this.#maxPeers = options.maxPeers ?? 200;
     this.#log = (options.logger ?? silentLogger).child({ node: identity.nodeId.slice(0, 8) });
     const link: LinkOptions = { maxMessageSize: options.maxMessageSize };
-    resolveLinkOptions(link);
     this.#actor = createActor(nodeMachine, {
       id: 'node',
       inspect: (event) => this.#inspect(event),

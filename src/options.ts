@@ -3,6 +3,7 @@ import type { Logger } from './log.js';
 import type { BackoffOptions } from './machines/signaling.machine.js';
 import type { CandidateFilter } from './services/candidates.js';
 import { generateIdentity, loadOrCreateIdentity, type Identity } from './services/identity.js';
+import { resolveLinkOptions } from './services/link.js';
 import type { IceServer } from './services/webrtcTransport.js';
 
 /** Every timeout of a node, in milliseconds. */
@@ -82,6 +83,7 @@ export function validate(options: NodeOptions): void {
       throw new P2PError('ERR_INVALID_OPTION', `${name} must be a positive integer`);
     }
   }
+  resolveLinkOptions({ maxMessageSize: options.maxMessageSize }); // the data plane's own bounds
   const { initialMs = 1, maxMs = Infinity, jitter = 0 } = options.backoff ?? {};
   if (!(initialMs > 0 && maxMs >= initialMs && jitter >= 0 && jitter <= 1)) {
     throw new P2PError('ERR_INVALID_OPTION', 'backoff needs initialMs > 0, maxMs >= initialMs and jitter in [0, 1]');

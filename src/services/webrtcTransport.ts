@@ -128,13 +128,14 @@ export const webrtcTransport = fromCallback<TransportCommand, TransportInput, Tr
       sendBack({ type: 'TRANSPORT.ERROR', reason: ICE_FAILURES.has(err.code ?? '') ? 'ice-failed' : 'error', message: err.message });
     });
 
+    const readStats = async () => readDtlsInfo((await internals._pc.getStats()).values());
     const verify = async (): Promise<void> => {
-      let info = readDtlsInfo((await internals._pc.getStats()).values());
+      let info = await readStats();
       // Stats can trail the channel's open event; retry until the certificate shows (the machine's
       // verify timeout bounds this). Only a certificate that is present and different is a mismatch.
       while (!info.remote && !stopped) {
         await new Promise((resolve) => setTimeout(resolve, STATS_RETRY_MS));
-        info = readDtlsInfo((await internals._pc.getStats()).values());
+        info = await readStats();
       }
       if (stopped) return;
       if (!sameFingerprint(pinned, info.remote)) {
