@@ -1,4 +1,4 @@
-import { readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { dirname, extname, join, basename } from 'node:path';
 import { P2PError } from '../errors.js';
 import { loadOrCreateIdentity, type Identity } from './identity.js';
@@ -35,21 +35,32 @@ function holder(lockPath: string): number | undefined {
  * signaling server, so a key is used by one process at a time; a lock left by a dead process is taken over.
  */
 export function leaseIdentity(path: string): IdentityLease | { heldBy: number } {
-  const lockPath = `${path}.lock`;
-  const identity = loadOrCreateIdentity(path);
+  const locked = lock(`${path}.lock`, path);
+  if (typeof locked === 'number') return { heldBy: locked };
+  try {
+    return { identity: loadOrCreateIdentity(path), path, release: locked };
+  } catch (err) {
+    locked();
+    throw err;
+  }
+}
+
+/** Takes `lockPath` for this process: a release function, or the pid of the live process holding it. */
+function lock(lockPath: string, path: string): (() => void) | number {
+  mkdirSync(dirname(lockPath), { recursive: true, mode: 0o700 });
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
       writeFileSync(lockPath, `${process.pid}\n`, { flag: 'wx', mode: 0o600 });
-      const release = (): void => {
-        if (readFileSync(lockPath, 'utf8').trim() === String(process.pid)) unlinkSync(lockPath);
-      };
-      return { identity, path, release: () => void tryQuietly(release) };
+      return () =>
+        tryQuietly(() => {
+          if (readFileSync(lockPath, 'utf8').trim() === String(process.pid)) unlinkSync(lockPath);
+        });
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') {
         throw new P2PError('ERR_IDENTITY', `cannot lock identity file ${path}: ${(err as Error).message}`, { cause: err });
       }
       const pid = holder(lockPath);
-      if (pid !== undefined) return { heldBy: pid };
+      if (pid !== undefined) return pid;
       tryQuietly(() => unlinkSync(lockPath)); // stale: its process is gone
     }
   }
