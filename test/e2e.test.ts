@@ -7,10 +7,7 @@ describe('nodes on a real signaling server and real WebRTC', () => {
   afterEach(() => h.cleanup());
 
   it('connect and exchange strings and binary both ways', async () => {
-    const server = await h.server();
-    const a = await h.started(server.url);
-    const b = await h.started(server.url);
-    await a.connectToNode(b.nodeId);
+    const { a, b } = await h.connectedPair();
     const atB = next(b.data$);
     await a.send(b.nodeId, 'hello b');
     expect(await atB).toEqual({ from: a.nodeId, data: 'hello b' });
@@ -88,10 +85,7 @@ describe('nodes on a real signaling server and real WebRTC', () => {
   });
 
   it('close from either side: both ends forget the peer', async () => {
-    const server = await h.server();
-    const a = await h.started(server.url);
-    const b = await h.started(server.url);
-    await a.connectToNode(b.nodeId);
+    const { a, b } = await h.connectedPair();
     const bEmpty = next(b.peers$, (p) => p.length === 0);
     await a.disconnect(b.nodeId);
     await bEmpty;
@@ -104,10 +98,7 @@ describe('nodes on a real signaling server and real WebRTC', () => {
   });
 
   it('keep data flowing both ways after the signaling server is gone', async () => {
-    const server = await h.server();
-    const a = await h.started(server.url);
-    const b = await h.started(server.url);
-    await a.connectToNode(b.nodeId);
+    const { server, a, b } = await h.connectedPair();
     const offline = next(a.transitions$, (t) => t.actor === 'node' && t.to === 'running.offline');
     await server.close();
     await offline;

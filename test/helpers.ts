@@ -31,6 +31,15 @@ export class Harness {
     return node;
   }
 
+  /** A server and two nodes on it, `a` connected to `b`. */
+  async connectedPair(): Promise<{ server: SignalingServer; a: P2PNode; b: P2PNode }> {
+    const server = await this.server();
+    const a = await this.started(server.url);
+    const b = await this.started(server.url);
+    await a.connectToNode(b.nodeId);
+    return { server, a, b };
+  }
+
   async cleanup(): Promise<void> {
     await Promise.allSettled(this.nodes.map((n) => n.stop()));
     await Promise.allSettled(this.servers.map((s) => s.close()));

@@ -57,10 +57,7 @@ describe('bulk transfer over a real data channel', () => {
   afterEach(() => h.cleanup());
 
   it('delivers 100 MB in mixed sizes intact and in order, while the other direction also sends', async () => {
-    const server = await h.server();
-    const a = await h.started(server.url);
-    const b = await h.started(server.url);
-    await a.connectToNode(b.nodeId);
+    const { a, b } = await h.connectedPair();
     const forward = sizes(TOTAL);
     const backward = sizes(10_000_000, 7);
 
