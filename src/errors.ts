@@ -21,7 +21,8 @@ export type ErrorCode =
   | 'ERR_PEER_REJECTED'
   | 'ERR_AUTH'
   | 'ERR_CONNECTION'
-  | 'ERR_IDENTITY';
+  | 'ERR_IDENTITY'
+  | 'ERR_INSPECTOR';
 
 /**
  * @example

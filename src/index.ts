@@ -4,7 +4,10 @@
  */
 export { createNode, closeError, P2PNode } from './node.js';
 export type { ConnectOptions, NodeSnapshot, PeerEvent, PeerInfo, Transition } from './node.js';
-export { DEFAULT_TIMEOUTS, type NodeOptions, type NodeTimeouts } from './options.js';
+export { DEFAULT_TIMEOUTS, type InspectOptions, type NodeOptions, type NodeTimeouts } from './options.js';
+export { machineChart, type MachineChart, type ChartState, type ChartTransition } from './charts/chart.js';
+export { toMermaid } from './charts/mermaid.js';
+export { chartSvg } from './charts/svg.js';
 export { P2PError, type ErrorCode } from './errors.js';
 export { silentLogger, type Logger } from './log.js';
 export { createSignalingServer } from './services/signalingServer.js';

@@ -1,15 +1,20 @@
 import { BehaviorSubject, Observable, Subject, filter } from 'rxjs';
 import { createActor, type InspectionEvent, type SnapshotFrom, type StateValue } from 'xstate';
 import { P2PError, type ErrorCode } from './errors.js';
+import { inspectorCharts } from './inspector/charts.js';
+import { InspectionLog } from './inspector/inspectionLog.js';
+import { stateName } from './inspector/stateValue.js';
 import { silentLogger, type Logger } from './log.js';
 import { nodeMachine } from './machines/node.machine.js';
-import { DEFAULT_TIMEOUTS, resolveIdentity, validate, type NodeOptions } from './options.js';
+import { DEFAULT_TIMEOUTS, resolveIdentity, validate, type InspectOptions, type NodeOptions } from './options.js';
 import type { CloseReason, PeerOutput } from './machines/peerConnection.machine.js';
 import { DataPlane, type DataMessage } from './services/dataPlane.js';
 import { Envelopes } from './services/envelope.js';
 import { collectClosedConnections } from './services/nativeCollector.js';
 import type { RouteInfo } from './services/fingerprint.js';
 import { isNodeId } from './services/identity.js';
+import { startInspectorServer, type InspectorServer } from './services/inspectorServer.js';
+import type { StatelyInspector } from './services/statelyInspector.js';
 import type { LinkOptions } from './services/link.js';
 
 /** A peer as `peers$` reports it. */
@@ -64,14 +69,6 @@ export function closeError(output: PeerOutput): P2PError {
   return new P2PError(CLOSE_ERRORS[output.reason], `connection to ${output.remoteId.slice(0, 12)}… ${output.reason}${detail}`);
 }
 
-/** `{ running: 'online' }` → `running.online` (parallel regions, should a machine have them, joined by commas). */
-function stateName(value: StateValue): string {
-  if (typeof value === 'string') return value;
-  return Object.entries(value)
-    .map(([key, child]) => (child === undefined ? key : `${key}.${stateName(child)}`))
-    .join(',');
-}
-
 interface PeerStatus {
   id: string;
   state: string;
@@ -108,6 +105,11 @@ export class P2PNode {
   readonly #peers = new Map<string, PeerStatus>();
   readonly #peerList = new BehaviorSubject<PeerInfo[]>([]);
   readonly #lastState = new Map<string, string>();
+  readonly #inspectOptions: InspectOptions;
+  /** Kept from construction on, so the inspector page shows the whole history. */
+  readonly #inspection: InspectionLog | undefined;
+  #inspector: InspectorServer | undefined;
+  #stately: StatelyInspector | undefined;
   #refreshTimer: NodeJS.Timeout | undefined;
   #started: Promise<void> | undefined;
   #stopped: Promise<void> | undefined;
@@ -120,6 +122,8 @@ export class P2PNode {
     this.#maxPeers = options.maxPeers ?? 200;
     this.#log = (options.logger ?? silentLogger).child({ node: identity.nodeId.slice(0, 8) });
     const link: LinkOptions = { maxMessageSize: options.maxMessageSize };
+    this.#inspectOptions = options.inspect ?? {};
+    this.#inspection = this.#inspectOptions.port === undefined ? undefined : new InspectionLog();
     this.#actor = createActor(nodeMachine, {
       id: 'node',
       inspect: (event) => this.#inspect(event),
@@ -178,14 +182,38 @@ export class P2PNode {
         sub.unsubscribe();
       });
     });
-    this.#actor.start();
-    this.#actor.send({ type: 'START' });
     try {
+      await this.#startInspection();
+      this.#actor.start();
+      this.#actor.send({ type: 'START' });
       await outcome;
     } catch (err) {
       await this.stop();
       throw err;
     }
+  }
+
+  async #startInspection(): Promise<void> {
+    const { port, stately } = this.#inspectOptions;
+    if (this.#inspection && port !== undefined) {
+      this.#inspector = await startInspectorServer({ port, log: this.#inspection, charts: inspectorCharts() });
+      this.#log.info({ url: this.#inspector.url }, 'inspector listening');
+    }
+    if (stately) {
+      // Loaded only when asked for: it brings a WebSocket client and the Stately serializers.
+      const { startStatelyInspector } = await import('./services/statelyInspector.js');
+      this.#stately = startStatelyInspector(this.#log);
+    }
+  }
+
+  /** The local inspector page (`inspect.port`), once {@link start} has begun. */
+  get inspectorUrl(): string | undefined {
+    return this.#inspector?.url;
+  }
+
+  /** The Stately Inspector session (`inspect.stately`), once {@link start} has begun. */
+  get statelyUrl(): string | undefined {
+    return this.#stately?.url;
   }
 
   #signalingError(): P2PError {
@@ -289,6 +317,8 @@ export class P2PNode {
     this.#actor.stop();
     await this.#dataPlane.drained();
     await collectClosedConnections();
+    await this.#inspector?.close();
+    this.#stately?.stop();
     clearTimeout(this.#refreshTimer);
     this.#dataPlane.messages.complete();
     this.#transitions.complete();
@@ -299,6 +329,8 @@ export class P2PNode {
   }
 
   #inspect(event: InspectionEvent): void {
+    this.#inspection?.inspect(event);
+    this.#stately?.inspect(event);
     if (event.type !== '@xstate.snapshot') return;
     const snapshot = event.snapshot as { value?: StateValue; status: string; output?: unknown; context?: { route?: RouteInfo } };
     if (!('value' in snapshot)) return; // callback actors (socket, transport) have no states

@@ -53,6 +53,15 @@ export interface NodeOptions {
   backoff?: Partial<BackoffOptions>;
   /** Connection attempts before `start()` gives up on a server it never reached (default 3). */
   signalingAttempts?: number;
+  /** Live state inspection; off by default. */
+  inspect?: InspectOptions;
+}
+
+export interface InspectOptions {
+  /** Serve the inspector page on 127.0.0.1 at this port (0 picks a free one); see `P2PNode.inspectorUrl`. */
+  port?: number;
+  /** Also stream to the online Stately Inspector (stately.ai), redacted; see `P2PNode.statelyUrl`. */
+  stately?: boolean;
 }
 
 /** The node's key: the one given, the one in `identityFile`, or a fresh one. */
@@ -93,5 +102,9 @@ export function validate(options: NodeOptions): void {
   }
   if (options.candidateFilter !== undefined && typeof options.candidateFilter !== 'function') {
     throw new P2PError('ERR_INVALID_OPTION', 'candidateFilter must be a function');
+  }
+  const port = options.inspect?.port;
+  if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port <= 65_535)) {
+    throw new P2PError('ERR_INVALID_OPTION', `inspect.port must be an integer from 0 to 65535, got ${JSON.stringify(port)}`);
   }
 }

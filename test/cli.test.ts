@@ -225,4 +225,19 @@ describe('p2p-node CLI', () => {
     child.signal('SIGTERM');
     expect(await child.exitCode()).toBe(0);
   });
+
+  it('--inspect serves the inspector page on loopback; a port in use exits 1 with ERR_INSPECTOR', async () => {
+    const child = cli(['--inspect', '0']);
+    const url = (await child.line(/^inspector: (http:\/\/127\.0\.0\.1:\d+\/)$/))[1]!;
+    const page = await fetch(url);
+    expect(page.headers.get('content-type')).toMatch(/^text\/html/);
+    expect(await page.text()).toContain('p2p-node inspector');
+
+    const port = new URL(url).port;
+    const second = cli(['--inspect', port], 'other.pem');
+    expect(await second.exitCode()).toBe(1);
+    expect(second.stderr).toContain('ERR_INSPECTOR');
+    child.signal('SIGINT');
+    expect(await child.exitCode()).toBe(0);
+  });
 });

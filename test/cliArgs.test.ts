@@ -16,7 +16,16 @@ describe('command line parsing', () => {
       iceServers: [],
       loopbackOnly: false,
       logLevel: 'warn',
+      inspectPort: undefined,
+      stately: false,
     });
+  });
+
+  it('takes --inspect with or without a port, and --stately', () => {
+    expect(parseCommandLine(['--inspect'], env)).toMatchObject({ inspectPort: 8088 });
+    expect(parseCommandLine(['--inspect', '--loopback-only'], env)).toMatchObject({ inspectPort: 8088, loopbackOnly: true });
+    expect(parseCommandLine(['--inspect', '9000', '--stately'], env)).toMatchObject({ inspectPort: 9000, stately: true });
+    expect(parseCommandLine(['--inspect=0'], env)).toMatchObject({ inspectPort: 0 });
   });
 
   it('takes the remote server from SIGNALING_SERVER_URL, and --signal over it', () => {
@@ -46,6 +55,8 @@ describe('command line parsing', () => {
       ['--signal', 'not a url'],
       ['--signal', 'http://127.0.0.1:1', '--port', '9'],
       ['--port', '70000'],
+      ['--inspect=http'],
+      ['--inspect', '70000'],
       ['--log-level', 'loud'],
       ['--nope'],
       ['signal', '--connect', ID],

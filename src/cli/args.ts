@@ -25,6 +25,10 @@ export interface StartCommand {
   identityChosen: boolean;
   iceServers: IceServer[];
   loopbackOnly: boolean;
+  /** Serve the inspector page on 127.0.0.1 at this port. */
+  inspectPort: number | undefined;
+  /** Stream to the online Stately Inspector. */
+  stately: boolean;
 }
 
 /** `p2p-node signal`: a standalone signaling server. */
@@ -61,11 +65,14 @@ const START_OPTIONS = {
   'turn-user': { type: 'string' },
   'turn-pass': { type: 'string' },
   'loopback-only': { type: 'boolean' },
+  inspect: { type: 'string' },
+  stately: { type: 'boolean' },
 } as const;
 
 const EMBEDDED_HOST = '127.0.0.1';
 const EMBEDDED_PORT = 0;
 const STANDALONE_PORT = 8080;
+export const INSPECT_PORT = 8088;
 
 /**
  * Parses a command line (without the `node` and script arguments).
@@ -91,7 +98,7 @@ function parseSignal(args: string[]): Command {
 }
 
 function parseStart(args: string[], env: NodeJS.ProcessEnv): Command {
-  const { values } = parse(args, START_OPTIONS);
+  const { values } = parse(withDefaultInspectPort(args), START_OPTIONS);
   if (values.help) return { command: 'help', topic: 'start' };
   if (values.version) return { command: 'version', topic: 'start' };
   const signalingUrl = values.signal ?? (env.SIGNALING_SERVER_URL || undefined);
@@ -110,7 +117,14 @@ function parseStart(args: string[], env: NodeJS.ProcessEnv): Command {
     identityChosen: Boolean(values.identity || env.P2P_IDENTITY),
     iceServers: iceServers(values, env),
     loopbackOnly: values['loopback-only'] ?? false,
+    inspectPort: values.inspect === undefined ? undefined : port(values.inspect, INSPECT_PORT, '--inspect'),
+    stately: values.stately ?? false,
   };
+}
+
+/** `--inspect [PORT]`: parseArgs has no optional values, so a bare `--inspect` gets the default port here. */
+function withDefaultInspectPort(args: string[]): string[] {
+  return args.map((arg, i) => (arg === '--inspect' && !/^\d+$/.test(args[i + 1] ?? '') ? `--inspect=${INSPECT_PORT}` : arg));
 }
 
 type Options = typeof COMMON | typeof START_OPTIONS;
@@ -136,10 +150,10 @@ function host(value: string | undefined): string {
   return value ?? EMBEDDED_HOST;
 }
 
-function port(value: string | undefined, fallback: number): number {
+function port(value: string | undefined, fallback: number, flag = '--port'): number {
   if (value === undefined) return fallback;
   const n = Number(value);
-  if (!/^\d+$/.test(value) || n > 65535) throw usageError(`--port must be 0-65535; got ${JSON.stringify(value)}`);
+  if (!/^\d+$/.test(value) || n > 65535) throw usageError(`${flag} must be 0-65535; got ${JSON.stringify(value)}`);
   return n;
 }
 

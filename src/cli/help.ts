@@ -18,6 +18,10 @@ Options:
   --turn-user USER     TURN username, required with --turn (env P2P_TURN_USER)
   --turn-pass PASS     TURN password, required with --turn (env P2P_TURN_PASS)
   --loopback-only      use 127.0.0.1/::1 candidates only (one-machine demos, tests)
+  --inspect [PORT]     serve the live state inspector on 127.0.0.1 (default 8088;
+                       0: any free port); works offline
+  --stately            also stream states to the online Stately Inspector
+                       (stately.ai; keys, SDPs and addresses are left out)
   --log-level LEVEL    fatal|error|warn|info|debug|trace|silent (default warn);
                        logs are JSON on stderr
   -h, --help           show this help

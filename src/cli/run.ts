@@ -132,6 +132,7 @@ export async function runNode(command: StartCommand, logger: Logger, print: Prin
       logger,
       signalingAttempts: SIGNALING_ATTEMPTS,
       timeouts: { signalingConnect: SIGNALING_CONNECT_MS },
+      inspect: { port: command.inspectPort, stately: command.stately },
     });
     // Subscribed before start so that nothing a fast peer sends is missed.
     const watching = watchNode(node, print);
@@ -149,6 +150,8 @@ export async function runNode(command: StartCommand, logger: Logger, print: Prin
 async function serve(node: P2PNode, connect: string[], quit: QuitSignal, print: Print, advertised: string): Promise<void> {
   print(`node id: ${node.nodeId}`);
   print(`signaling: ${advertised}`);
+  if (node.inspectorUrl) print(`inspector: ${node.inspectorUrl}`);
+  if (node.statelyUrl) print(`stately inspector: ${node.statelyUrl}`);
   const commands = startConsole({ node, print, quit: quit.request }, process.stdin);
   for (const id of connect) node.connectToNode(id).catch((err: unknown) => print(`! ${formatError(err)}`));
   await quit.requested;

@@ -1,4 +1,4 @@
-import { createActor, fromCallback, SimulatedClock, type Actor } from 'xstate';
+import { createActor, fromCallback, SimulatedClock, type Actor, type InspectionEvent } from 'xstate';
 import { generateIdentity, nodeMachine, peerConnectionMachine, signalingMachine } from '../../src/index.js';
 import { silentLogger } from '../../src/log.js';
 import { DataPlane } from '../../src/services/dataPlane.js';
@@ -30,6 +30,9 @@ export class World {
   readonly nodes = new Map<string, Actor<typeof nodeMachine>>();
   /** Nodes whose socket does not connect (the server is "down" for them). */
   readonly unreachable = new Set<string>();
+
+  /** `inspect` sees every actor of every node, as a node's own inspection does. */
+  constructor(readonly inspect?: (event: InspectionEvent) => void) {}
 
   readonly socketLogic = fromCallback<SocketCommand, SocketInput, SocketEvent>(({ input, sendBack, receive }) => {
     const id = input.identity.nodeId;
@@ -109,6 +112,7 @@ export class World {
     });
     const actor = createActor(machine, {
       clock: this.clock,
+      inspect: this.inspect,
       input: {
         localId: identity.nodeId,
         maxPeers: options.maxPeers ?? 10,

@@ -1,0 +1,11 @@
+import { defineConfig } from 'vitest/config';
+
+/** `npm run test:browser`: the inspector page in Debian's Chromium (scripts/install-chromium.sh). */
+export default defineConfig({
+  test: {
+    include: ['test/browser/**/*.test.ts'],
+    pool: 'forks',
+    testTimeout: 90_000,
+    hookTimeout: 60_000,
+  },
+});
