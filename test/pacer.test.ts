@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { Pacer } from '../src/services/rateLimit.js';
+import { Pacer, TokenBucket, type PacerOptions } from '../src/services/rateLimit.js';
 
 describe('Pacer', () => {
   afterEach(() => vi.useRealTimers());
@@ -30,5 +30,46 @@ describe('Pacer', () => {
     pacer.retune({ perSecond: 100, burst: 100 });
     vi.advanceTimersByTime(1000);
     expect(ran).toEqual([0, 1, 2, 3]);
+  });
+
+  it('keeps at most maxInFlight tasks unfinished, starting the next one as each finishes', () => {
+    vi.useFakeTimers();
+    const pacer = new Pacer({ perSecond: 1000, burst: 100, maxInFlight: 2 });
+    const pending: (() => void)[] = [];
+    for (let i = 0; i < 5; i++) pacer.run((done) => pending.push(done));
+    expect(pending).toHaveLength(2);
+    pending[0]!();
+    pending[0]!(); // a second call of the same done frees nothing more
+    expect(pending).toHaveLength(3);
+    pending[1]!();
+    pending[2]!();
+    expect(pending).toHaveLength(5);
+  });
+
+  /**
+   * A server's bucket sees requests when it gets to process them. Here it processes them only every
+   * 700 ms (a busy event loop), so paced requests arrive bunched; answers go back at processing time.
+   */
+  function refusedUnderStalls(pace: PacerOptions): number {
+    vi.useFakeTimers();
+    const server = new TokenBucket({ perSecond: 100, burst: 200, now: () => Date.now() });
+    const arrived: (() => void)[] = [];
+    let refused = 0;
+    const pacer = new Pacer(pace);
+    for (let i = 0; i < 1500; i++) pacer.run((done) => arrived.push(done));
+    for (let t = 0; t < 20_000; t += 700) {
+      vi.advanceTimersByTime(700);
+      for (const done of arrived.splice(0)) {
+        if (!server.take()) refused++;
+        done();
+      }
+    }
+    return refused;
+  }
+
+  it('never overruns the server when burst + maxInFlight fit its burst, however requests bunch', () => {
+    expect(refusedUnderStalls({ perSecond: 80, burst: 100, maxInFlight: 80 })).toBe(0);
+    // Pacing without the in-flight bound is what failed: 50 concurrent connects got ERR_RATE_LIMITED.
+    expect(refusedUnderStalls({ perSecond: 80, burst: 160 })).toBeGreaterThan(0);
   });
 });

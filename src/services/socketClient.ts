@@ -55,16 +55,24 @@ function ackError(reply: unknown): ProtocolError | undefined {
 /** Acknowledgement wait; a server that never answers must not pin a callback forever. */
 const ACK_TIMEOUT_MS = 10_000;
 
-/** Share of a server's announced budget we use: its bucket and ours do not refill in lockstep. */
-const PACE_SHARE = 0.8;
+/**
+ * Shares of a server's announced budget we use: 80% of its rate, since its bucket and ours do not
+ * refill in lockstep, and half its burst plus 40% of it in flight (see {@link Pacer}).
+ */
+const RATE_SHARE = 0.8;
+const BURST_SHARE = 0.5;
+const IN_FLIGHT_SHARE = 0.4;
 /** Our pace towards a server that announces no budget. */
 const DEFAULT_PACE = { perSecond: 20, burst: 40 };
 
-function register(socket: Socket, input: SocketInput, nonce: string, sendBack: (e: SocketEvent) => void): void {
+type Done = () => void;
+
+function register(socket: Socket, input: SocketInput, nonce: string, sendBack: (e: SocketEvent) => void, done: Done): void {
   const signature = Buffer.from(input.identity.sign(registerMessage(nonce))).toString('base64url');
   socket
     .timeout(ACK_TIMEOUT_MS)
     .emit(ClientEvent.register, { publicKey: input.identity.publicKey, signature }, (err: Error | null, reply: unknown) => {
+      done();
       if (err) return sendBack({ type: 'SOCKET.DISCONNECTED', reason: 'register acknowledgement timed out' });
       const error = ackError(reply);
       const nodeId = (reply as { nodeId?: unknown }).nodeId;
@@ -77,9 +85,10 @@ function register(socket: Socket, input: SocketInput, nonce: string, sendBack: (
     });
 }
 
-function relay(socket: Socket, input: SocketInput, command: SocketCommand, sendBack: (e: SocketEvent) => void): void {
+function relay(socket: Socket, input: SocketInput, command: SocketCommand, sendBack: (e: SocketEvent) => void, done: Done): void {
   const envelope = input.envelopes.seal(command.to, command.session, command.data);
   socket.timeout(ACK_TIMEOUT_MS).emit(ClientEvent.signal, { to: command.to, envelope }, (err: Error | null, reply: unknown) => {
+    done();
     const error = err ? { code: 'ERR_BAD_REQUEST' as const, message: 'signal acknowledgement timed out' } : ackError(reply);
     if (error) sendBack({ type: 'SOCKET.SIGNAL_FAILED', to: command.to, session: command.session, error });
   });
@@ -101,9 +110,13 @@ export const socketClient = fromCallback<SocketCommand, SocketInput, SocketEvent
     if (!isChallenge(challenge)) return log.warn({ challenge: typeof challenge }, 'ignoring malformed challenge');
     if (challenge.rateLimit) {
       const { perSecond, burst } = challenge.rateLimit;
-      pacer.retune({ perSecond: perSecond * PACE_SHARE, burst: Math.max(1, Math.floor(burst * PACE_SHARE)) });
+      pacer.retune({
+        perSecond: perSecond * RATE_SHARE,
+        burst: Math.max(1, Math.floor(burst * BURST_SHARE)),
+        maxInFlight: Math.max(1, Math.floor(burst * IN_FLIGHT_SHARE)),
+      });
     }
-    pacer.run(() => register(socket, input, challenge.nonce, sendBack));
+    pacer.run((done) => register(socket, input, challenge.nonce, sendBack, done));
   });
   socket.on(ServerEvent.replaced, () => {
     sendBack({ type: 'SOCKET.REJECTED', error: { code: 'ERR_AUTH', message: 'another session registered this node id' } });
@@ -118,7 +131,7 @@ export const socketClient = fromCallback<SocketCommand, SocketInput, SocketEvent
     sendBack({ type: 'SOCKET.SIGNAL', signal: opened.signal });
   });
 
-  receive((command) => pacer.run(() => relay(socket, input, command, sendBack)));
+  receive((command) => pacer.run((done) => relay(socket, input, command, sendBack, done)));
 
   return () => {
     pacer.close();
