@@ -239,6 +239,8 @@ export class P2PNode {
     if (nodeId === this.nodeId) throw new P2PError('ERR_SELF_CONNECT', 'a node cannot connect to itself');
     const known = this.#peers.get(nodeId);
     if (known?.state === 'connected') return;
+    // No signal can leave any more: fail now rather than at the offer timeout.
+    if (this.#actor.getSnapshot().matches({ running: 'signalingFailed' })) throw this.#signalingError();
     if (!known && this.#peers.size >= this.#maxPeers) {
       throw new P2PError('ERR_TOO_MANY_PEERS', `already ${this.#peers.size} peers (maxPeers ${this.#maxPeers})`);
     }

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { createSignalingServer, P2PError } from '../src/index.js';
+import { createSignalingServer, generateIdentity, P2PError } from '../src/index.js';
 import { Harness, collect, next } from './helpers.js';
 
 describe('nodes on a real signaling server and real WebRTC', () => {
@@ -212,5 +212,19 @@ describe('stopping a node', () => {
     await a.stop();
     await expect(pending).rejects.toMatchObject({ code: 'ERR_STOPPED' });
     await expect(a.stop()).resolves.toBeUndefined();
+  });
+
+  it('a node whose id another session took over keeps its peers, and new attempts fail at once', async () => {
+    const server = await h.server();
+    const identity = generateIdentity();
+    const [a, b, c] = await Promise.all([h.started(server.url, { identity }), h.started(server.url), h.started(server.url)]);
+    await a.connectToNode(b.nodeId);
+    const takenOver = next(a.state$, (s) => s.matches({ running: 'signalingFailed' }));
+    await h.started(server.url, { identity });
+    await takenOver;
+    await expect(a.connectToNode(c.nodeId)).rejects.toMatchObject({ code: 'ERR_SIGNALING_REJECTED' });
+    const atB = next(b.data$);
+    await a.send(b.nodeId, 'still here');
+    expect((await atB).data).toBe('still here');
   });
 });

@@ -59,6 +59,16 @@ describe('signaling machine', () => {
     expect(s.socket.last().commands.at(-1)).toEqual(send(6));
   });
 
+  it('keeps exactly queueLimit signals, also when the limit is 1', () => {
+    for (const queueLimit of [1, 2]) {
+      const s = signaling({ queueLimit });
+      s.send({ type: 'CONNECT' });
+      for (let i = 1; i <= 4; i++) s.send(send(i));
+      s.register();
+      expect(s.socket.last().commands).toEqual([send(3), send(4)].slice(-queueLimit));
+    }
+  });
+
   it('forwards verified signals and delivery failures to its parent', () => {
     const s = signaling();
     s.send({ type: 'CONNECT' });

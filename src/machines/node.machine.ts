@@ -123,6 +123,8 @@ export const nodeMachine = setup({
       ),
     logRefused: ({ context, event }) =>
       context.signaling.logger.warn({ event: event.type, maxPeers: context.maxPeers }, 'peer limit reached'),
+    logSignalLost: ({ context, event }) =>
+      context.signaling.logger.warn({ to: (event as PeerSignal).to }, 'signaling has failed; a signal to this peer is lost'),
     logPeerError: ({ context, event }) =>
       context.signaling.logger.error({ event: event.type, error: String((event as { error?: unknown }).error) }, 'peer actor failed'),
   },
@@ -154,7 +156,10 @@ export const nodeMachine = setup({
           on: { 'SIGNALING.REGISTERED': 'online' },
         },
         /** Signaling gave up (unreachable before first contact, or our id was taken over); peers live on. */
-        signalingFailed: {},
+        signalingFailed: {
+          // The signaling actor is gone: say so once per signal instead of sending to a stopped actor.
+          on: { 'PEER.SIGNAL': { actions: 'logSignalLost' } },
+        },
       },
       on: {
         STOP: '#node.stopped',

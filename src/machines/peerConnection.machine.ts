@@ -111,6 +111,8 @@ export const peerConnectionMachine = setup({
     remoteWinsGlare: ({ context, event }) =>
       isSignal(event, 'offer') && event.signal.session !== context.session && context.remoteId < context.localId,
     isLocalAnswer: ({ event }) => event.type === 'TRANSPORT.SIGNAL' && event.data.type === 'answer',
+    /** A signal of this session went undelivered; one of an earlier session no longer matters. */
+    isCurrentFailure: ({ context, event }) => event.type === 'SIGNAL.FAILED' && event.session === context.session,
   },
   actions: {
     startTransport: spawnChild('transport', {
@@ -163,7 +165,7 @@ export const peerConnectionMachine = setup({
     dropSignal: ({ context, event }) =>
       context.transport.logger.warn(
         { peer: context.remoteId, kind: event.type === 'SIGNAL.IN' ? event.signal.kind : event.type },
-        'dropping a signal that does not fit the connection state',
+        'ignoring a signal that does not fit the connection state',
       ),
   },
 }).createMachine({
@@ -175,7 +177,7 @@ export const peerConnectionMachine = setup({
     'TRANSPORT.ERROR': { target: '.closed', actions: 'closeWithEvent' },
     'TRANSPORT.AUTH_FAILED': { target: '.closed', actions: 'closeWithEvent' },
     'TRANSPORT.CLOSED': { target: '.closed', actions: { type: 'closeWith', params: { reason: 'error', detail: 'channel closed during negotiation' } } },
-    'SIGNAL.FAILED': { target: '.closed', actions: 'closeWithEvent' },
+    'SIGNAL.FAILED': [{ guard: 'isCurrentFailure', target: '.closed', actions: 'closeWithEvent' }, { actions: 'dropSignal' }],
     CLOSE: { target: '.closed', actions: [{ type: 'closeWith', params: { reason: 'closed' } }, 'sayReject'] },
   },
   states: {
@@ -235,10 +237,15 @@ export const peerConnectionMachine = setup({
     connected: {
       on: {
         ...whileOpen,
+        // A rejection now is the peer closing: it said goodbye rather than refused us.
         'SIGNAL.IN': [
           { guard: 'isRejection', target: 'closed', actions: { type: 'closeWith', params: { reason: 'closed', detail: 'peer said goodbye' } } },
-          ...whileOpen['SIGNAL.IN'],
+          onCandidate,
+          onNewOffer,
+          onOtherSignal,
         ],
+        // Data flows directly now; a late trickle candidate the server could not deliver changes nothing.
+        'SIGNAL.FAILED': { actions: 'dropSignal' },
         'TRANSPORT.CLOSED': { target: 'closed', actions: { type: 'closeWith', params: { reason: 'closed' } } },
         CLOSE: { target: 'closed', actions: { type: 'closeWith', params: { reason: 'closed' } } },
       },

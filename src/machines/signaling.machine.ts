@@ -107,7 +107,7 @@ export const signalingMachine = setup({
         if (context.queue.length >= context.queueLimit) {
           context.logger.warn({ to: event.to }, 'signaling queue full, dropping the oldest signal');
         }
-        return [...context.queue.slice(-(context.queueLimit - 1)), event];
+        return [...context.queue, event].slice(-context.queueLimit);
       },
     }),
     flush: enqueueActions(({ context, enqueue }) => {
