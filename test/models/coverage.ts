@@ -1,4 +1,5 @@
 import type { AnyStateMachine, AnyStateNode, AnyTransitionDefinition, InspectionEvent } from 'xstate';
+import { transitionKey } from '../../src/charts/chart.js';
 
 /**
  * The states and transitions of a real machine, keyed the same way whether read off its definition
@@ -12,12 +13,11 @@ export interface MachineGraph {
   transitions: Set<string>;
 }
 
-function transitionKey(t: AnyTransitionDefinition): string {
+function keyOf(t: AnyTransitionDefinition): string {
   const source = t.source as AnyStateNode;
   const candidates = t.eventType === '' ? source.always ?? [] : source.transitions.get(t.eventType) ?? [];
   const index = candidates.findIndex((c: AnyTransitionDefinition) => c === t || sameTransition(c, t));
-  const targets = (t.target ?? []).map((n: AnyStateNode) => n.id).join(',') || '(self)';
-  return `${source.id} --${t.eventType || 'always'}[${index}]--> ${targets}`;
+  return transitionKey(source.id, t.eventType, index, (t.target ?? []).map((n: AnyStateNode) => n.id));
 }
 
 function sameTransition(a: AnyTransitionDefinition, b: AnyTransitionDefinition): boolean {
@@ -33,8 +33,8 @@ export function machineGraph(machine: AnyStateMachine): MachineGraph {
   const nodes = allNodes(machine.root);
   const transitions = new Set<string>();
   for (const node of nodes) {
-    for (const list of node.transitions.values()) for (const t of list) transitions.add(transitionKey(t));
-    for (const t of node.always ?? []) transitions.add(transitionKey(t));
+    for (const list of node.transitions.values()) for (const t of list) transitions.add(keyOf(t));
+    for (const t of node.always ?? []) transitions.add(keyOf(t));
   }
   return { states: new Set(nodes.map((n) => n.id)), transitions };
 }
@@ -53,7 +53,7 @@ export class CoverageRecorder {
     if (logic?.root?.id !== this.machineId) return;
     if (event.type === '@xstate.microstep') {
       for (const t of event._transitions) {
-        this.seen.transitions.add(transitionKey(t));
+        this.seen.transitions.add(keyOf(t));
         // A transient state (left by `always` in the macrostep that entered it) is in no inspected
         // snapshot; that one of its transitions was taken is the proof it was reached.
         this.seen.states.add((t.source as AnyStateNode).id);

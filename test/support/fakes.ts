@@ -1,4 +1,4 @@
-import { assign, createActor, fromCallback, setup, SimulatedClock, type AnyActorRef, type AnyStateMachine } from 'xstate';
+import { assign, createActor, fromCallback, setup, SimulatedClock, type AnyActorRef, type AnyStateMachine, type InspectionEvent } from 'xstate';
 import { generateIdentity } from '../../src/index.js';
 import { silentLogger } from '../../src/log.js';
 import { DataPlane } from '../../src/services/dataPlane.js';
@@ -67,9 +67,9 @@ export function orderedIds(): { small: string; large: string } {
 
 /**
  * Runs `child` under a parent that records whatever the child sends it, with a simulated clock, so
- * tests see exactly what a supervisor would.
+ * tests see exactly what a supervisor would. `inspect` sees everything from the child's first microstep.
  */
-export function underParent(child: AnyStateMachine, input: unknown) {
+export function underParent(child: AnyStateMachine, input: unknown, clock = new SimulatedClock(), inspect?: (event: InspectionEvent) => void) {
   const received: { type: string; [key: string]: unknown }[] = [];
   const parent = setup({ actors: { child } }).createMachine({
     context: { output: undefined as unknown },
@@ -81,8 +81,7 @@ export function underParent(child: AnyStateMachine, input: unknown) {
     },
     on: { '*': { actions: ({ event }) => received.push(event as never) } },
   });
-  const clock = new SimulatedClock();
-  const actor = createActor(parent, { clock });
+  const actor = createActor(parent, { clock, inspect });
   actor.subscribe({ error: (err) => received.push({ type: 'ERROR', err }) });
   actor.start();
   const child$ = () => actor.getSnapshot().children.child as AnyActorRef | undefined;

@@ -1,0 +1,261 @@
+/**
+ * Abstract test model of one peer connection, seen from outside: its states are the real actor's,
+ * its events are what the environment does to it (the supervisor spawning it, signals arriving,
+ * the transport reporting, the user closing, time passing). No invoke, no `after`: a timeout is the
+ * explicit `TIMEOUT` event, and each waiting state names the real timer it stands for in its meta.
+ *
+ * The model's actions do nothing; they name the effects the real actor must have, so a harness can
+ * check them (see {@link effectsOf}). Context stays tiny so the graph is finite: which id is smaller
+ * (it decides glare) and, once closed, the output the real actor must end with.
+ */
+import { assign, setup, transition, type AnyMachineSnapshot, type SnapshotFrom } from 'xstate';
+import { modelPaths, type ModelPath as RunnablePath } from './run.js';
+import type { CloseReason, PeerTimeouts } from '../../src/machines/peerConnection.machine.js';
+import type { ServerErrorCode } from '../../src/services/protocol.js';
+
+export interface ModelContext {
+  /** Our id against the peer's: on glare the smaller id keeps its offer. */
+  localId: 'smaller' | 'larger';
+  /** The output the real actor must end with. */
+  end?: { reason: CloseReason; detail?: string };
+}
+
+export type ModelEvent =
+  /** The supervisor spawns the actor for connectToNode (initiator) or for an incoming offer (responder). */
+  | { type: 'SPAWN.INITIATOR'; localId: ModelContext['localId'] }
+  | { type: 'SPAWN.RESPONDER' }
+  /** Our transport produced something to signal. */
+  | { type: 'LOCAL.OFFER' }
+  | { type: 'LOCAL.ANSWER' }
+  | { type: 'LOCAL.CANDIDATE' }
+  /** Verified signals from the peer, for our current session. */
+  | { type: 'REMOTE.ANSWER' }
+  | { type: 'REMOTE.CANDIDATE' }
+  | { type: 'REMOTE.REJECT' }
+  /** An offer for a new session: glare while offering, a restarted peer otherwise. */
+  | { type: 'REMOTE.NEW_OFFER' }
+  /** A late signal of an earlier session. */
+  | { type: 'REMOTE.STALE'; kind: 'candidate' | 'reject' }
+  | { type: 'TRANSPORT.OPEN' }
+  | { type: 'TRANSPORT.VERIFIED' }
+  | { type: 'TRANSPORT.ERROR'; reason: 'ice-failed' | 'error'; message: string }
+  | { type: 'TRANSPORT.AUTH_FAILED'; message: string }
+  | { type: 'TRANSPORT.CLOSED' }
+  /** The signaling server could not deliver one of our signals (peer gone, rate limit, no ack), of this or an earlier session. */
+  | { type: 'SIGNALING.FAILED'; session: 'current' | 'stale'; code: ServerErrorCode; message: string }
+  | { type: 'USER.CLOSE' }
+  | { type: 'TIMEOUT' };
+
+/** What the real actor must do besides changing state; the model's actions carry these names. */
+export type ModelEffect =
+  /** Pass our transport's signal to the parent, for the current session. */
+  | 'relay'
+  /** Pass the peer's signal to the live transport. */
+  | 'forward'
+  /** Take the offer's session and answer it with a fresh transport fed that offer. */
+  | 'adopt'
+  /** Ask the transport to check the DTLS certificate. */
+  | 'requestVerification'
+  /** Send the peer a reject carrying the close reason, so it stops waiting. */
+  | 'tellPeer'
+  /** Nothing at all: a signal that does not fit. */
+  | 'drop';
+
+export type ModelSnapshot = SnapshotFrom<typeof peerConnectionModel>;
+
+/** Meta of a waiting state: the real timer that `TIMEOUT` stands for there. */
+export interface ModelStateMeta {
+  timeout?: keyof PeerTimeouts;
+}
+
+/** Model actions only name effects (see ModelEffect); the harness checks them on the real actor. */
+const effect = () => {};
+
+const closes = (end: NonNullable<ModelContext['end']>, ...effects: ModelEffect[]) => ({
+  target: '#model.closed',
+  actions: [{ type: 'ends', params: end } as const, ...effects],
+});
+
+/** Shared by every open state; states put their own handling of an event after the spread. */
+const whileOpen = {
+  'LOCAL.CANDIDATE': { actions: 'relay' },
+  'REMOTE.CANDIDATE': { actions: 'forward' },
+  'REMOTE.STALE': { actions: 'drop' },
+  'SIGNALING.FAILED': { actions: 'drop' },
+  'REMOTE.ANSWER': { actions: 'drop' },
+  'REMOTE.NEW_OFFER': { target: '#model.answering', reenter: true, actions: 'adopt' },
+  'REMOTE.REJECT': closes({ reason: 'rejected' }),
+  'TRANSPORT.ERROR': { target: '#model.closed', actions: 'endsWithTransportError' },
+  'TRANSPORT.CLOSED': closes({ reason: 'error', detail: 'channel closed during negotiation' }),
+  'USER.CLOSE': closes({ reason: 'closed' }, 'tellPeer'),
+} as const;
+
+/** Negotiation only: signaling still carries this session's signals; losing one ends the attempt. */
+const whileNegotiating = {
+  ...whileOpen,
+  'SIGNALING.FAILED': [
+    { guard: 'currentSession', target: '#model.closed', actions: 'endsWithSignalingFailure' },
+    { actions: 'drop' },
+  ],
+} as const;
+
+/** A remote SDP without a single fingerprint, or a DTLS certificate that is not the signed one. */
+const onAuthFailure = { 'TRANSPORT.AUTH_FAILED': { target: '#model.closed', actions: 'endsWithAuthFailure' } } as const;
+
+const giveUp = (reason: CloseReason, detail: string) => closes({ reason, detail }, 'tellPeer');
+
+export const peerConnectionModel = setup({
+  types: {
+    context: {} as ModelContext,
+    events: {} as ModelEvent,
+    meta: {} as ModelStateMeta,
+  },
+  guards: {
+    remoteWinsGlare: ({ context }) => context.localId === 'larger',
+    currentSession: ({ event }) => event.type === 'SIGNALING.FAILED' && event.session === 'current',
+  },
+  actions: {
+    relay: effect,
+    forward: effect,
+    adopt: effect,
+    requestVerification: effect,
+    tellPeer: effect,
+    drop: effect,
+    ends: assign((_, end: NonNullable<ModelContext['end']>) => ({ end })),
+    endsWithTransportError: assign(({ event }) =>
+      event.type === 'TRANSPORT.ERROR' ? { end: { reason: event.reason, detail: event.message } } : {},
+    ),
+    endsWithAuthFailure: assign(({ event }) =>
+      event.type === 'TRANSPORT.AUTH_FAILED' ? { end: { reason: 'auth' as const, detail: event.message } } : {},
+    ),
+    endsWithSignalingFailure: assign(({ event }) =>
+      event.type === 'SIGNALING.FAILED' ? { end: { reason: 'rejected' as const, detail: `${event.code}: ${event.message}` } } : {},
+    ),
+  },
+}).createMachine({
+  id: 'model',
+  context: { localId: 'smaller' },
+  initial: 'idle',
+  states: {
+    /** Not spawned yet (the real `idle` is transient: the role picks the first state at once). */
+    idle: {
+      on: {
+        'SPAWN.INITIATOR': { target: 'offering', actions: assign({ localId: ({ event }) => event.localId }) },
+        'SPAWN.RESPONDER': { target: 'answering', actions: 'adopt' },
+      },
+    },
+    offering: {
+      meta: { timeout: 'offer' },
+      on: {
+        ...whileNegotiating,
+        'LOCAL.OFFER': { actions: 'relay' },
+        'REMOTE.ANSWER': { target: 'connecting', actions: 'forward' },
+        'REMOTE.NEW_OFFER': [{ guard: 'remoteWinsGlare', target: 'answering', actions: 'adopt' }, { actions: 'drop' }],
+        TIMEOUT: giveUp('timeout', 'no answer'),
+      },
+    },
+    answering: {
+      meta: { timeout: 'answer' },
+      on: {
+        ...whileNegotiating,
+        ...onAuthFailure,
+        'LOCAL.ANSWER': { target: 'connecting', actions: 'relay' },
+        TIMEOUT: giveUp('timeout', 'no local answer'),
+      },
+    },
+    connecting: {
+      meta: { timeout: 'ice' },
+      on: {
+        ...whileNegotiating,
+        ...onAuthFailure,
+        'TRANSPORT.OPEN': 'verifying',
+        TIMEOUT: giveUp('ice-failed', 'no candidate pair connected in time; a TURN server may be needed'),
+      },
+    },
+    verifying: {
+      meta: { timeout: 'verify' },
+      entry: 'requestVerification',
+      on: {
+        ...whileNegotiating,
+        ...onAuthFailure,
+        'TRANSPORT.VERIFIED': 'connected',
+        TIMEOUT: giveUp('timeout', 'DTLS verification'),
+      },
+    },
+    connected: {
+      on: {
+        ...whileOpen,
+        'REMOTE.REJECT': closes({ reason: 'closed', detail: 'peer said goodbye' }),
+        'TRANSPORT.CLOSED': closes({ reason: 'closed' }),
+        // Closing the channel tells the peer; no reject signal is needed.
+        'USER.CLOSE': closes({ reason: 'closed' }),
+      },
+    },
+    closed: { type: 'final' },
+  },
+});
+
+/** The concrete events to explore, for the event types that carry data. */
+export const MODEL_EVENTS: ModelEvent[] = [
+  { type: 'SPAWN.INITIATOR', localId: 'smaller' },
+  { type: 'SPAWN.INITIATOR', localId: 'larger' },
+  { type: 'REMOTE.STALE', kind: 'candidate' },
+  { type: 'REMOTE.STALE', kind: 'reject' },
+  { type: 'TRANSPORT.ERROR', reason: 'ice-failed', message: 'Ice connection failed.' },
+  { type: 'TRANSPORT.ERROR', reason: 'error', message: 'Connection failed.' },
+  { type: 'TRANSPORT.AUTH_FAILED', message: 'DTLS certificate does not match the signed SDP' },
+  { type: 'SIGNALING.FAILED', session: 'current', code: 'ERR_UNKNOWN_PEER', message: 'no node with that id is connected' },
+  { type: 'SIGNALING.FAILED', session: 'stale', code: 'ERR_RATE_LIMITED', message: 'too many events; slow down' },
+];
+
+export type ModelPath = RunnablePath<ModelEvent>;
+
+const changesState = (state: AnyMachineSnapshot, event: ModelEvent) =>
+  transition(peerConnectionModel, state as ModelSnapshot, event)[0].value !== state.value;
+
+/** Drops every path whose events begin another path's: the longer one checks all it does. */
+function withoutPrefixes(paths: ModelPath[]): ModelPath[] {
+  const events = paths.map(({ path }) => path.steps.map((step) => JSON.stringify(step.event)));
+  const isPrefix = (a: string[], b: string[]) => a.length < b.length && a.every((event, i) => event === b[i]);
+  return paths.filter((_, i) => !events.some((other) => isPrefix(events[i]!, other)));
+}
+
+/**
+ * The paths the tests run. Simple paths over the whole model explode: the self-loops (signals that
+ * keep the state) multiply at every state a path passes, about 2.6 million simple paths from the
+ * start. So: shortest paths to every model transition (self-loops included), plus every simple path
+ * over the transitions that change state (finite and small), for long histories such as repeated restarts.
+ */
+export function peerModelPaths(): { paths: ModelPath[]; shortest: number; simple: number } {
+  const shortest = modelPaths(peerConnectionModel, { strategy: 'shortest', events: MODEL_EVENTS });
+  const simple = modelPaths(peerConnectionModel, { strategy: 'simple', events: MODEL_EVENTS, filter: changesState });
+  return { paths: withoutPrefixes([...simple, ...shortest]), shortest: shortest.length, simple: simple.length };
+}
+
+const EFFECTS = new Set<string>(['relay', 'forward', 'adopt', 'requestVerification', 'tellPeer', 'drop'] satisfies ModelEffect[]);
+
+/** The effects the model says `event` has in `before`, in order (entry effects included). */
+export function effectsOf(before: ModelSnapshot, event: ModelEvent): ModelEffect[] {
+  const [, actions] = transition(peerConnectionModel, before, event);
+  return actions.map((action) => action.type).filter((type): type is ModelEffect => EFFECTS.has(type));
+}
+
+/** The real timer that `TIMEOUT` fires in this model state, if it waits for one. */
+export function timerOf(snapshot: ModelSnapshot): keyof PeerTimeouts | undefined {
+  return Object.values(snapshot.getMeta()).find((meta) => meta?.timeout)?.timeout;
+}
+
+const sameEvent = (a: { type: string }, b: { type: string }) => JSON.stringify(a) === JSON.stringify(b);
+
+/**
+ * What the model says happens along `events`, read off an enumerated path that starts with them, so
+ * a run on real components follows a path the model really generates: the states in order (a
+ * self-loop's state once) and, if the path closes, the output the actor must end with.
+ */
+export function alongPath(paths: ModelPath[], events: ModelEvent[]): { states: string[]; end?: ModelContext['end'] } {
+  const found = paths.find(({ path: { steps } }) => events.every((event, i) => steps[i + 1] && sameEvent(steps[i + 1]!.event, event)));
+  if (!found) throw new Error(`no model path starts with ${events.map((e) => e.type).join(' → ')}`);
+  const steps = found.path.steps.slice(0, events.length + 1) as { state: ModelSnapshot }[];
+  const states = steps.map((step) => String(step.state.value));
+  return { states: states.filter((state, i) => state !== states[i - 1]), end: steps.at(-1)!.state.context.end };
+}

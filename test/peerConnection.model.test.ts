@@ -1,0 +1,250 @@
+/**
+ * Model-based tests: every path of the abstract peer-connection model (test/models) drives the real
+ * peer actor, with a fake transport and a simulated clock, and the real snapshot is checked against
+ * the model after every step. A coverage test then proves the paths reach the whole real machine.
+ */
+import { describe, expect, it } from 'vitest';
+import { SimulatedClock, type InspectionEvent } from 'xstate';
+import {
+  peerConnectionMachine,
+  type PeerEvent,
+  type PeerInput,
+  type PeerOutput,
+  type PeerSignal,
+} from '../src/machines/peerConnection.machine.js';
+import type { SignalData } from '../src/services/envelope.js';
+import type { TransportCommand, TransportEvent } from '../src/services/webrtcTransport.js';
+import { CoverageRecorder } from './models/coverage.js';
+import { runPath } from './models/run.js';
+import {
+  effectsOf,
+  peerConnectionModel,
+  peerModelPaths,
+  timerOf,
+  type ModelEffect,
+  type ModelEvent,
+  type ModelPath,
+  type ModelSnapshot,
+} from './models/peerConnection.model.js';
+import { PEER_TIMEOUTS, answer, candidate, fakeTransport, offer, orderedIds, signal, transportDefaults, underParent } from './support/fakes.js';
+
+type Inspect = (event: InspectionEvent) => void;
+
+const IDS = orderedIds();
+const OWN_SESSION = 'own-session';
+const STALE_SESSION = 'stale-session';
+const reject = (code: string): SignalData => ({ type: 'reject', code });
+
+/** A fresh offer from the peer, for a session of its own. */
+interface TheirOffer {
+  session: string;
+  data: SignalData;
+}
+
+/** One model path run against the real actor: does what each model event stands for, checks each model state. */
+class PathRun {
+  readonly #transport = fakeTransport();
+  readonly #clock = new SimulatedClock();
+  #real?: ReturnType<typeof underParent>;
+  #remote = '';
+  #session = '';
+  #offers = 0;
+  /** Whether the live transport is the one that made our own offer. */
+  #initiatorTransport = false;
+  readonly #expectedTold: PeerSignal[] = [];
+  /** Commands the live transport must have received. */
+  #expectedCommands: TransportCommand[] = [];
+
+  readonly #inspect?: Inspect;
+
+  constructor(inspect?: Inspect) {
+    this.#inspect = inspect;
+  }
+
+  /** Makes the environment do `event` to the real actor, then expects what the model says follows. */
+  perform(event: ModelEvent, before: ModelSnapshot, after: ModelSnapshot): void {
+    const stimulus = this.#stimulate(event, before);
+    for (const effect of effectsOf(before, event)) this.#expect(effect, stimulus, after);
+  }
+
+  check(model: ModelSnapshot): void {
+    if (!this.#real) {
+      expect(model.value).toBe('idle');
+      return;
+    }
+    const snapshot = this.#real.child()!.getSnapshot();
+    expect(snapshot.value).toBe(model.value);
+    expect(snapshot.status).toBe(model.status);
+    expect(this.#real.received).toEqual(this.#expectedTold);
+    const live = this.#transport.instances.filter((instance) => !instance.stopped);
+    const end = model.context.end;
+    if (end) {
+      expect(snapshot.output).toEqual({ remoteId: this.#remote, ...end } satisfies PeerOutput);
+      expect(live).toHaveLength(0);
+      return;
+    }
+    expect(live).toHaveLength(1);
+    expect(live[0]).toBe(this.#transport.last());
+    expect(this.#transport.last().input).toMatchObject({ remoteId: this.#remote, initiator: this.#initiatorTransport });
+    expect(this.#transport.last().commands).toEqual(this.#expectedCommands);
+  }
+
+  /** Does what `event` stands for; returns the signal data it carried, if any. */
+  #stimulate(event: ModelEvent, before: ModelSnapshot): SignalData | TheirOffer | undefined {
+    switch (event.type) {
+      case 'SPAWN.INITIATOR':
+        return this.#spawn(event.localId);
+      case 'SPAWN.RESPONDER':
+        return this.#spawn('smaller', this.#freshOffer());
+      case 'LOCAL.OFFER':
+        return this.#emitSignal(offer('local offer'));
+      case 'LOCAL.ANSWER':
+        return this.#emitSignal(answer('local answer'));
+      case 'LOCAL.CANDIDATE':
+        return this.#emitSignal(candidate());
+      case 'REMOTE.ANSWER':
+        return this.#signalIn(this.#session, answer('remote answer'));
+      case 'REMOTE.CANDIDATE':
+        return this.#signalIn(this.#session, candidate());
+      case 'REMOTE.REJECT':
+        return this.#signalIn(this.#session, reject('ERR_TOO_MANY_PEERS'));
+      case 'REMOTE.STALE':
+        return this.#signalIn(STALE_SESSION, event.kind === 'candidate' ? candidate() : reject('closed'));
+      case 'REMOTE.NEW_OFFER': {
+        const theirs = this.#freshOffer();
+        this.#signalIn(theirs.session, theirs.data);
+        return theirs;
+      }
+      case 'TRANSPORT.OPEN':
+      case 'TRANSPORT.CLOSED':
+        return this.#emit({ type: event.type });
+      case 'TRANSPORT.VERIFIED':
+        return this.#emit({ type: event.type, route: { route: 'host', local: '127.0.0.1:1', remote: '127.0.0.1:2' } });
+      case 'TRANSPORT.ERROR':
+        return this.#emit({ type: event.type, reason: event.reason, message: event.message });
+      case 'TRANSPORT.AUTH_FAILED':
+        return this.#emit({ type: event.type, message: event.message });
+      case 'SIGNALING.FAILED':
+        return this.#send({
+          type: 'SIGNAL.FAILED',
+          session: event.session === 'current' ? this.#session : STALE_SESSION,
+          error: { code: event.code, message: event.message },
+        });
+      case 'USER.CLOSE':
+        return this.#send({ type: 'CLOSE' });
+      case 'TIMEOUT':
+        return this.#runOutTimer(before);
+    }
+  }
+
+  #expect(effect: ModelEffect, stimulus: SignalData | TheirOffer | undefined, after: ModelSnapshot): void {
+    switch (effect) {
+      case 'relay':
+        this.#expectedTold.push(this.#toPeer(stimulus as SignalData));
+        return;
+      case 'forward':
+        this.#expectedCommands.push({ type: 'REMOTE_SIGNAL', data: stimulus as SignalData });
+        return;
+      case 'adopt': {
+        const { session, data } = stimulus as TheirOffer;
+        this.#session = session;
+        this.#initiatorTransport = false;
+        this.#expectedCommands = [{ type: 'REMOTE_SIGNAL', data }];
+        return;
+      }
+      case 'requestVerification':
+        this.#expectedCommands.push({ type: 'VERIFY' });
+        return;
+      case 'tellPeer':
+        this.#expectedTold.push(this.#toPeer(reject(after.context.end!.reason)));
+        return;
+      case 'drop':
+        return;
+    }
+  }
+
+  #spawn(localId: 'smaller' | 'larger', theirs?: TheirOffer): undefined | TheirOffer {
+    const [local, remote] = localId === 'smaller' ? [IDS.small, IDS.large] : [IDS.large, IDS.small];
+    this.#remote = remote;
+    [this.#session, this.#initiatorTransport] = theirs ? [theirs.session, false] : [OWN_SESSION, true];
+    const input: PeerInput = {
+      localId: local,
+      remoteId: remote,
+      role: theirs ? 'responder' : 'initiator',
+      session: this.#session,
+      offer: theirs?.data,
+      timeouts: PEER_TIMEOUTS,
+      transport: transportDefaults(),
+    };
+    const machine = peerConnectionMachine.provide({ actors: { transport: this.#transport.logic } });
+    this.#real = underParent(machine, input, this.#clock, this.#inspect);
+    return theirs;
+  }
+
+  #freshOffer(): TheirOffer {
+    const n = this.#offers++;
+    return { session: `their-session-${n}`, data: offer(`their offer ${n}`) };
+  }
+
+  #emitSignal(data: SignalData): SignalData {
+    this.#emit({ type: 'TRANSPORT.SIGNAL', data });
+    return data;
+  }
+
+  #signalIn(session: string, data: SignalData): SignalData {
+    this.#send({ type: 'SIGNAL.IN', signal: signal(this.#remote, session, data) });
+    return data;
+  }
+
+  /** Runs the clock to the timer's limit: not a millisecond early, and then it must fire. */
+  #runOutTimer(before: ModelSnapshot): undefined {
+    const timer = timerOf(before);
+    if (!timer) throw new Error(`the model has TIMEOUT in ${String(before.value)}, which names no timer`);
+    this.#clock.increment(PEER_TIMEOUTS[timer] - 1);
+    expect(this.#real!.state()).toBe(before.value);
+    this.#clock.increment(1);
+    return undefined;
+  }
+
+  #toPeer(data: SignalData): PeerSignal {
+    return { type: 'PEER.SIGNAL', to: this.#remote, session: this.#session, data };
+  }
+
+  #emit(event: TransportEvent): undefined {
+    this.#transport.last().emit(event);
+    return undefined;
+  }
+
+  #send(event: PeerEvent): undefined {
+    this.#real!.send(event);
+    return undefined;
+  }
+}
+
+function drive(path: ModelPath, inspect?: Inspect): Promise<void> {
+  const run = new PathRun(inspect);
+  return runPath(peerConnectionModel, path, {
+    perform: (event, before, after) => run.perform(event, before as ModelSnapshot, after as ModelSnapshot),
+    verify: (model) => run.check(model as ModelSnapshot),
+  });
+}
+
+const { paths: PATHS, shortest: SHORTEST, simple: SIMPLE } = peerModelPaths();
+
+describe('peer connection: every model path, on the real actor', () => {
+  it.each(PATHS.map((path) => [path.title, path] as const))('%s', async (_, path) => {
+    await drive(path);
+  });
+});
+
+describe('peer connection: model coverage of the real machine', () => {
+  it('reaches every state and every transition of the real machine', async () => {
+    const recorder = new CoverageRecorder('peer');
+    for (const path of PATHS) await drive(path, recorder.inspect);
+    const { states, transitions } = recorder.ratio(peerConnectionMachine);
+    console.log(`peer model: ${PATHS.length} paths (${SHORTEST} shortest + ${SIMPLE} simple, prefixes dropped); states ${states}, transitions ${transitions}`);
+    const missing = recorder.missing(peerConnectionMachine);
+    expect([...missing.states]).toEqual([]);
+    expect([...missing.transitions]).toEqual([]);
+  });
+});
