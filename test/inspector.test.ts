@@ -6,16 +6,7 @@ import { Harness } from './helpers.js';
 import { InspectorStream } from './support/sse.js';
 import { World } from './support/world.js';
 
-/** Two in-memory nodes, `a` connected to `b`, with everything they do recorded in `log`. */
-function connectedWorld(log: InspectionLog) {
-  const world = new World((event) => log.inspect(event));
-  const a = world.node();
-  const b = world.node();
-  world.flush();
-  world.actor(a).send({ type: 'CONNECT', peerId: b });
-  world.flush();
-  return { world, a, b };
-}
+const connectedWorld = (log: InspectionLog) => World.connectedPair((event) => log.inspect(event));
 
 function get(url: string, headers: Record<string, string> = {}, method = 'GET'): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {

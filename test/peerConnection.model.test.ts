@@ -14,7 +14,7 @@ import {
 } from '../src/machines/peerConnection.machine.js';
 import type { SignalData } from '../src/services/envelope.js';
 import type { TransportCommand, TransportEvent } from '../src/services/webrtcTransport.js';
-import { CoverageRecorder } from './models/coverage.js';
+import { measureCoverage } from './models/coverage.js';
 import { runPath } from './models/run.js';
 import {
   effectsOf,
@@ -239,12 +239,11 @@ describe('peer connection: every model path, on the real actor', () => {
 
 describe('peer connection: model coverage of the real machine', () => {
   it('reaches every state and every transition of the real machine', async () => {
-    const recorder = new CoverageRecorder('peer');
-    for (const path of PATHS) await drive(path, recorder.inspect);
-    const { states, transitions } = recorder.ratio(peerConnectionMachine);
-    console.log(`peer model: ${PATHS.length} paths (${SHORTEST} shortest + ${SIMPLE} simple, prefixes dropped); states ${states}, transitions ${transitions}`);
-    const missing = recorder.missing(peerConnectionMachine);
-    expect([...missing.states]).toEqual([]);
-    expect([...missing.transitions]).toEqual([]);
+    const { ratio, missingStates, missingTransitions } = await measureCoverage(peerConnectionMachine, async (inspect) => {
+      for (const path of PATHS) await drive(path, inspect);
+    });
+    console.log(`peer model: ${PATHS.length} paths (${SHORTEST} shortest + ${SIMPLE} simple, prefixes dropped); states ${ratio.states}, transitions ${ratio.transitions}`);
+    expect(missingStates, 'states no path reaches').toEqual([]);
+    expect(missingTransitions, 'transitions no path takes').toEqual([]);
   });
 });

@@ -34,12 +34,7 @@ describe('Stately Inspector stream (--stately)', () => {
       sky.url = url;
       return sky as unknown as SkySocket;
     });
-    const world = new World((event) => stately.inspect(event));
-    const a = world.node();
-    const b = world.node();
-    world.flush();
-    world.actor(a).send({ type: 'CONNECT', peerId: b });
-    world.flush();
+    const { world, a, b } = World.connectedPair((event) => stately.inspect(event));
     await settle();
     expect(sky.sent).toEqual([]); // held until the socket opens
     sky.open();

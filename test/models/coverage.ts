@@ -82,3 +82,17 @@ export class CoverageRecorder {
     return { states: share(all.states.size, miss.states.size), transitions: share(all.transitions.size, miss.transitions.size) };
   }
 }
+
+/**
+ * Runs `runAll` with a recorder attached and reports what of `machine` it reached: the ratios to
+ * quote, and the states and transitions (as arrays, for readable failures) no run reached.
+ */
+export async function measureCoverage(
+  machine: AnyStateMachine,
+  runAll: (inspect: (event: InspectionEvent) => void) => Promise<void>,
+): Promise<{ ratio: { states: string; transitions: string }; missingStates: string[]; missingTransitions: string[] }> {
+  const recorder = new CoverageRecorder(machine.id);
+  await runAll(recorder.inspect);
+  const missing = recorder.missing(machine);
+  return { ratio: recorder.ratio(machine), missingStates: [...missing.states], missingTransitions: [...missing.transitions] };
+}

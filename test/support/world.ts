@@ -73,6 +73,17 @@ export class World {
     },
   );
 
+  /** Two nodes, `a` connected to `b`, with everything they do seen by `inspect`. */
+  static connectedPair(inspect?: (event: InspectionEvent) => void): { world: World; a: string; b: string } {
+    const world = new World(inspect);
+    const a = world.node();
+    const b = world.node();
+    world.flush();
+    world.actor(a).send({ type: 'CONNECT', peerId: b });
+    world.flush();
+    return { world, a, b };
+  }
+
   later(task: () => void): void {
     this.queue.push(task);
   }
