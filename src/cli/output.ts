@@ -36,8 +36,17 @@ export function formatError(err: unknown): string {
 export function peersTable(peers: PeerInfo[]): string[] {
   if (peers.length === 0) return ['no peers'];
   const rows = [
-    ['ID', 'STATE', 'ROUTE', 'BYTES IN', 'BYTES OUT'],
-    ...peers.map((p) => [p.id, p.state, p.route ?? '-', String(p.bytesIn), String(p.bytesOut)]),
+    ['ID', 'STATE', 'ROUTE', 'LOCAL', 'REMOTE', 'RTT', 'BYTES IN', 'BYTES OUT'],
+    ...peers.map((p) => [
+      p.id,
+      p.state,
+      p.route ?? '-',
+      p.localAddress ?? '-',
+      p.remoteAddress ?? '-',
+      p.rttMs === undefined ? '-' : `${Math.round(p.rttMs)} ms`,
+      String(p.bytesIn),
+      String(p.bytesOut),
+    ]),
   ];
   const widths = rows[0]!.map((_, col) => Math.max(...rows.map((row) => row[col]!.length)));
   return rows.map((row) => row.map((cell, col) => cell.padEnd(widths[col]!)).join('  ').trimEnd());
