@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { peerConnectionMachine, type PeerInput } from '../src/index.js';
+import { NO_CANDIDATES } from '../src/machines/iceDiagnosis.js';
+import type { SignalData } from '../src/services/envelope.js';
 import {
   PEER_TIMEOUTS,
   answer,
@@ -32,6 +34,12 @@ function peer(role: PeerInput['role'], ids = orderedIds(), local: 'small' | 'lar
   const signalsOut = () => run.received.filter((e) => e.type === 'PEER.SIGNAL');
   return { ...run, transport, localId, remoteId, signalsOut, input };
 }
+
+/** A trickled candidate of the given type (the shared fake is always a host candidate). */
+const typed = (type: string): SignalData => ({
+  type: 'candidate',
+  candidate: { candidate: `candidate:1 1 udp 1 192.0.2.1 5000 typ ${type}`, sdpMLineIndex: 0, sdpMid: '0' },
+});
 
 function toConnected(p: ReturnType<typeof peer>) {
   p.send({ type: 'SIGNAL.IN', signal: signal(p.remoteId, SESSION, answer()) });
@@ -117,6 +125,10 @@ describe('peer connection machine: initiator', () => {
     const ice = peer('initiator');
     ice.transport.last().emit({ type: 'TRANSPORT.ERROR', reason: 'ice-failed', message: 'ICE failed' });
     expect(ice.output()).toMatchObject({ reason: 'ice-failed' });
+
+    const broken = peer('initiator');
+    broken.transport.last().emit({ type: 'TRANSPORT.ERROR', reason: 'error', message: 'boom' });
+    expect(broken.output()).toMatchObject({ reason: 'error', detail: 'boom' });
 
     const early = peer('initiator');
     early.transport.last().emit({ type: 'TRANSPORT.CLOSED' });
@@ -222,5 +234,60 @@ describe('peer connection machine: glare, restarts and closing', () => {
     p.send({ type: 'SIGNAL.IN', signal: signal(p.remoteId, SESSION, answer('again')) });
     expect(p.state()).toBe('connected');
     expect(p.transport.last().commands).toHaveLength(commands);
+  });
+});
+
+describe('peer connection machine: diagnosing an ICE failure', () => {
+  it("counts this session's candidates both ways and names them when the ice timer runs out", () => {
+    const p = peer('initiator');
+    const t = p.transport.last();
+    t.emit({ type: 'TRANSPORT.SIGNAL', data: typed('host') });
+    t.emit({ type: 'TRANSPORT.SIGNAL', data: typed('srflx') });
+    p.send({ type: 'SIGNAL.IN', signal: signal(p.remoteId, SESSION, answer()) });
+    p.send({ type: 'SIGNAL.IN', signal: signal(p.remoteId, SESSION, typed('srflx')) });
+    // A late candidate of another session never reaches this transport, so it is not counted either.
+    p.send({ type: 'SIGNAL.IN', signal: signal(p.remoteId, 'some-other-session', typed('relay')) });
+    expect(p.child()!.getSnapshot().context.candidates).toEqual({
+      local: { host: 1, srflx: 1, prflx: 0, relay: 0 },
+      remote: { host: 0, srflx: 1, prflx: 0, relay: 0 },
+    });
+
+    p.clock.increment(PEER_TIMEOUTS.ice);
+    expect(p.output()).toEqual({
+      remoteId: p.remoteId,
+      reason: 'ice-failed',
+      detail:
+        'no candidate pair connected within 2 s; we signaled host 1, srflx 1, relay 0; the peer signaled host 0, srflx 1, relay 0. ' +
+        'Both sides have srflx candidates but the direct paths failed (a symmetric NAT or a firewall): a TURN server (--turn) is needed.',
+    });
+  });
+
+  it("words a transport-reported ICE failure the same way, after the transport's message", () => {
+    const p = peer('responder');
+    const t = p.transport.last();
+    p.send({ type: 'SIGNAL.IN', signal: signal(p.remoteId, OTHER, typed('host')) });
+    t.emit({ type: 'TRANSPORT.SIGNAL', data: answer('local answer') });
+    t.emit({ type: 'TRANSPORT.SIGNAL', data: typed('relay') });
+    t.emit({ type: 'TRANSPORT.ERROR', reason: 'ice-failed', message: 'Ice connection failed.' });
+    expect(p.output()).toMatchObject({
+      reason: 'ice-failed',
+      detail: expect.stringMatching(
+        /^Ice connection failed; we signaled host 0, srflx 0, relay 1; the peer signaled host 1, srflx 0, relay 0\. Even the relay path failed/,
+      ),
+    });
+  });
+
+  it('starts counting afresh when the peer restarts with a new session', () => {
+    const p = peer('initiator');
+    p.transport.last().emit({ type: 'TRANSPORT.SIGNAL', data: typed('host') });
+    p.send({ type: 'SIGNAL.IN', signal: signal(p.remoteId, SESSION, answer()) });
+    p.send({ type: 'SIGNAL.IN', signal: signal(p.remoteId, SESSION, typed('host')) });
+    p.send({ type: 'SIGNAL.IN', signal: signal(p.remoteId, 'restarted-session', offer('after restart')) });
+    expect(p.state()).toBe('answering');
+    expect(p.child()!.getSnapshot().context.candidates).toEqual(NO_CANDIDATES);
+
+    p.transport.last().emit({ type: 'TRANSPORT.SIGNAL', data: answer('local answer') });
+    p.clock.increment(PEER_TIMEOUTS.ice);
+    expect(p.output()).toMatchObject({ reason: 'ice-failed', detail: expect.stringContaining('We signaled no candidate') });
   });
 });

@@ -12,6 +12,7 @@ import {
   type PeerOutput,
   type PeerSignal,
 } from '../src/machines/peerConnection.machine.js';
+import { NO_CANDIDATES, countCandidate, diagnoseIceFailure, type CandidateTally } from '../src/machines/iceDiagnosis.js';
 import type { SignalData } from '../src/services/envelope.js';
 import type { TransportCommand, TransportEvent } from '../src/services/webrtcTransport.js';
 import { measureCoverage } from './models/coverage.js';
@@ -22,6 +23,7 @@ import {
   peerModelPaths,
   timerOf,
   type ModelEffect,
+  type ModelContext,
   type ModelEvent,
   type ModelPath,
   type ModelSnapshot,
@@ -54,6 +56,8 @@ class PathRun {
   readonly #expectedTold: PeerSignal[] = [];
   /** Commands the live transport must have received. */
   #expectedCommands: TransportCommand[] = [];
+  /** The candidates of the current session that the actor passed on, which an ICE failure's detail must list. */
+  #candidates: CandidateTally = NO_CANDIDATES;
 
   readonly #inspect?: Inspect;
 
@@ -79,7 +83,7 @@ class PathRun {
     const live = this.#transport.instances.filter((instance) => !instance.stopped);
     const end = model.context.end;
     if (end) {
-      expect(snapshot.output).toEqual({ remoteId: this.#remote, ...end } satisfies PeerOutput);
+      expect(snapshot.output).toEqual(this.#output(end));
       expect(live).toHaveLength(0);
       return;
     }
@@ -87,6 +91,13 @@ class PathRun {
     expect(live[0]).toBe(this.#transport.last());
     expect(this.#transport.last().input).toMatchObject({ remoteId: this.#remote, initiator: this.#initiatorTransport });
     expect(this.#transport.last().commands).toEqual(this.#expectedCommands);
+  }
+
+  /** The output the model's `end` stands for: an ICE failure is worded from the candidates this run signaled. */
+  #output({ ice, ...end }: NonNullable<ModelContext['end']>): PeerOutput {
+    if (!ice) return { remoteId: this.#remote, ...end };
+    const failure = ice === 'timeout' ? { timeoutMs: PEER_TIMEOUTS.ice } : ice;
+    return { remoteId: this.#remote, reason: end.reason, detail: diagnoseIceFailure(failure, this.#candidates) };
   }
 
   /** Does what `event` stands for; returns the signal data it carried, if any. */
@@ -141,15 +152,18 @@ class PathRun {
     switch (effect) {
       case 'relay':
         this.#expectedTold.push(this.#toPeer(stimulus as SignalData));
+        this.#candidates = countCandidate(this.#candidates, 'local', stimulus as SignalData);
         return;
       case 'forward':
         this.#expectedCommands.push({ type: 'REMOTE_SIGNAL', data: stimulus as SignalData });
+        this.#candidates = countCandidate(this.#candidates, 'remote', stimulus as SignalData);
         return;
       case 'adopt': {
         const { session, data } = stimulus as TheirOffer;
         this.#session = session;
         this.#initiatorTransport = false;
         this.#expectedCommands = [{ type: 'REMOTE_SIGNAL', data }];
+        this.#candidates = NO_CANDIDATES;
         return;
       }
       case 'requestVerification':

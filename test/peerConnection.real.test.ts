@@ -4,7 +4,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { filter, firstValueFrom, map, takeWhile, timeout, toArray } from 'rxjs';
-import type { P2PNode, PeerEvent } from '../src/index.js';
+import { loopbackOnly, type CandidateFilter, type P2PNode, type PeerEvent } from '../src/index.js';
 import { Harness, next } from './helpers.js';
 import { alongPath, peerModelPaths, type ModelEvent } from './models/peerConnection.model.js';
 import { PEER_TIMEOUTS } from './support/fakes.js';
@@ -53,9 +53,11 @@ describe('peer connection model paths on real wrtc and a real signaling server',
   const h = new Harness();
   afterEach(() => h.cleanup());
 
-  async function twoNodes(aOptions: Parameters<Harness['started']>[1] = {}) {
+  type NodeOptions = Parameters<Harness['started']>[1];
+
+  async function twoNodes(aOptions: NodeOptions = {}, bOptions: NodeOptions = {}) {
     const server = await h.server();
-    return { a: await h.started(server.url, aOptions), b: await h.started(server.url) };
+    return { a: await h.started(server.url, aOptions), b: await h.started(server.url, bOptions) };
   }
 
   it('happy path: initiator and responder go through the model states to connected', async () => {
@@ -88,9 +90,11 @@ describe('peer connection model paths on real wrtc and a real signaling server',
     expect(await endB).toEqual(responder.end);
   });
 
-  it('ICE timeout: with every candidate refused, the initiator waits timeouts.ice and tells the responder', async () => {
-    // Refusing every candidate, ours and the peer's, leaves ICE nothing to try, so only the timer ends it.
-    const { a, b } = await twoNodes({ candidateFilter: () => false, timeouts: { ice: PEER_TIMEOUTS.ice } });
+  it('ICE timeout: with no pair to try, the initiator waits timeouts.ice, names the candidates and tells the responder', async () => {
+    // a signals and tries only UDP candidates, b only TCP ones: both sides signal host candidates, but
+    // each refuses all of the other's, so ICE has no pair to try and only the timer ends it.
+    const only = (protocol: string): CandidateFilter => (c) => loopbackOnly(c) && c.protocol === protocol;
+    const { a, b } = await twoNodes({ candidateFilter: only('udp'), timeouts: { ice: PEER_TIMEOUTS.ice } }, { candidateFilter: only('tcp') });
     const initiator = expected([spawnInitiator(a, b), { type: 'REMOTE.ANSWER' }, { type: 'TIMEOUT' }]);
     const responder = expected([SPAWN_RESPONDER, { type: 'LOCAL.ANSWER' }, { type: 'REMOTE.REJECT' }]);
     const atA = reportedStates(a, b, 'closed');
@@ -102,8 +106,15 @@ describe('peer connection model paths on real wrtc and a real signaling server',
     expect(Date.now() - started).toBeGreaterThanOrEqual(PEER_TIMEOUTS.ice);
     expect(await atA).toEqual(initiator.states);
     expect(await atB).toEqual(responder.states);
-    // The timer's own detail, not a wrtc ICE failure that happens to carry the same reason.
-    expect(await endA).toEqual(initiator.end);
+    // The timer's own diagnosis, not a wrtc ICE failure that happens to carry the same reason: host
+    // candidates only on both sides, so the advice is the missing STUN/TURN server.
+    expect(initiator.end).toEqual({ reason: 'ice-failed', ice: 'timeout' });
+    expect(await endA).toEqual({
+      reason: 'ice-failed',
+      detail: expect.stringMatching(
+        /^no candidate pair connected within 2 s; we signaled host [1-9]\d*, srflx 0, relay 0; the peer signaled host [1-9]\d*, srflx 0, relay 0\. We have no srflx candidate: no STUN\/TURN server/,
+      ),
+    });
     expect(await endB).toEqual(responder.end);
   });
 });

@@ -8,6 +8,7 @@ import { assign, sendParent, sendTo, setup, spawnChild, stopChild } from 'xstate
 import type { SignalData, VerifiedSignal } from '../services/envelope.js';
 import type { RouteInfo } from '../services/fingerprint.js';
 import type { ProtocolError } from '../services/protocol.js';
+import { NO_CANDIDATES, countCandidate, diagnoseIceFailure, type CandidateTally } from './iceDiagnosis.js';
 import {
   webrtcTransport,
   type TransportCommand,
@@ -42,6 +43,8 @@ export interface PeerInput {
 }
 
 export interface PeerContext extends PeerInput {
+  /** This session's candidates, ours and the peer's, for the diagnosis if ICE fails. */
+  candidates: CandidateTally;
   route?: RouteInfo;
   reason?: CloseReason;
   detail?: string;
@@ -68,7 +71,7 @@ const isSignal = (event: PeerEvent, kind: VerifiedSignal['kind']): event is Sign
   event.type === 'SIGNAL.IN' && event.signal.kind === kind;
 
 /** Transitions on incoming signals that every open state shares; states put their own first. */
-const onCandidate = { guard: 'isCandidate', actions: 'forwardToTransport' } as const;
+const onCandidate = { guard: 'isCandidate', actions: ['countCandidate', 'forwardToTransport'] } as const;
 const onRejection = {
   guard: 'isRejection',
   target: '#peer.closed',
@@ -77,6 +80,8 @@ const onRejection = {
 const onNewOffer = { guard: 'isNewOffer', target: '#peer.answering', reenter: true, actions: 'adoptOffer' } as const;
 const onOtherSignal = { actions: 'dropSignal' } as const;
 const whileOpen = { 'SIGNAL.IN': [onCandidate, onRejection, onNewOffer, onOtherSignal] } as const;
+/** Our transport's signals go to the peer; its candidates are counted on the way. */
+const onLocalSignal = { actions: ['countCandidate', 'signalOut'] } as const;
 
 /**
  * One peer connection's statechart; its only IO is the `transport` actor, replaceable with `.provide()`.
@@ -123,12 +128,19 @@ export const peerConnectionMachine = setup({
     feedOffer: sendTo('transport', ({ context }): TransportCommand => ({ type: 'REMOTE_SIGNAL', data: context.offer! })),
     adoptOffer: assign(({ event }) => {
       const { signal } = event as SignalIn;
-      return { role: 'responder' as const, session: signal.session, offer: signal.data };
+      return { role: 'responder' as const, session: signal.session, offer: signal.data, candidates: NO_CANDIDATES };
     }),
     forwardToTransport: sendTo('transport', ({ event }): TransportCommand => ({
       type: 'REMOTE_SIGNAL',
       data: (event as SignalIn).signal.data,
     })),
+    countCandidate: assign({
+      candidates: ({ context, event }) => {
+        if (event.type === 'TRANSPORT.SIGNAL') return countCandidate(context.candidates, 'local', event.data);
+        if (event.type === 'SIGNAL.IN') return countCandidate(context.candidates, 'remote', event.signal.data);
+        return context.candidates;
+      },
+    }),
     requestVerification: sendTo('transport', { type: 'VERIFY' } satisfies TransportCommand),
     signalOut: sendParent(({ context, event }): PeerSignal => ({
       type: 'PEER.SIGNAL',
@@ -147,10 +159,17 @@ export const peerConnectionMachine = setup({
       reason: params.reason,
       detail: params.detail,
     })),
-    closeWithEvent: assign(({ event }) => {
+    closeOnIceTimeout: assign(({ context }) => ({
+      reason: 'ice-failed' as const,
+      detail: diagnoseIceFailure({ timeoutMs: context.timeouts.ice }, context.candidates),
+    })),
+    closeWithEvent: assign(({ context, event }) => {
       switch (event.type) {
         case 'TRANSPORT.ERROR':
-          return { reason: event.reason, detail: event.message };
+          return {
+            reason: event.reason,
+            detail: event.reason === 'ice-failed' ? diagnoseIceFailure({ message: event.message }, context.candidates) : event.message,
+          };
         case 'TRANSPORT.AUTH_FAILED':
           return { reason: 'auth' as const, detail: event.message };
         case 'SIGNAL.FAILED':
@@ -170,10 +189,10 @@ export const peerConnectionMachine = setup({
   },
 }).createMachine({
   id: 'peer',
-  context: ({ input }) => ({ ...input }),
+  context: ({ input }) => ({ ...input, candidates: NO_CANDIDATES }),
   initial: 'idle',
   on: {
-    'TRANSPORT.SIGNAL': { actions: 'signalOut' },
+    'TRANSPORT.SIGNAL': onLocalSignal,
     'TRANSPORT.ERROR': { target: '.closed', actions: 'closeWithEvent' },
     'TRANSPORT.AUTH_FAILED': { target: '.closed', actions: 'closeWithEvent' },
     'TRANSPORT.CLOSED': { target: '.closed', actions: { type: 'closeWith', params: { reason: 'error', detail: 'channel closed during negotiation' } } },
@@ -203,7 +222,7 @@ export const peerConnectionMachine = setup({
       entry: ['stopTransport', 'startTransport', 'feedOffer'],
       on: {
         ...whileOpen,
-        'TRANSPORT.SIGNAL': [{ guard: 'isLocalAnswer', target: 'connecting', actions: 'signalOut' }, { actions: 'signalOut' }],
+        'TRANSPORT.SIGNAL': [{ guard: 'isLocalAnswer', target: 'connecting', actions: 'signalOut' }, onLocalSignal],
       },
       after: {
         answerTimeout: { target: 'closed', actions: [{ type: 'closeWith', params: { reason: 'timeout', detail: 'no local answer' } }, 'sayReject'] },
@@ -215,13 +234,7 @@ export const peerConnectionMachine = setup({
         'TRANSPORT.OPEN': 'verifying',
       },
       after: {
-        iceTimeout: {
-          target: 'closed',
-          actions: [
-            { type: 'closeWith', params: { reason: 'ice-failed', detail: 'no candidate pair connected in time; a TURN server may be needed' } },
-            'sayReject',
-          ],
-        },
+        iceTimeout: { target: 'closed', actions: ['closeOnIceTimeout', 'sayReject'] },
       },
     },
     verifying: {

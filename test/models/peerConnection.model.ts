@@ -6,18 +6,26 @@
  *
  * The model's actions do nothing; they name the effects the real actor must have, so a harness can
  * check them (see {@link effectsOf}). Context stays tiny so the graph is finite: which id is smaller
- * (it decides glare) and, once closed, the output the real actor must end with.
+ * (it decides glare) and, once closed, the output the real actor must end with. Candidates are not
+ * counted here (a count would make every trickle a new state): an ICE failure's detail depends on
+ * them, so the model names the failure and the harness, which knows what it signaled, words it.
  */
 import { assign, setup, transition, type AnyMachineSnapshot, type SnapshotFrom } from 'xstate';
 import { modelPaths, type ModelPath as RunnablePath } from './run.js';
 import type { CloseReason, PeerTimeouts } from '../../src/machines/peerConnection.machine.js';
 import type { ServerErrorCode } from '../../src/services/protocol.js';
 
+/**
+ * What ended ICE: the `ice` timer, or the transport reporting `message`. The real detail is then
+ * `diagnoseIceFailure` of that failure and of the candidates signaled in the session.
+ */
+export type ModelIceFailure = 'timeout' | { message: string };
+
 export interface ModelContext {
   /** Our id against the peer's: on glare the smaller id keeps its offer. */
   localId: 'smaller' | 'larger';
   /** The output the real actor must end with. */
-  end?: { reason: CloseReason; detail?: string };
+  end?: { reason: CloseReason; detail?: string; ice?: ModelIceFailure };
 }
 
 export type ModelEvent =
@@ -102,7 +110,7 @@ const whileNegotiating = {
 /** A remote SDP without a single fingerprint, or a DTLS certificate that is not the signed one. */
 const onAuthFailure = { 'TRANSPORT.AUTH_FAILED': { target: '#model.closed', actions: 'endsWithAuthFailure' } } as const;
 
-const giveUp = (reason: CloseReason, detail: string) => closes({ reason, detail }, 'tellPeer');
+const giveUp = (end: NonNullable<ModelContext['end']>) => closes(end, 'tellPeer');
 
 export const peerConnectionModel = setup({
   types: {
@@ -122,9 +130,11 @@ export const peerConnectionModel = setup({
     tellPeer: effect,
     drop: effect,
     ends: assign((_, end: NonNullable<ModelContext['end']>) => ({ end })),
-    endsWithTransportError: assign(({ event }) =>
-      event.type === 'TRANSPORT.ERROR' ? { end: { reason: event.reason, detail: event.message } } : {},
-    ),
+    endsWithTransportError: assign(({ event }) => {
+      if (event.type !== 'TRANSPORT.ERROR') return {};
+      const { reason, message } = event;
+      return { end: reason === 'ice-failed' ? { reason, ice: { message } } : { reason, detail: message } };
+    }),
     endsWithAuthFailure: assign(({ event }) =>
       event.type === 'TRANSPORT.AUTH_FAILED' ? { end: { reason: 'auth' as const, detail: event.message } } : {},
     ),
@@ -151,7 +161,7 @@ export const peerConnectionModel = setup({
         'LOCAL.OFFER': { actions: 'relay' },
         'REMOTE.ANSWER': { target: 'connecting', actions: 'forward' },
         'REMOTE.NEW_OFFER': [{ guard: 'remoteWinsGlare', target: 'answering', actions: 'adopt' }, { actions: 'drop' }],
-        TIMEOUT: giveUp('timeout', 'no answer'),
+        TIMEOUT: giveUp({ reason: 'timeout', detail: 'no answer' }),
       },
     },
     answering: {
@@ -160,7 +170,7 @@ export const peerConnectionModel = setup({
         ...whileNegotiating,
         ...onAuthFailure,
         'LOCAL.ANSWER': { target: 'connecting', actions: 'relay' },
-        TIMEOUT: giveUp('timeout', 'no local answer'),
+        TIMEOUT: giveUp({ reason: 'timeout', detail: 'no local answer' }),
       },
     },
     connecting: {
@@ -169,7 +179,7 @@ export const peerConnectionModel = setup({
         ...whileNegotiating,
         ...onAuthFailure,
         'TRANSPORT.OPEN': 'verifying',
-        TIMEOUT: giveUp('ice-failed', 'no candidate pair connected in time; a TURN server may be needed'),
+        TIMEOUT: giveUp({ reason: 'ice-failed', ice: 'timeout' }),
       },
     },
     verifying: {
@@ -179,7 +189,7 @@ export const peerConnectionModel = setup({
         ...whileNegotiating,
         ...onAuthFailure,
         'TRANSPORT.VERIFIED': 'connected',
-        TIMEOUT: giveUp('timeout', 'DTLS verification'),
+        TIMEOUT: giveUp({ reason: 'timeout', detail: 'DTLS verification' }),
       },
     },
     connected: {
