@@ -47,10 +47,44 @@ describe('command line parsing', () => {
     });
   });
 
+  it('has the embedded server issue TURN credentials with --turn-secret, and the standalone one too', () => {
+    const turn = { urls: ['turn:t:3478'], secret: 's3cret' };
+    expect(parseCommandLine(['--stun', 'stun:a:1', '--turn', 'turn:t:3478', '--turn-secret', 's3cret'], env)).toMatchObject({
+      iceServers: [{ urls: ['stun:a:1'] }],
+      turn,
+    });
+    expect(parseCommandLine(['signal', '--turn', 'turn:t:3478', '--turn-secret', 's3cret'], env)).toMatchObject({ command: 'signal', turn });
+    const fromEnv = { ...env, P2P_TURN: 'turn:t:3478', P2P_TURN_SECRET: 's3cret' };
+    expect(parseCommandLine(['signal'], fromEnv)).toMatchObject({ turn });
+    expect(parseCommandLine([], fromEnv)).toMatchObject({ iceServers: [], turn });
+    expect(parseCommandLine(['signal'], env)).toMatchObject({ turn: undefined });
+  });
+
+  it('leaves a secret in the environment alone where it does not apply', () => {
+    const lab = { ...env, P2P_TURN_SECRET: 's3cret' };
+    expect(parseCommandLine([], lab)).toMatchObject({ iceServers: [], turn: undefined });
+    expect(parseCommandLine(['signal'], lab)).toMatchObject({ turn: undefined });
+    // A remote server issues its own credentials; static ones given as flags win over the secret.
+    const withRelay = { ...lab, P2P_TURN: 'turn:t:1' };
+    const staticTurn = { urls: ['turn:t:1'], username: 'u', credential: 'p' };
+    const remote = parseCommandLine(['--signal', 'http://10.0.0.1:8080', '--turn-user', 'u', '--turn-pass', 'p'], withRelay);
+    expect(remote).toMatchObject({ iceServers: [staticTurn], turn: undefined });
+    expect(parseCommandLine(['--turn-user', 'u', '--turn-pass', 'p'], withRelay)).toMatchObject({ iceServers: [staticTurn], turn: undefined });
+  });
+
   it('refuses what cannot work, with a usage error (exit code 2)', () => {
     const bad = [
       ['--turn', 'turn:t:1'],
       ['--turn-user', 'u', '--turn-pass', 'p'],
+      ['--turn', 'turn:t:0', '--turn-user', 'u', '--turn-pass', 'p'],
+      ['--turn-secret', 's'],
+      ['--turn', 'turn:t:1', '--turn-secret', ''],
+      ['--turn', 'turn:t:1', '--turn-secret', 's', '--turn-user', 'u', '--turn-pass', 'p'],
+      ['--turn', 'turn:t:1', '--turn-secret', 's', '--turn-pass', 'p'],
+      ['--signal', 'http://127.0.0.1:1', '--turn', 'turn:t:1', '--turn-secret', 's'],
+      ['signal', '--turn', 'turn:t:1'],
+      ['signal', '--turn-secret', 's'],
+      ['signal', '--turn', 'stun:t:1', '--turn-secret', 's'],
       ['--connect', 'nothex'],
       ['--signal', 'not a url'],
       ['--signal', 'http://127.0.0.1:1', '--port', '9'],

@@ -1,5 +1,6 @@
+import { createHmac } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createSignalingServer, generateIdentity, P2PError } from '../src/index.js';
+import { createSignalingServer, generateIdentity, P2PError, type P2PNode } from '../src/index.js';
 import { Harness, collect, next } from './helpers.js';
 
 describe('nodes on a real signaling server and real WebRTC', () => {
@@ -140,6 +141,36 @@ describe('nodes on a real signaling server and real WebRTC', () => {
     const a = await h.started(server.url);
     const snapshot = await next(a.state$);
     expect(snapshot.value).toEqual({ running: 'online' });
+  });
+});
+
+describe('TURN credentials issued by the signaling server', () => {
+  const h = new Harness();
+  afterEach(() => h.cleanup());
+
+  /** The ICE servers `node`'s actor for `peerId` was spawned with. */
+  async function peerIceServers(node: P2PNode, peerId: string) {
+    const snapshot = await next(node.state$);
+    return snapshot.context.peers[peerId]!.getSnapshot().context.transport.iceServers;
+  }
+
+  it('reach every peer a node spawns, after its own ICE servers, each node with its own', async () => {
+    // Nothing listens there: the relay is never needed on loopback, only handed over.
+    const turn = { urls: ['turn:127.0.0.1:9'], secret: 'lab secret', ttlSeconds: 600 };
+    const server = await h.server({ turn });
+    const stun = { urls: 'stun:127.0.0.1:9' };
+    const a = await h.started(server.url, { iceServers: [stun] });
+    const b = await h.started(server.url);
+    await a.connectToNode(b.nodeId);
+
+    const [aStun, aTurn] = await peerIceServers(a, b.nodeId);
+    expect(aStun).toEqual(stun);
+    const [bTurn, ...rest] = await peerIceServers(b, a.nodeId);
+    expect(rest).toEqual([]);
+    for (const [grant, node] of [[aTurn, a], [bTurn, b]] as const) {
+      expect(grant).toEqual({ urls: turn.urls, username: expect.stringMatching(`^\\d+:${node.nodeId}$`), credential: expect.any(String) });
+      expect(grant!.credential).toBe(createHmac('sha1', turn.secret).update(grant!.username!).digest('base64'));
+    }
   });
 });
 

@@ -21,7 +21,7 @@ import type { SignalingInput, SignalingNotice, SignalingOutput } from '../src/ma
 import { Envelopes, type SignalData } from '../src/services/envelope.js';
 import { generateIdentity } from '../src/services/identity.js';
 import type { SocketCommand } from '../src/services/socketClient.js';
-import type { TransportCommand, TransportEvent, TransportInput } from '../src/services/webrtcTransport.js';
+import type { IceServer, TransportCommand, TransportEvent, TransportInput } from '../src/services/webrtcTransport.js';
 import { measureCoverage } from './models/coverage.js';
 import { canHappen, MAX_PEERS, NODE_MODEL_EVENTS, nodeModel, type NodeModelEvent, type Outcome } from './models/node.model.js';
 import { modelPaths, runAll, runPath, type Harness, type ModelPath } from './models/run.js';
@@ -123,6 +123,8 @@ function recordingLogger(lines: string[]): Logger {
 }
 
 const identity = generateIdentity();
+/** The node's own ICE server; the signaling server's come after it. */
+const CONFIGURED_ICE = { urls: 'stun:stun.test:3478' };
 
 /** The real supervisor with real peer actors, and what the model says it must have done so far. */
 function nodeHarness(inspect?: (event: InspectionEvent) => void): Harness<NodeModelEvent> {
@@ -149,7 +151,13 @@ function nodeHarness(inspect?: (event: InspectionEvent) => void): Harness<NodeMo
   const node = createActor(machine, {
     clock: new SimulatedClock(),
     inspect,
-    input: { localId: LOCAL_ID, signaling: signalingInput, peerTimeouts: PEER_TIMEOUTS, transport: transportDefaults(), maxPeers: MAX_PEERS },
+    input: {
+      localId: LOCAL_ID,
+      signaling: signalingInput,
+      peerTimeouts: PEER_TIMEOUTS,
+      transport: { ...transportDefaults(), iceServers: [CONFIGURED_ICE] },
+      maxPeers: MAX_PEERS,
+    },
   });
   // A crash of the supervisor is a failed check, not an unhandled error.
   node.subscribe({ error: (err) => errors.push(err) });
@@ -166,6 +174,9 @@ function nodeHarness(inspect?: (event: InspectionEvent) => void): Harness<NodeMo
   /** What the last step sent in, for the checks of its outcome. */
   let last: { peer?: string; session?: string; data?: SignalData } = {};
   let signalingAtStop: AnyActorRef | undefined;
+  let registrations = 0;
+  /** What the last registration issued: every other one issues nothing, as a server without a relay would. */
+  let issued: IceServer[] = [];
 
   const signalingRef = () => node.getSnapshot().children.signaling as AnyActorRef | undefined;
   const tell = (notice: SignalingNotice) => signalingRef()!.send({ type: 'FAKE.TELL', notice });
@@ -230,6 +241,9 @@ function nodeHarness(inspect?: (event: InspectionEvent) => void): Harness<NodeMo
   /** The outcome-specific checks; the general ones run after every step. */
   function checkOutcome(outcome: Outcome): void {
     const { peer, data } = last;
+    if (outcome === 'spawnedInitiator' || outcome === 'spawnedResponder') {
+      expect(liveTransport(peer!).input.iceServers, 'own ICE servers, then the last registration’s').toEqual([CONFIGURED_ICE, ...issued]);
+    }
     switch (outcome) {
       case 'spawnedInitiator':
         expect(liveTransport(peer!).input.initiator, 'new initiator transport').toBe(true);
@@ -269,7 +283,9 @@ function nodeHarness(inspect?: (event: InspectionEvent) => void): Harness<NodeMo
           node.send({ type: 'STOP' });
           break;
         case 'SIGNALING.REGISTERED':
-          tell({ type: 'SIGNALING.REGISTERED', nodeId: LOCAL_ID });
+          registrations += 1;
+          issued = registrations % 2 === 1 ? [{ urls: ['turn:relay.test:3478'], username: `${registrations}:${LOCAL_ID}`, credential: 'c' }] : [];
+          tell({ type: 'SIGNALING.REGISTERED', nodeId: LOCAL_ID, iceServers: issued.length > 0 ? issued : undefined });
           break;
         case 'SIGNALING.LOST':
           tell({ type: 'SIGNALING.LOST', reason: 'transport close' });

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { generateIdentity } from '../src/index.js';
+import { generateIdentity, type Logger, type P2PNode } from '../src/index.js';
 import { Envelopes, newSessionId } from '../src/services/envelope.js';
 import { envelopeMessage, type Envelope } from '../src/services/protocol.js';
 import { Harness, next } from './helpers.js';
@@ -103,6 +103,39 @@ describe('a malicious signaling server', () => {
     const got = next(b.data$);
     await a.send(b.nodeId, 'still here');
     expect((await got).data).toBe('still here');
+  });
+});
+
+describe('a signaling server that hands out malformed TURN servers', () => {
+  const h = new Harness();
+  afterEach(() => h.cleanup());
+
+  function recordingLogger(warnings: string[]): Logger {
+    const logger: Logger = { debug: () => {}, info: () => {}, warn: (_, msg) => warnings.push(msg ?? ''), error: () => {}, child: () => logger };
+    return logger;
+  }
+
+  it('is ignored with a warning: nodes still register and connect, with no relay from it', async () => {
+    const grant = { urls: ['turn:127.0.0.1:9'], username: '1:u', credential: 'p' };
+    const malformed: unknown[] = [
+      // Port 0 would make libwebrtc refuse every connection of the node.
+      [{ ...grant, urls: ['turn:127.0.0.1:0'] }],
+      'turn:127.0.0.1:9',
+      Array.from({ length: 5 }, () => grant),
+      [{ ...grant, credential: 'x'.repeat(100_000) }],
+      null,
+    ];
+    let registrations = 0;
+    const server = await maliciousServer((e) => [e], () => ({ iceServers: malformed[registrations++ % malformed.length] }));
+    h.defer(server.close);
+    const warnings: string[] = [];
+    const nodes = await Promise.all(malformed.map(() => h.started(server.url, { ...FAST, logger: recordingLogger(warnings) })));
+    expect(warnings.filter((w) => w === 'ignoring malformed iceServers in the register ack')).toHaveLength(malformed.length);
+
+    const [a, b] = nodes as [P2PNode, P2PNode];
+    await a.connectToNode(b.nodeId);
+    const peer = (await next(a.state$)).context.peers[b.nodeId]!;
+    expect(peer.getSnapshot().context.transport.iceServers).toEqual([]);
   });
 });
 

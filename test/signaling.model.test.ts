@@ -66,6 +66,7 @@ function signalingHarness(inspect?: (event: InspectionEvent) => void): Harness<S
   let cause: SocketEvent | undefined;
   let lastFailure = '';
   let losses = 0;
+  let registrations = 0;
 
   const live = () => socket.last();
   const emit = (event: SocketEvent) => {
@@ -82,7 +83,7 @@ function signalingHarness(inspect?: (event: InspectionEvent) => void): Harness<S
   const noticeFor = (notice: Notice): Record<string, unknown> => {
     switch (notice) {
       case 'SIGNALING.REGISTERED':
-        return { type: notice, nodeId: identity.nodeId };
+        return { type: notice, nodeId: identity.nodeId, iceServers: cause?.type === 'SOCKET.REGISTERED' ? cause.iceServers : [] };
       case 'SIGNALING.LOST':
         return { type: notice, reason: cause?.type === 'SOCKET.DISCONNECTED' ? cause.reason : expect.any(String) };
       case 'SIGNAL.IN':
@@ -113,7 +114,10 @@ function signalingHarness(inspect?: (event: InspectionEvent) => void): Harness<S
           const { queued } = before.context as { queued: number };
           onSocket = unsent.slice(unsent.length - queued);
           unsent = [];
-          return emit({ type: 'SOCKET.REGISTERED', nodeId: identity.nodeId });
+          // Distinct credentials per registration, so a notice carrying stale ones would show.
+          registrations += 1;
+          const iceServers = [{ urls: ['turn:relay.test:3478'], username: `${registrations}:${identity.nodeId}`, credential: `c${registrations}` }];
+          return emit({ type: 'SOCKET.REGISTERED', nodeId: identity.nodeId, iceServers });
         }
         case 'SOCKET.DISCONNECTED':
           losses += 1;

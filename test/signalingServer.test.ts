@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { io, type Socket as ClientSocket } from 'socket.io-client';
 import { Envelopes, newSessionId, type SignalData } from '../src/services/envelope.js';
@@ -6,9 +6,11 @@ import { generateIdentity, type Identity } from '../src/services/identity.js';
 import type { Logger } from '../src/log.js';
 import {
   isChallenge,
+  isIceServerGrants,
   registerMessage,
   type Ack,
   type ChallengeMessage,
+  type RegisterReply,
   type SignalDelivery,
 } from '../src/services/protocol.js';
 import { TokenBucket } from '../src/services/rateLimit.js';
@@ -178,6 +180,43 @@ describe('signaling server', () => {
     await expect(createSignalingServer({ rateLimit: { perSecond: 0, burst: 1 } })).rejects.toMatchObject({
       code: 'ERR_INVALID_OPTION',
     });
+    const turn = { urls: ['turn:relay.example:3478'], secret: 'hunter2' };
+    for (const bad of [
+      { ...turn, urls: [] },
+      { ...turn, urls: ['stun:relay.example:3478'] },
+      { ...turn, urls: ['turn:relay.example:0'] },
+      { ...turn, secret: '' },
+      { ...turn, ttlSeconds: 0 },
+      { ...turn, ttlSeconds: 1.5 },
+    ]) {
+      const refused = await createSignalingServer({ turn: bad }).then(() => new Error('listening'), (err: Error) => err);
+      expect(refused, JSON.stringify(bad)).toMatchObject({ code: 'ERR_INVALID_OPTION' });
+      expect(refused.message).not.toContain(turn.secret);
+    }
+  });
+
+  it('hands each registered node TURN credentials for itself that verify with the shared secret', async () => {
+    const secret = 'coturn static-auth-secret';
+    const urls = ['turn:relay.example:3478', 'turns:relay.example:5349'];
+    const server = await startServer({ turn: { urls, secret, ttlSeconds: 3600 } });
+    const identity = generateIdentity();
+    const { socket, nonce } = await connect(server);
+    const now = Math.floor(Date.now() / 1000);
+    const ack = await request<RegisterReply>(socket, 'register', registration(identity, nonce));
+    if (!ack.ok) throw new Error(`registration refused: ${ack.error.code}`);
+    expect(isIceServerGrants(ack.iceServers)).toBe(true);
+    const [grant] = ack.iceServers!;
+    expect(ack.iceServers).toHaveLength(1);
+    expect(grant!.urls).toEqual(urls);
+    const [expiry, user] = grant!.username.split(':');
+    expect(user).toBe(identity.nodeId);
+    expect(Number(expiry) - now).toBeGreaterThanOrEqual(3600);
+    expect(Number(expiry) - now).toBeLessThanOrEqual(3601);
+    expect(grant!.credential).toBe(createHmac('sha1', secret).update(grant!.username).digest('base64'));
+
+    const plain = await startServer();
+    const conn = await connect(plain);
+    expect(await request(conn.socket, 'register', registration(identity, conn.nonce))).not.toHaveProperty('iceServers');
   });
 
   it('registers a node under the SHA-256 of its public key', async () => {

@@ -4,6 +4,8 @@
  */
 import { parseArgs } from 'node:util';
 import { defaultIdentityPath, isNodeId } from '../services/identity.js';
+import { isTurnUrl } from '../services/protocol.js';
+import type { TurnRestOptions } from '../services/turnCredentials.js';
 import type { IceServer } from '../services/webrtcTransport.js';
 import { usageError } from './errors.js';
 
@@ -24,6 +26,8 @@ export interface StartCommand {
   /** Named by --identity or P2P_IDENTITY, rather than the default. */
   identityChosen: boolean;
   iceServers: IceServer[];
+  /** A relay the embedded server issues credentials for (`--turn-secret`); then `iceServers` holds no TURN entry. */
+  turn: TurnRestOptions | undefined;
   loopbackOnly: boolean;
   /** Serve the inspector page on 127.0.0.1 at this port. */
   inspectPort: number | undefined;
@@ -37,6 +41,8 @@ export interface SignalCommand {
   logLevel: LogLevel;
   host: string;
   port: number;
+  /** A relay whose credentials the server hands to every registered node (`--turn` + `--turn-secret`). */
+  turn: TurnRestOptions | undefined;
 }
 
 /** `--help` or `--version` given to either command. */
@@ -55,13 +61,20 @@ const COMMON = {
   port: { type: 'string' },
 } as const;
 
+const TURN_REST = {
+  turn: { type: 'string', multiple: true },
+  'turn-secret': { type: 'string' },
+} as const;
+
+const SIGNAL_OPTIONS = { ...COMMON, ...TURN_REST } as const;
+
 const START_OPTIONS = {
   ...COMMON,
+  ...TURN_REST,
   signal: { type: 'string' },
   connect: { type: 'string', multiple: true },
   identity: { type: 'string' },
   stun: { type: 'string', multiple: true },
-  turn: { type: 'string', multiple: true },
   'turn-user': { type: 'string' },
   'turn-pass': { type: 'string' },
   'loopback-only': { type: 'boolean' },
@@ -81,19 +94,23 @@ export const INSPECT_PORT = 8088;
  */
 export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv): Command {
   const [first, ...rest] = argv;
-  if (first === 'signal') return parseSignal(rest);
+  if (first === 'signal') return parseSignal(rest, env);
   return parseStart(first === 'start' ? rest : argv, env);
 }
 
-function parseSignal(args: string[]): Command {
-  const { values } = parse(args, COMMON);
+function parseSignal(args: string[], env: NodeJS.ProcessEnv): Command {
+  const { values } = parse(args, SIGNAL_OPTIONS);
   if (values.help) return { command: 'help', topic: 'signal' };
   if (values.version) return { command: 'version', topic: 'signal' };
+  const turn = turnRest(values, env);
+  // A server has no static credentials to hand out; P2P_TURN alone may be meant for the nodes.
+  if (turn === undefined && values.turn !== undefined) throw usageError('--turn needs --turn-secret (or P2P_TURN_SECRET)');
   return {
     command: 'signal',
     logLevel: logLevel(values['log-level']),
     host: host(values.host),
     port: port(values.port, STANDALONE_PORT),
+    turn,
   };
 }
 
@@ -106,6 +123,15 @@ function parseStart(args: string[], env: NodeJS.ProcessEnv): Command {
   if (signalingUrl !== undefined && (values.host !== undefined || values.port !== undefined)) {
     throw usageError('--host and --port configure the embedded signaling server; drop them when using --signal or SIGNALING_SERVER_URL');
   }
+  if (signalingUrl !== undefined && values['turn-secret'] !== undefined) {
+    throw usageError('--turn-secret configures the embedded signaling server; drop it when using --signal or SIGNALING_SERVER_URL');
+  }
+  const staticTurn = values['turn-user'] !== undefined || values['turn-pass'] !== undefined;
+  if (staticTurn && values['turn-secret'] !== undefined) {
+    throw usageError('--turn-secret issues TURN credentials; drop --turn-user and --turn-pass');
+  }
+  // Flags for static credentials win over a secret exported in the environment.
+  const turn = signalingUrl === undefined && !staticTurn ? turnRest(values, env) : undefined;
   return {
     command: 'start',
     logLevel: logLevel(values['log-level']),
@@ -115,7 +141,8 @@ function parseStart(args: string[], env: NodeJS.ProcessEnv): Command {
     connect: (values.connect ?? []).map(nodeId),
     identityFile: values.identity || env.P2P_IDENTITY || defaultIdentityPath(env),
     identityChosen: Boolean(values.identity || env.P2P_IDENTITY),
-    iceServers: iceServers(values, env),
+    iceServers: iceServers(values, env, turn),
+    turn,
     loopbackOnly: values['loopback-only'] ?? false,
     inspectPort: values.inspect === undefined ? undefined : port(values.inspect, INSPECT_PORT, '--inspect'),
     stately: values.stately ?? false,
@@ -127,7 +154,7 @@ function withDefaultInspectPort(args: string[]): string[] {
   return args.map((arg, i) => (arg === '--inspect' && !/^\d+$/.test(args[i + 1] ?? '') ? `--inspect=${INSPECT_PORT}` : arg));
 }
 
-type Options = typeof COMMON | typeof START_OPTIONS;
+type Options = typeof SIGNAL_OPTIONS | typeof START_OPTIONS;
 
 function parse<T extends Options>(args: string[], options: T) {
   try {
@@ -184,28 +211,52 @@ function envList(value: string | undefined): string[] {
     .filter(Boolean);
 }
 
-function urls(flag: 'stun' | 'turn', given: string[] | undefined, fromEnv: string | undefined): string[] {
+const URL_FORMS = {
+  stun: { valid: (url: string) => hasScheme(url, ['stun:', 'stuns:']), form: 'stun: or stuns:' },
+  // As strict as the check on relays a signaling server hands out: libwebrtc refuses a connection over one bad URL.
+  turn: { valid: isTurnUrl, form: 'turn:HOST[:PORT][?transport=udp|tcp] or turns:…' },
+};
+
+function urls(flag: keyof typeof URL_FORMS, given: string[] | undefined, fromEnv: string | undefined): string[] {
   const list = given ?? envList(fromEnv);
-  const schemes = flag === 'stun' ? ['stun:', 'stuns:'] : ['turn:', 'turns:'];
+  const { valid, form } = URL_FORMS[flag];
   for (const url of list) {
-    if (!hasScheme(url, schemes)) throw usageError(`--${flag} URL must start with ${schemes.join(' or ')}; got ${JSON.stringify(url)}`);
+    if (!valid(url)) throw usageError(`--${flag} URL must be ${form}; got ${JSON.stringify(url)}`);
   }
   return list;
 }
 
-interface IceValues {
-  stun?: string[];
+interface TurnRestValues {
   turn?: string[];
+  'turn-secret'?: string;
+}
+
+/** `--turn` with `--turn-secret`: a relay the signaling server issues credentials for (coturn `use-auth-secret`). */
+function turnRest(values: TurnRestValues, env: NodeJS.ProcessEnv): TurnRestOptions | undefined {
+  if (values['turn-secret'] === '') throw usageError('--turn-secret must not be empty');
+  const secret = values['turn-secret'] ?? (env.P2P_TURN_SECRET || undefined);
+  if (secret === undefined) return undefined;
+  const turn = urls('turn', values.turn, env.P2P_TURN);
+  if (turn.length > 0) return { urls: turn, secret };
+  // Only the flag counts here: a secret exported in the environment may serve other tools.
+  if (values['turn-secret'] !== undefined) throw usageError('--turn-secret needs --turn');
+  return undefined;
+}
+
+interface IceValues extends TurnRestValues {
+  stun?: string[];
   'turn-user'?: string;
   'turn-pass'?: string;
 }
 
-function iceServers(values: IceValues, env: NodeJS.ProcessEnv): IceServer[] {
+function iceServers(values: IceValues, env: NodeJS.ProcessEnv, issued: TurnRestOptions | undefined): IceServer[] {
   const stun = urls('stun', values.stun, env.P2P_STUN);
+  const servers: IceServer[] = stun.length ? [{ urls: stun }] : [];
+  // The embedded server hands this node its TURN credentials at registration, as it does every other node.
+  if (issued) return servers;
   const turn = urls('turn', values.turn, env.P2P_TURN);
   const username = values['turn-user'] ?? (env.P2P_TURN_USER || undefined);
   const credential = values['turn-pass'] ?? (env.P2P_TURN_PASS || undefined);
-  const servers: IceServer[] = stun.length ? [{ urls: stun }] : [];
   if (turn.length === 0) {
     // Only the flags count here: credentials exported in the environment may serve other tools.
     if (values['turn-user'] !== undefined || values['turn-pass'] !== undefined) {

@@ -17,6 +17,11 @@ Options:
   --turn URL           TURN server (repeatable; env P2P_TURN, comma-separated)
   --turn-user USER     TURN username, required with --turn (env P2P_TURN_USER)
   --turn-pass PASS     TURN password, required with --turn (env P2P_TURN_PASS)
+  --turn-secret S      instead of --turn-user/--turn-pass: the TURN server's
+                       shared secret (coturn use-auth-secret); the embedded
+                       signaling server then gives every node that registers
+                       credentials for --turn, valid 24 h (env P2P_TURN_SECRET;
+                       not with --signal)
   --loopback-only      use 127.0.0.1/::1 candidates only (one-machine demos, tests)
   --inspect [PORT]     serve the live state inspector on 127.0.0.1 (default 8088;
                        0: any free port); works offline
@@ -30,6 +35,8 @@ Options:
 No ICE servers are used by default, which is enough on one machine or LAN.
 Across NATs pass --stun (e.g. --stun stun:stun.l.google.com:19302); peers behind
 symmetric NATs also need a relay: --turn turn:HOST:3478 --turn-user U --turn-pass P.
+A signaling server started with --turn-secret hands out the relay's credentials
+itself, so nodes that join it need no --turn at all.
 
 Once running, type a line to send it to every connected peer, or:
 ${interactiveHelp().map((line) => `  ${line}`).join('\n')}
@@ -44,6 +51,12 @@ Runs a standalone signaling server until SIGINT or SIGTERM.
 Options:
   --host HOST          interface to listen on (default 127.0.0.1; 0.0.0.0 for all)
   --port PORT          port to listen on (default 8080; 0 for any free port)
+  --turn URL           TURN server to hand out credentials for (repeatable;
+                       env P2P_TURN, comma-separated); needs --turn-secret
+  --turn-secret S      the TURN server's shared secret (coturn --use-auth-secret
+                       --static-auth-secret S); every node that registers gets
+                       credentials valid 24 h (env P2P_TURN_SECRET, which keeps
+                       the secret out of the process list)
   --log-level LEVEL    fatal|error|warn|info|debug|trace|silent (default warn)
   -h, --help           show this help
   -v, --version        show the version`;

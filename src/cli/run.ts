@@ -6,6 +6,7 @@ import { createNode, type P2PNode } from '../node.js';
 import { loopbackOnly } from '../services/candidates.js';
 import { identitySlot, leaseIdentity, type IdentityLease } from '../services/identityLease.js';
 import { createSignalingServer, type SignalingServer } from '../services/signalingServer.js';
+import type { TurnRestOptions } from '../services/turnCredentials.js';
 import type { SignalCommand, StartCommand } from './args.js';
 import { CliError } from './errors.js';
 import { startConsole } from './interactive.js';
@@ -69,9 +70,9 @@ function localUrl(server: SignalingServer): string {
   return WILDCARD_HOSTS.has(server.host) ? `http://127.0.0.1:${server.port}` : server.url;
 }
 
-async function listen(host: string, port: number, logger: Logger): Promise<SignalingServer> {
+async function listen(host: string, port: number, turn: TurnRestOptions | undefined, logger: Logger): Promise<SignalingServer> {
   try {
-    return await createSignalingServer({ host, port, logger });
+    return await createSignalingServer({ host, port, turn, logger });
   } catch (err) {
     throw new CliError(`cannot listen on ${host}:${port}: ${(err as Error).message}`, 1);
   }
@@ -110,7 +111,7 @@ interface Signaling {
 async function signaling(command: StartCommand, logger: Logger): Promise<Signaling> {
   const given = command.signalingUrl;
   if (given !== undefined) return { server: undefined, url: given, advertised: given };
-  const server = await listen(command.host, command.port, logger);
+  const server = await listen(command.host, command.port, command.turn, logger);
   return { server, url: localUrl(server), advertised: advertisedUrl(server) };
 }
 
@@ -162,7 +163,7 @@ async function serve(node: P2PNode, connect: string[], quit: QuitSignal, print: 
 /** Runs a standalone signaling server until SIGINT or SIGTERM. */
 export async function runSignal(command: SignalCommand, logger: Logger, print: Print): Promise<void> {
   const quit = quitSignal();
-  const server = await listen(command.host, command.port, logger);
+  const server = await listen(command.host, command.port, command.turn, logger);
   print(`signaling: ${advertisedUrl(server)}`);
   await quit.requested;
   await server.close();

@@ -5,6 +5,7 @@
  */
 import { and, assign, enqueueActions, sendTo, setup, type ActorRefFrom } from 'xstate';
 import { newSessionId, type VerifiedSignal } from '../services/envelope.js';
+import type { IceServer } from '../services/webrtcTransport.js';
 import {
   peerConnectionMachine,
   type PeerInput,
@@ -27,6 +28,8 @@ type PeerRef = ActorRefFrom<typeof peerConnectionMachine>;
 
 export interface NodeContext extends NodeInput {
   peers: Record<string, PeerRef>;
+  /** ICE servers the signaling server issued at the last registration; peers use them after `transport.iceServers`. */
+  serverIceServers: IceServer[];
   signalingError?: SignalingOutput['error'];
 }
 
@@ -74,6 +77,10 @@ export const nodeMachine = setup({
   },
   actions: {
     connectSignaling: sendTo('signaling', { type: 'CONNECT' }),
+    // Replaced, not merged: each registration brings fresh credentials, and a server may stop issuing any.
+    storeServerIceServers: assign({
+      serverIceServers: ({ event }) => (event.type === 'SIGNALING.REGISTERED' ? event.iceServers ?? [] : []),
+    }),
     spawnInitiator: assign(({ context, event, spawn }) => {
       if (event.type !== 'CONNECT') return {};
       const input = peerInput(context, event.peerId, 'initiator', newSessionId());
@@ -130,7 +137,7 @@ export const nodeMachine = setup({
   },
 }).createMachine({
   id: 'node',
-  context: ({ input }) => ({ ...input, peers: {} }),
+  context: ({ input }) => ({ ...input, peers: {}, serverIceServers: [] }),
   initial: 'idle',
   states: {
     idle: {
@@ -147,13 +154,13 @@ export const nodeMachine = setup({
       initial: 'connecting',
       states: {
         connecting: {
-          on: { 'SIGNALING.REGISTERED': 'online' },
+          on: { 'SIGNALING.REGISTERED': { target: 'online', actions: 'storeServerIceServers' } },
         },
         online: {
           on: { 'SIGNALING.LOST': 'offline' },
         },
         offline: {
-          on: { 'SIGNALING.REGISTERED': 'online' },
+          on: { 'SIGNALING.REGISTERED': { target: 'online', actions: 'storeServerIceServers' } },
         },
         /** Signaling gave up (unreachable before first contact, or our id was taken over); peers live on. */
         signalingFailed: {
@@ -188,5 +195,6 @@ export const nodeMachine = setup({
 });
 
 function peerInput(context: NodeContext, remoteId: string, role: PeerInput['role'], session: string): PeerInput {
-  return { localId: context.localId, remoteId, role, session, timeouts: context.peerTimeouts, transport: context.transport };
+  const iceServers = [...context.transport.iceServers, ...context.serverIceServers];
+  return { localId: context.localId, remoteId, role, session, timeouts: context.peerTimeouts, transport: { ...context.transport, iceServers } };
 }

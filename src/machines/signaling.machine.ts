@@ -8,6 +8,7 @@ import type { Envelopes, VerifiedSignal } from '../services/envelope.js';
 import type { Identity } from '../services/identity.js';
 import type { ProtocolError } from '../services/protocol.js';
 import { socketClient, type SocketCommand, type SocketEvent } from '../services/socketClient.js';
+import type { IceServer } from '../services/webrtcTransport.js';
 
 export interface SignalingTimeouts {
   /** Socket.IO connect, per attempt. */
@@ -53,7 +54,8 @@ export type SignalingEvent =
 
 /** What the signaling actor tells its parent (the node supervisor). */
 export type SignalingNotice =
-  | { type: 'SIGNALING.REGISTERED'; nodeId: string }
+  /** `iceServers`: what the server issued with this registration (fresh credentials every time). */
+  | { type: 'SIGNALING.REGISTERED'; nodeId: string; iceServers?: IceServer[] }
   | { type: 'SIGNALING.LOST'; reason: string }
   | { type: 'SIGNAL.IN'; signal: VerifiedSignal }
   | { type: 'SIGNAL.FAILED'; to: string; session: string; error: ProtocolError };
@@ -115,10 +117,10 @@ export const signalingMachine = setup({
       enqueue.assign({ queue: [] });
     }),
     relay: sendTo('socket', ({ event }) => event as SocketCommand),
-    notifyRegistered: sendParent(({ event }) => ({
-      type: 'SIGNALING.REGISTERED',
-      nodeId: event.type === 'SOCKET.REGISTERED' ? event.nodeId : '',
-    })),
+    notifyRegistered: sendParent(({ event }) => {
+      const { nodeId, iceServers } = event as Extract<SocketEvent, { type: 'SOCKET.REGISTERED' }>;
+      return { type: 'SIGNALING.REGISTERED', nodeId, iceServers };
+    }),
     notifyLost: sendParent(({ event }) => ({
       type: 'SIGNALING.LOST',
       reason: event.type === 'SOCKET.DISCONNECTED' ? event.reason : event.type,

@@ -63,6 +63,20 @@ export interface RegisterRequest {
   signature: string;
 }
 
+/** A TURN relay and the credentials to use it, as a signaling server hands them out on registration. */
+export interface IceServerGrant {
+  urls: string[];
+  username: string;
+  credential: string;
+}
+
+/** What a successful `register` ack carries besides `ok`. */
+export interface RegisterReply {
+  nodeId: string;
+  /** TURN relays this node may use, with credentials issued for it; absent when the server has none. */
+  iceServers?: IceServerGrant[];
+}
+
 export type SignalKind = 'offer' | 'answer' | 'candidate' | 'reject';
 export const SIGNAL_KINDS: readonly SignalKind[] = ['offer', 'answer', 'candidate', 'reject'];
 
@@ -94,8 +108,19 @@ export interface SignalDelivery {
 /** Largest `data` text an envelope may carry (an SDP with many candidates fits in well under this). */
 export const MAX_ENVELOPE_DATA = 16 * 1024;
 
+/**
+ * Bounds on `iceServers` in a register ack: a few relays, each with a few URLs, is every real setup;
+ * anything bigger comes from a server that should not be believed.
+ */
+export const MAX_ICE_SERVER_GRANTS = 4;
+export const MAX_TURN_URLS = 8;
+/** Longest TURN URL, username or credential (a REST API username is about 75 characters). */
+export const MAX_ICE_FIELD_LENGTH = 256;
+
 const BASE64URL = /^[A-Za-z0-9_-]+$/;
 const SESSION = /^[A-Za-z0-9_-]{8,64}$/;
+/** RFC 7065 `turn:`/`turns:` URI: host (IP literal, IPv4 or name), optional port, optional transport. */
+const TURN_URL = /^turns?:(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(?::(\d{1,5}))?(?:\?transport=(?:udp|tcp))?$/;
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -135,6 +160,35 @@ export function isNotice(value: unknown): value is NoticeMessage {
 
 export function isRegisterRequest(value: unknown): value is RegisterRequest {
   return isRecord(value) && isPublicKey(value.publicKey) && isSignature(value.signature);
+}
+
+/** A TURN URL libwebrtc will parse: it refuses the whole RTCPeerConnection over one bad entry (e.g. port 0). */
+export function isTurnUrl(value: unknown): value is string {
+  if (typeof value !== 'string' || value.length > MAX_ICE_FIELD_LENGTH) return false;
+  const match = TURN_URL.exec(value);
+  if (!match) return false;
+  const port = match[1];
+  return port === undefined || (Number(port) >= 1 && Number(port) <= 65_535);
+}
+
+const isIceField = (value: unknown): value is string =>
+  typeof value === 'string' && value.length > 0 && value.length <= MAX_ICE_FIELD_LENGTH;
+
+function isIceServerGrant(value: unknown): value is IceServerGrant {
+  return (
+    isRecord(value) &&
+    Array.isArray(value.urls) &&
+    value.urls.length > 0 &&
+    value.urls.length <= MAX_TURN_URLS &&
+    value.urls.every(isTurnUrl) &&
+    isIceField(value.username) &&
+    isIceField(value.credential)
+  );
+}
+
+/** The `iceServers` of a register ack, bounded so a hostile server cannot hand a node an unbounded list. */
+export function isIceServerGrants(value: unknown): value is IceServerGrant[] {
+  return Array.isArray(value) && value.length <= MAX_ICE_SERVER_GRANTS && value.every(isIceServerGrant);
 }
 
 export function isEnvelope(value: unknown): value is Envelope {

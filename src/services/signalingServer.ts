@@ -13,19 +13,24 @@ import { silentLogger, type Logger } from '../log.js';
 import { nodeIdOf, verifySignature } from './identity.js';
 import {
   ClientEvent,
+  MAX_TURN_URLS,
   PROTOCOL_VERSION,
   ServerEvent,
   isRegisterRequest,
   isSignalRequest,
+  isTurnUrl,
   registerMessage,
   type Ack,
   type ChallengeMessage,
   type Envelope,
+  type IceServerGrant,
   type ProtocolError,
+  type RegisterReply,
   type ServerErrorCode,
   type SignalDelivery,
 } from './protocol.js';
 import { TokenBucket } from './rateLimit.js';
+import { DEFAULT_TURN_TTL_SECONDS, turnCredentials, type TurnRestOptions } from './turnCredentials.js';
 
 /** Settings of {@link createSignalingServer}; every field is optional. */
 export interface SignalingServerOptions {
@@ -39,6 +44,11 @@ export interface SignalingServerOptions {
   maxPayloadBytes?: number;
   /** Incoming events allowed per socket; default `{ perSecond: 100, burst: 200 }`. */
   rateLimit?: { perSecond: number; burst: number };
+  /**
+   * A TURN relay sharing this secret (coturn `use-auth-secret`): every registered node gets credentials
+   * for it in its register ack, valid `ttlSeconds` (default a day). Default none.
+   */
+  turn?: TurnRestOptions;
   /** Default {@link silentLogger}. */
   logger?: Logger;
 }
@@ -54,7 +64,7 @@ export interface SignalingServer {
   close(): Promise<void>;
 }
 
-type Config = Required<Omit<SignalingServerOptions, 'logger'>>;
+type Config = Required<Omit<SignalingServerOptions, 'logger' | 'turn'>> & { turn: Required<TurnRestOptions> | undefined };
 
 /**
  * Rejected events go into a second bucket this many times the burst, refilled at the same rate: a bursty
@@ -111,6 +121,7 @@ export async function createSignalingServer(options: SignalingServerOptions = {}
   const port = (http.address() as AddressInfo).port;
   const host = config.host;
   logger.info({ host, port }, 'signaling server listening');
+  if (config.turn) logger.info({ urls: config.turn.urls, ttlSeconds: config.turn.ttlSeconds }, 'handing out TURN credentials');
 
   let closing: Promise<void> | undefined;
   return {
@@ -128,6 +139,7 @@ function resolveConfig(options: SignalingServerOptions): Config {
     registerTimeoutMs: options.registerTimeoutMs ?? 5000,
     maxPayloadBytes: options.maxPayloadBytes ?? 64 * 1024,
     rateLimit: options.rateLimit ?? { perSecond: 100, burst: 200 },
+    turn: resolveTurn(options.turn),
   };
   if (!Number.isInteger(config.port) || config.port < 0 || config.port > 65535) invalid('port', config.port);
   if (typeof config.host !== 'string' || config.host === '') invalid('host', config.host);
@@ -136,6 +148,27 @@ function resolveConfig(options: SignalingServerOptions): Config {
   if (!isPositive(config.rateLimit.perSecond)) invalid('rateLimit.perSecond', config.rateLimit.perSecond);
   if (!isPositive(config.rateLimit.burst)) invalid('rateLimit.burst', config.rateLimit.burst);
   return config;
+}
+
+function resolveTurn(turn: TurnRestOptions | undefined): Required<TurnRestOptions> | undefined {
+  if (turn === undefined) return undefined;
+  const { urls, secret, ttlSeconds = DEFAULT_TURN_TTL_SECONDS } = turn;
+  // The client refuses more URLs than MAX_TURN_URLS, so more would silently cost every node its relay.
+  if (!Array.isArray(urls) || urls.length === 0 || urls.length > MAX_TURN_URLS || !urls.every(isTurnUrl)) {
+    invalid('turn.urls', urls);
+  }
+  // Not through invalid(): the message would print the secret.
+  if (typeof secret !== 'string' || secret === '') {
+    throw new P2PError('ERR_INVALID_OPTION', 'signaling server option turn.secret must be a non-empty string');
+  }
+  if (!Number.isSafeInteger(ttlSeconds) || ttlSeconds <= 0) invalid('turn.ttlSeconds', ttlSeconds);
+  return { urls: [...urls], secret, ttlSeconds };
+}
+
+/** Credentials for `nodeId` from now on, so a node's relay access lapses `ttlSeconds` after its last registration. */
+function turnGrant(turn: Required<TurnRestOptions>, nodeId: string): IceServerGrant {
+  const expiresAt = Math.floor(Date.now() / 1000) + turn.ttlSeconds;
+  return { urls: turn.urls, ...turnCredentials(turn.secret, nodeId, expiresAt) };
 }
 
 function isPositive(value: unknown): value is number {
@@ -268,7 +301,7 @@ class Relay {
     }
   }
 
-  #register(peer: Peer, payload: unknown): Ack<{ nodeId: string }> {
+  #register(peer: Peer, payload: unknown): Ack<RegisterReply> {
     if (peer.nodeId !== undefined) return fail('ERR_ALREADY_REGISTERED', 'this connection is already registered');
     if (!isRegisterRequest(payload)) {
       return fail('ERR_BAD_REQUEST', 'register expects { publicKey, signature } in base64url');
@@ -280,7 +313,8 @@ class Relay {
     // The id is derived from the proven key, so nobody can register an id they hold no key for.
     const nodeId = nodeIdOf(payload.publicKey);
     this.#bind(peer, nodeId);
-    return { ok: true, nodeId };
+    const { turn } = this.#config;
+    return turn ? { ok: true, nodeId, iceServers: [turnGrant(turn, nodeId)] } : { ok: true, nodeId };
   }
 
   /** Points the registry at `peer`; a proven newer session of the same node replaces the old one. */

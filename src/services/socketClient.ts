@@ -13,12 +13,15 @@ import {
   ClientEvent,
   ServerEvent,
   isChallenge,
+  isIceServerGrants,
   isNotice,
   isSignalDelivery,
   registerMessage,
   type Ack,
   type ProtocolError,
+  type RegisterReply,
 } from './protocol.js';
+import type { IceServer } from './webrtcTransport.js';
 
 export interface SocketInput {
   url: string;
@@ -30,7 +33,8 @@ export interface SocketInput {
 /** Events the socket actor sends to its parent. */
 export type SocketEvent =
   | { type: 'SOCKET.CONNECTED' }
-  | { type: 'SOCKET.REGISTERED'; nodeId: string }
+  /** `iceServers`: TURN relays the server issued credentials for, if it sent any well-formed ones. */
+  | { type: 'SOCKET.REGISTERED'; nodeId: string; iceServers?: IceServer[] }
   | { type: 'SOCKET.REJECTED'; error: ProtocolError }
   | { type: 'SOCKET.DISCONNECTED'; reason: string }
   | { type: 'SOCKET.SIGNAL'; signal: VerifiedSignal }
@@ -75,14 +79,22 @@ function register(socket: Socket, input: SocketInput, nonce: string, sendBack: (
       done();
       if (err) return sendBack({ type: 'SOCKET.DISCONNECTED', reason: 'register acknowledgement timed out' });
       const error = ackError(reply);
-      const nodeId = (reply as { nodeId?: unknown }).nodeId;
       if (error) return sendBack({ type: 'SOCKET.REJECTED', error });
+      const { nodeId, iceServers } = reply as Partial<Record<keyof RegisterReply, unknown>>;
       if (nodeId !== input.identity.nodeId) {
         // A server that names us differently is not speaking this protocol; do not trust it.
         return sendBack({ type: 'SOCKET.REJECTED', error: { code: 'ERR_AUTH', message: 'server reported a different node id' } });
       }
-      sendBack({ type: 'SOCKET.REGISTERED', nodeId });
+      sendBack({ type: 'SOCKET.REGISTERED', nodeId, iceServers: grantedIceServers(iceServers, input.logger) });
     });
+}
+
+/** The relays a register ack offers; a malformed offer costs the node its relay, never its registration. */
+function grantedIceServers(value: unknown, log: Logger): IceServer[] | undefined {
+  if (value === undefined || isIceServerGrants(value)) return value;
+  // Not the value itself: it may hold credentials.
+  log.warn({ iceServers: Array.isArray(value) ? `array of ${value.length}` : typeof value }, 'ignoring malformed iceServers in the register ack');
+  return undefined;
 }
 
 function relay(socket: Socket, input: SocketInput, command: SocketCommand, sendBack: (e: SocketEvent) => void, done: Done): void {

@@ -8,11 +8,15 @@ import type { Envelope } from '../../src/services/protocol.js';
 /** What the malicious server does with a relayed envelope: the envelopes to deliver instead (none drops it). */
 export type Tamper = (envelope: Envelope, from: string, to: string) => Envelope[];
 
+/** Fields the malicious server adds to each register ack, e.g. a malformed `iceServers`. */
+export type AckExtras = () => Record<string, unknown>;
+
 /**
  * A hostile signaling server written from docs/protocol.md: it registers anyone without checking
- * signatures and passes every envelope through `tamper` before delivering it.
+ * signatures, adds `ackExtras()` to every register ack, and passes every envelope through `tamper`
+ * before delivering it.
  */
-export async function maliciousServer(tamper: Tamper) {
+export async function maliciousServer(tamper: Tamper, ackExtras: AckExtras = () => ({})) {
   const http = createServer();
   const io = new Server(http, { transports: ['websocket'], serveClient: false });
   const sockets = new Map<string, Socket>();
@@ -23,7 +27,7 @@ export async function maliciousServer(tamper: Tamper) {
       const nodeId = nodeIdOf(req.publicKey);
       sockets.set(nodeId, socket);
       socket.data.nodeId = nodeId;
-      ack({ ok: true, nodeId });
+      ack({ ...ackExtras(), ok: true, nodeId });
     });
     socket.on('signal', (req: { to: string; envelope: Envelope }, ack: (r: unknown) => void) => {
       ack({ ok: true });
