@@ -277,6 +277,21 @@ describe('peer connection machine: diagnosing an ICE failure', () => {
     });
   });
 
+  it('reports the peer giving up on ICE as our ICE failure, diagnosed with what we saw; other refusals as rejected', () => {
+    const p = peer('initiator');
+    p.transport.last().emit({ type: 'TRANSPORT.SIGNAL', data: typed('srflx') });
+    p.send({ type: 'SIGNAL.IN', signal: signal(p.remoteId, SESSION, answer()) });
+    p.send({ type: 'SIGNAL.IN', signal: signal(p.remoteId, SESSION, typed('srflx')) });
+    p.send({ type: 'SIGNAL.IN', signal: signal(p.remoteId, SESSION, { type: 'reject', code: 'ice-failed' }) });
+    expect(p.output()).toMatchObject({
+      reason: 'ice-failed',
+      detail: expect.stringMatching(/^the peer found no working candidate pair; we signaled host 0, srflx 1, relay 0; .*a TURN server \(--turn\) is needed/),
+    });
+    const q = peer('initiator');
+    q.send({ type: 'SIGNAL.IN', signal: signal(q.remoteId, SESSION, { type: 'reject', code: 'timeout' }) });
+    expect(q.output()).toEqual({ remoteId: q.remoteId, reason: 'rejected', detail: undefined });
+  });
+
   it('starts counting afresh when the peer restarts with a new session', () => {
     const p = peer('initiator');
     p.transport.last().emit({ type: 'TRANSPORT.SIGNAL', data: typed('host') });

@@ -72,11 +72,7 @@ const isSignal = (event: PeerEvent, kind: VerifiedSignal['kind']): event is Sign
 
 /** Transitions on incoming signals that every open state shares; states put their own first. */
 const onCandidate = { guard: 'isCandidate', actions: ['countCandidate', 'forwardToTransport'] } as const;
-const onRejection = {
-  guard: 'isRejection',
-  target: '#peer.closed',
-  actions: { type: 'closeWith', params: { reason: 'rejected' } },
-} as const;
+const onRejection = { guard: 'isRejection', target: '#peer.closed', actions: 'closeOnRejection' } as const;
 const onNewOffer = { guard: 'isNewOffer', target: '#peer.answering', reenter: true, actions: 'adoptOffer' } as const;
 const onOtherSignal = { actions: 'dropSignal' } as const;
 const whileOpen = { 'SIGNAL.IN': [onCandidate, onRejection, onNewOffer, onOtherSignal] } as const;
@@ -163,6 +159,14 @@ export const peerConnectionMachine = setup({
       reason: 'ice-failed' as const,
       detail: diagnoseIceFailure({ timeoutMs: context.timeouts.ice }, context.candidates),
     })),
+    /** The peer gave up on ICE first (its timer started before ours): that is our ICE failure too. */
+    closeOnRejection: assign(({ context, event }) => {
+      const { data } = (event as SignalIn).signal;
+      if (data.type === 'reject' && data.code === 'ice-failed') {
+        return { reason: 'ice-failed' as const, detail: diagnoseIceFailure({ message: 'the peer found no working candidate pair' }, context.candidates) };
+      }
+      return { reason: 'rejected' as const, detail: undefined };
+    }),
     closeWithEvent: assign(({ context, event }) => {
       switch (event.type) {
         case 'TRANSPORT.ERROR':
