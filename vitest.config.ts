@@ -3,8 +3,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
-    // Chromium runs in its own script, `npm run test:browser` (vitest.browser.config.ts).
-    exclude: ['test/browser/**', 'node_modules/**'],
+    // Chromium and the NAT lab run in scripts of their own: `npm run test:browser`, `npm run test:nat`.
+    exclude: ['test/browser/**', 'test/nat/**', 'node_modules/**'],
     globalSetup: ['test/support/build.ts'],
     // The wrtc binding can crash a worker thread at teardown; separate processes contain it.
     pool: 'forks',
