@@ -118,7 +118,7 @@ class PathRun {
       case 'REMOTE.CANDIDATE':
         return this.#signalIn(this.#session, candidate());
       case 'REMOTE.REJECT':
-        return this.#signalIn(this.#session, reject('ERR_TOO_MANY_PEERS'));
+        return this.#signalIn(this.#session, reject(event.code));
       case 'REMOTE.STALE':
         return this.#signalIn(STALE_SESSION, event.kind === 'candidate' ? candidate() : reject('closed'));
       case 'REMOTE.NEW_OFFER': {

@@ -96,7 +96,7 @@ describe('peer connection model paths on real wrtc and a real signaling server',
     const only = (protocol: string): CandidateFilter => (c) => loopbackOnly(c) && c.protocol === protocol;
     const { a, b } = await twoNodes({ candidateFilter: only('udp'), timeouts: { ice: PEER_TIMEOUTS.ice } }, { candidateFilter: only('tcp') });
     const initiator = expected([spawnInitiator(a, b), { type: 'REMOTE.ANSWER' }, { type: 'TIMEOUT' }]);
-    const responder = expected([SPAWN_RESPONDER, { type: 'LOCAL.ANSWER' }, { type: 'REMOTE.REJECT' }]);
+    const responder = expected([SPAWN_RESPONDER, { type: 'LOCAL.ANSWER' }, { type: 'REMOTE.REJECT', code: 'ice-failed' }]);
     const atA = reportedStates(a, b, 'closed');
     const atB = reportedStates(b, a, 'closed');
     const endA = ending(a, b);
@@ -115,6 +115,11 @@ describe('peer connection model paths on real wrtc and a real signaling server',
         /^no candidate pair connected within 2 s; we signaled host [1-9]\d*, srflx 0, relay 0; the peer signaled host [1-9]\d*, srflx 0, relay 0\. We have no srflx candidate: no STUN\/TURN server/,
       ),
     });
-    expect(await endB).toEqual(responder.end);
+    // The responder hears the initiator give up on ICE and reports the same failure, from its own candidates.
+    expect(responder.end).toEqual({ reason: 'ice-failed', ice: { message: 'the peer found no working candidate pair' } });
+    expect(await endB).toEqual({
+      reason: 'ice-failed',
+      detail: expect.stringMatching(/^the peer found no working candidate pair; we signaled host [1-9]\d*, srflx 0, relay 0; /),
+    });
   });
 });

@@ -39,7 +39,8 @@ export type ModelEvent =
   /** Verified signals from the peer, for our current session. */
   | { type: 'REMOTE.ANSWER' }
   | { type: 'REMOTE.CANDIDATE' }
-  | { type: 'REMOTE.REJECT' }
+  /** The peer refused or gave up; on ICE (`ice-failed`) that is our ICE failure too. */
+  | { type: 'REMOTE.REJECT'; code: 'ERR_TOO_MANY_PEERS' | 'ice-failed' }
   /** An offer for a new session: glare while offering, a restarted peer otherwise. */
   | { type: 'REMOTE.NEW_OFFER' }
   /** A late signal of an earlier session. */
@@ -92,7 +93,10 @@ const whileOpen = {
   'SIGNALING.FAILED': { actions: 'drop' },
   'REMOTE.ANSWER': { actions: 'drop' },
   'REMOTE.NEW_OFFER': { target: '#model.answering', reenter: true, actions: 'adopt' },
-  'REMOTE.REJECT': closes({ reason: 'rejected' }),
+  'REMOTE.REJECT': [
+    { guard: 'peerGaveUpOnIce', ...closes({ reason: 'ice-failed', ice: { message: 'the peer found no working candidate pair' } }) },
+    closes({ reason: 'rejected' }),
+  ],
   'TRANSPORT.ERROR': { target: '#model.closed', actions: 'endsWithTransportError' },
   'TRANSPORT.CLOSED': closes({ reason: 'error', detail: 'channel closed during negotiation' }),
   'USER.CLOSE': closes({ reason: 'closed' }, 'tellPeer'),
@@ -121,6 +125,7 @@ export const peerConnectionModel = setup({
   guards: {
     remoteWinsGlare: ({ context }) => context.localId === 'larger',
     currentSession: ({ event }) => event.type === 'SIGNALING.FAILED' && event.session === 'current',
+    peerGaveUpOnIce: ({ event }) => event.type === 'REMOTE.REJECT' && event.code === 'ice-failed',
   },
   actions: {
     relay: effect,
@@ -209,6 +214,8 @@ export const peerConnectionModel = setup({
 export const MODEL_EVENTS: ModelEvent[] = [
   { type: 'SPAWN.INITIATOR', localId: 'smaller' },
   { type: 'SPAWN.INITIATOR', localId: 'larger' },
+  { type: 'REMOTE.REJECT', code: 'ERR_TOO_MANY_PEERS' },
+  { type: 'REMOTE.REJECT', code: 'ice-failed' },
   { type: 'REMOTE.STALE', kind: 'candidate' },
   { type: 'REMOTE.STALE', kind: 'reject' },
   { type: 'TRANSPORT.ERROR', reason: 'ice-failed', message: 'Ice connection failed.' },
