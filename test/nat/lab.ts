@@ -22,44 +22,18 @@
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, unlinkSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import type { IceServer } from '../../src/index.js';
 import { turnCredentials } from '../../src/services/turnCredentials.js';
+import { ADDR, INET, NS, PRELUDE, VOID, host, router, routerLinks, type Namespace, type NatKind } from './topology.js';
+
+export { ADDR, NS, type Namespace, type NatKind } from './topology.js';
 
 export const ROOT = join(import.meta.dirname, '..', '..');
 
-/** The lab's namespaces; every name starts with `p2pl-` so leftovers can be found and removed. */
-export const NS = {
-  inet: 'p2pl-inet',
-  void: 'p2pl-void',
-  routerA: 'p2pl-ra',
-  routerB: 'p2pl-rb',
-  hostA: 'p2pl-ha',
-  hostB: 'p2pl-hb',
-  pub: 'p2pl-pub',
-} as const;
-export type Namespace = (typeof NS)[keyof typeof NS];
-
-export const ADDR = {
-  /** Signaling server and coturn (relay address too). */
-  server: '203.0.113.10',
-  /** A second address of the internet namespace: coturn answers STUN here too (mapping tests). */
-  server2: '203.0.113.11',
-  routerAWan: '203.0.113.2',
-  routerBWan: '203.0.113.3',
-  routerALan: '192.0.2.1',
-  routerBLan: '198.51.100.1',
-  hostA: '192.0.2.10',
-  hostB: '198.51.100.10',
-  pub: '203.0.113.20',
-  void: '203.0.113.254',
-} as const;
-
-/** `cone`: endpoint-independent mapping, port-restricted filtering. `symmetric`: a new random port per destination. */
-export type NatKind = 'cone' | 'symmetric';
 
 /** Applied by a router to packets coming from its LAN, like netem on the upstream link: one way, so RTT rises by `delayMs`. */
 export interface Impairment {
@@ -371,7 +345,7 @@ export class NatLab {
 
   /** A UDP echo server at `address:port` in `ns`; it answers each datagram with the sender's address:port. */
   async udpEcho(ns: Namespace, address: string, port = 7): Promise<LabProcess> {
-    const proc = this.spawn(ns, process.execPath, ['-e', ECHO_JS, address, String(port)]);
+    const proc = this.spawn(ns, process.execPath, [join(import.meta.dirname, 'udpEcho.cjs'), address, String(port)]);
     await proc.line(/^ready$/, 10_000);
     return proc;
   }
@@ -386,7 +360,7 @@ export class NatLab {
     port = 7,
     { count = 5, intervalMs = 20, timeoutMs = 1_000, localPort = 0 } = {},
   ): Promise<UdpProbeResult> {
-    const args = ['-e', PROBE_JS, address, String(port), String(count), String(intervalMs), String(timeoutMs), String(localPort)];
+    const args = [join(import.meta.dirname, 'udpProbe.cjs'), address, String(port), String(count), String(intervalMs), String(timeoutMs), String(localPort)];
     const out = await this.exec(ns, process.execPath, args, { timeoutMs: count * intervalMs + timeoutMs + 10_000 });
     if (out.code !== 0) throw new Error(`udp probe from ${ns} failed (${String(out.code)}): ${out.stderr}`);
     const replies = JSON.parse(out.stdout) as { rtt: number; from: string }[];
@@ -434,9 +408,7 @@ export class NatLab {
     const rules: string[] = [];
     if (lossPercent > 0) rules.push(`-A PREROUTING -i lan -m statistic --mode random --probability ${lossPercent / 100} -j DROP`);
     if (delayMs > 0) {
-      const script = join(this.tmpDir, 'delayer.py');
-      writeFileSync(script, DELAYER_PY);
-      const delayer = this.spawn(ns, 'python3', [script, String(delayMs), String(DELAYER_LIFETIME_S)]);
+      const delayer = this.spawn(ns, 'python3', [join(import.meta.dirname, 'delayer.py'), String(delayMs), String(DELAYER_LIFETIME_S)]);
       await delayer.line(/^ready$/, 10_000);
       // raw PREROUTING runs before conntrack: queued later, --random-fully mappings break (coturn answers 438).
       rules.push('-A PREROUTING -i lan -j NFQUEUE --queue-num 0');
@@ -471,177 +443,6 @@ export class NatLab {
     }
   }
 }
-
-const PRELUDE = `
-ip link set lo up
-if [ -d /proc/sys/net/ipv6 ]; then
-  echo 1 > /proc/sys/net/ipv6/conf/default/disable_ipv6
-  echo 1 > /proc/sys/net/ipv6/conf/all/disable_ipv6
-fi`;
-
-// Veths are created here with their far ends placed straight into the other namespaces.
-const INET = `
-ip link add br0 type bridge forward_delay 0
-ip link add ra type veth peer name wan netns ${NS.routerA}
-ip link add rb type veth peer name wan netns ${NS.routerB}
-ip link add pub type veth peer name eth0 netns ${NS.pub}
-ip link add void type veth peer name eth0 netns ${NS.void}
-for port in ra rb pub void; do ip link set "$port" master br0 up; done
-ip link set br0 up
-ip addr add ${ADDR.server}/24 dev br0
-ip addr add ${ADDR.server2}/24 dev br0
-ip route add default via ${ADDR.void}`;
-
-const routerLinks = (lanHost: string): string => `ip link add lan type veth peer name eth0 netns ${lanHost}`;
-
-const host = (address: string, prefix: number, gateway: string): string => `
-ip addr add ${address}/${prefix} dev eth0
-ip link set eth0 up
-ip route add default via ${gateway}`;
-
-// A default route into the void keeps sends to unroutable (private) addresses silent: coturn drops a
-// relay after one ENETUNREACH. The void answers ARP for its address and drops every IP packet.
-const VOID = `
-ip addr add ${ADDR.void}/24 dev eth0
-ip link set eth0 up
-iptables-restore <<'EOF'
-*raw
-:PREROUTING DROP [0:0]
-:OUTPUT DROP [0:0]
-COMMIT
-EOF`;
-
-// Home-router firewall. INPUT must drop unsolicited packets from the wan: accepting them confirms a
-// conntrack entry that takes the very port the NAT mapped, and cone↔cone hole punching then fails.
-const router = (wan: string, lan: string, nat: NatKind): string => `
-ip addr add ${wan}/24 dev wan
-ip link set wan up
-ip addr add ${lan}/24 dev lan
-ip link set lan up
-ip route add default via ${ADDR.void}
-echo 1 > /proc/sys/net/ipv4/ip_forward
-iptables-restore <<'EOF'
-*nat
-:PREROUTING ACCEPT [0:0]
-:INPUT ACCEPT [0:0]
-:OUTPUT ACCEPT [0:0]
-:POSTROUTING ACCEPT [0:0]
--A POSTROUTING -o wan -j MASQUERADE${nat === 'symmetric' ? ' --random-fully' : ''}
-COMMIT
-*filter
-:INPUT ACCEPT [0:0]
-:FORWARD DROP [0:0]
-:OUTPUT ACCEPT [0:0]
--A INPUT -i wan -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT
--A INPUT -i wan -p icmp -j ACCEPT
--A INPUT -i wan -j DROP
--A FORWARD -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT
--A FORWARD -i lan -o wan -j ACCEPT
-COMMIT
-EOF`;
-
-const ECHO_JS = `
-const [address, port] = process.argv.slice(1);
-const s = require('node:dgram').createSocket('udp4');
-s.on('message', (m, r) => s.send(Buffer.concat([m, Buffer.from(' ' + r.address + ':' + r.port)]), r.port, r.address));
-s.bind(Number(port), address, () => console.log('ready'));`;
-
-const PROBE_JS = `
-const [address, port, count, interval, wait, local] = process.argv.slice(1).map((v, i) => (i ? Number(v) : v));
-const s = require('node:dgram').createSocket('udp4');
-const sentAt = [], replies = [];
-let answered = 0, timer;
-const done = () => { clearTimeout(timer); console.log(JSON.stringify(replies.filter(Boolean))); s.close(); };
-s.on('message', (m) => {
-  const [seq, from] = m.toString().split(' ');
-  if (sentAt[seq] === undefined || replies[seq]) return;
-  replies[seq] = { rtt: Number(process.hrtime.bigint() - sentAt[seq]) / 1e6, from };
-  if (++answered === count) done();
-});
-s.bind(local, () => {
-  let seq = 0;
-  const tick = () => {
-    sentAt[seq] = process.hrtime.bigint();
-    s.send(String(seq++), port, address);
-    timer = setTimeout(seq < count ? tick : done, seq < count ? interval : wait);
-  };
-  tick();
-});`;
-
-/**
- * Delays every packet of netfilter queue 0 by argv[1] ms, then accepts it: nfnetlink_queue spoken
- * directly over an AF_NETLINK socket, Python stdlib only. The delay is the same for every packet, so
- * packets leave in arrival order and one batch verdict ("accept every id up to N") releases all that
- * are due. Exits when its stdin closes (the lab went away) or after argv[2] seconds at the latest.
- */
-const DELAYER_PY = String.raw`
-import os, select, socket, struct, sys, time
-from collections import deque
-
-NETLINK_NETFILTER, SOL_NETLINK, NETLINK_NO_ENOBUFS, SO_RCVBUFFORCE = 12, 270, 5, 33
-QUEUE = 0
-SUBSYS_QUEUE = 3 << 8
-MSG_PACKET, MSG_CONFIG, MSG_VERDICT_BATCH = SUBSYS_QUEUE | 0, SUBSYS_QUEUE | 2, SUBSYS_QUEUE | 3
-NLMSG_ERROR, NLM_F_REQUEST, NLM_F_ACK = 2, 1, 4
-CFG_CMD, CFG_PARAMS, CFG_QUEUE_MAXLEN, CMD_BIND, COPY_META = 1, 2, 3, 1, 1
-PACKET_HDR, VERDICT_HDR, NF_ACCEPT = 1, 2, 1
-
-delay = float(sys.argv[1]) / 1000
-deadline = time.monotonic() + float(sys.argv[2])
-sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_NETFILTER)
-sock.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, 16 << 20)
-sock.setsockopt(SOL_NETLINK, NETLINK_NO_ENOBUFS, 1)  # a lost notification is fine: batch verdicts cover its id
-sock.bind((0, 0))
-
-def attr(kind, payload):
-    data = struct.pack('=HH', 4 + len(payload), kind) + payload
-    return data + b'\0' * (-len(data) % 4)
-
-def send(kind, payload, flags=NLM_F_REQUEST):
-    body = struct.pack('=BBH', socket.AF_UNSPEC, 0, socket.htons(QUEUE)) + payload  # struct nfgenmsg
-    sock.send(struct.pack('=IHHII', 16 + len(body), kind, flags, 0, 0) + body)  # struct nlmsghdr
-
-def configure(payload):
-    send(MSG_CONFIG, payload, NLM_F_REQUEST | NLM_F_ACK)
-    reply = sock.recv(65536)
-    if struct.unpack_from('=H', reply, 4)[0] == NLMSG_ERROR:
-        err = -struct.unpack_from('=i', reply, 16)[0]
-        if err:
-            sys.exit('nfqueue config: ' + os.strerror(err))
-
-configure(attr(CFG_CMD, struct.pack('>BBH', CMD_BIND, 0, socket.AF_INET)))
-configure(attr(CFG_PARAMS, struct.pack('>IB', 0, COPY_META)))  # packet ids only, no payload copies
-configure(attr(CFG_QUEUE_MAXLEN, struct.pack('>I', 1 << 16)))
-print('ready', flush=True)
-
-pending = deque()  # (release time, packet id), oldest first
-while time.monotonic() < deadline:
-    wait = max(0.0, pending[0][0] - time.monotonic()) if pending else 1.0
-    readable = select.select([sock, sys.stdin], [], [], wait)[0]
-    if sys.stdin in readable and not os.read(0, 4096):
-        break
-    now = time.monotonic()
-    while sock in readable:
-        try:
-            data = sock.recv(1 << 16, socket.MSG_DONTWAIT)
-        except BlockingIOError:
-            break
-        at = 0
-        while at + 20 <= len(data):  # nlmsghdr + nfgenmsg, then attributes
-            length, kind = struct.unpack_from('=IH', data, at)
-            a = at + 20
-            while kind == MSG_PACKET and a + 4 <= at + length:
-                alen, atype = struct.unpack_from('=HH', data, a)
-                if atype & 0x3FFF == PACKET_HDR:
-                    pending.append((now + delay, struct.unpack_from('>I', data, a + 4)[0]))
-                a += max(4, (alen + 3) & ~3)
-            at += max(16, (length + 3) & ~3)
-    last = None
-    while pending and pending[0][0] <= now:
-        last = pending.popleft()[1]
-    if last is not None:
-        send(MSG_VERDICT_BATCH, attr(VERDICT_HDR, struct.pack('>II', NF_ACCEPT, last)))
-`;
 
 const TIMEOUT = Symbol('timeout');
 
