@@ -10,7 +10,8 @@ export interface IdentityLease {
   release(): void;
 }
 
-function alive(pid: number): boolean {
+/** Whether process `pid` is running (one we may not signal, EPERM, still counts). */
+export function isProcessAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
@@ -23,7 +24,7 @@ function alive(pid: number): boolean {
 function holder(lockPath: string): number | undefined {
   try {
     const pid = Number(readFileSync(lockPath, 'utf8').trim());
-    return Number.isSafeInteger(pid) && pid > 0 && pid !== process.pid && alive(pid) ? pid : undefined;
+    return Number.isSafeInteger(pid) && pid > 0 && pid !== process.pid && isProcessAlive(pid) ? pid : undefined;
   } catch {
     return undefined;
   }

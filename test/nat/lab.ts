@@ -27,6 +27,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import type { IceServer } from '../../src/index.js';
+import { isProcessAlive } from '../../src/services/identityLease.js';
 import { turnCredentials } from '../../src/services/turnCredentials.js';
 import { ADDR, INET, NS, PRELUDE, VOID, host, router, routerLinks, type Namespace, type NatKind } from './topology.js';
 
@@ -530,7 +531,7 @@ async function acquireLock(ms: number): Promise<void> {
     }
     const text = readIfExists(LOCK).trim(); // '' while its creator has yet to write its pid
     const holder = Number(text);
-    if (text && !alive(holder)) {
+    if (text && !isProcessAlive(holder)) {
       rmSync(LOCK, { force: true }); // its owner crashed; its namespaces go in cleanLeftovers()
       continue;
     }
@@ -546,15 +547,6 @@ function releaseLock(): void {
     unlinkSync(LOCK);
   } catch {
     // already removed
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 
