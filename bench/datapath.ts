@@ -239,6 +239,28 @@ async function openPairs(specs: ContenderSpec[], signalingUrl: string): Promise<
   return pairs;
 }
 
+/** `rounds` rounds of `count` × `size` bytes through every pair, alternated (A B C A B C …): MB/s and errors by contender. */
+async function alternatedTransfers(
+  pairs: Pair[],
+  size: number,
+  count: number,
+  rounds: number,
+  label: string,
+  log: (line: string) => void,
+): Promise<{ samples: Record<string, number[]>; errors: Record<string, string[]> }> {
+  const samples: Record<string, number[]> = Object.fromEntries(pairs.map((pair) => [pair.spec.name, []]));
+  const errors: Record<string, string[]> = Object.fromEntries(pairs.map((pair) => [pair.spec.name, []]));
+  for (let round = 0; round < rounds; round++) {
+    for (const pair of pairs) {
+      const { mbps, error } = await pair.transfer(size, count);
+      samples[pair.spec.name]!.push(mbps);
+      if (error) errors[pair.spec.name]!.push(error.slice(0, 200));
+      log(`  ${label} round ${round + 1} ${pair.spec.name}: ${error ? `FAILED ${error.slice(0, 300)}` : `${mbps.toFixed(1)} MB/s`}`);
+    }
+  }
+  return { samples, errors };
+}
+
 export async function run(options: DatapathOptions): Promise<BenchSection[]> {
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const wanted = new Set(options.sections ?? ['throughput', 'rtt', 'observability']);
@@ -256,16 +278,7 @@ export async function run(options: DatapathOptions): Promise<BenchSection[]> {
           const result: BenchRow[] = [];
           for (const { label, size, bytes } of sizes) {
             const count = Math.max(1, Math.round(bytes / size));
-            const samples: Record<string, number[]> = Object.fromEntries(specs.map((s) => [s.name, []]));
-            const errors: Record<string, string[]> = Object.fromEntries(specs.map((s) => [s.name, []]));
-            for (let round = 0; round < rounds; round++) {
-              for (const pair of pairs) {
-                const { mbps, error } = await pair.transfer(size, count);
-                samples[pair.spec.name]!.push(mbps);
-                if (error) errors[pair.spec.name]!.push(error.slice(0, 200));
-                log(`  throughput ${label} round ${round + 1} ${pair.spec.name}: ${error ? `FAILED ${error.slice(0, 300)}` : `${mbps.toFixed(1)} MB/s`}`);
-              }
-            }
+            const { samples, errors } = await alternatedTransfers(pairs, size, count, rounds, `throughput ${label}`, log);
             const notes = Object.fromEntries(
               specs.map((s) => [s.name, [`${count} × ${label} = ${((count * size) / MB).toFixed(0)} MB per sample, every byte verified`, ...errors[s.name]!].join('; ')]),
             );
@@ -309,16 +322,7 @@ export async function run(options: DatapathOptions): Promise<BenchSection[]> {
         const size = 256 * KiB;
         const count = Math.round(obsBytes / size);
         for (const pair of pairs) await pair.transfer(size, options.smoke ? 8 : 32);
-        const samples: Record<string, number[]> = Object.fromEntries(specs.map((s) => [s.name, []]));
-        const errors: Record<string, string[]> = Object.fromEntries(specs.map((s) => [s.name, []]));
-        for (let round = 0; round < obsRounds; round++) {
-          for (const pair of pairs) {
-            const { mbps, error } = await pair.transfer(size, count);
-            samples[pair.spec.name]!.push(mbps);
-            if (error) errors[pair.spec.name]!.push(error.slice(0, 200));
-            log(`  observability round ${round + 1} ${pair.spec.name}: ${error ? `FAILED ${error.slice(0, 300)}` : `${mbps.toFixed(1)} MB/s`}`);
-          }
-        }
+        const { samples, errors } = await alternatedTransfers(pairs, size, count, obsRounds, 'observability', log);
         const described: Record<string, string> = {
           'node (nothing)': 'no subscriber, no inspector',
           'node + transitions$': 'transitions$ subscribed on both nodes',
