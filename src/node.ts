@@ -1,7 +1,6 @@
 import { BehaviorSubject, Observable, Subject, filter } from 'rxjs';
 import { createActor, type InspectionEvent, type SnapshotFrom, type StateValue } from 'xstate';
 import { P2PError, type ErrorCode } from './errors.js';
-import { inspectorCharts } from './inspector/charts.js';
 import { InspectionLog } from './inspector/inspectionLog.js';
 import { stateName } from './inspector/stateValue.js';
 import { silentLogger, type Logger } from './log.js';
@@ -13,7 +12,7 @@ import { Envelopes } from './services/envelope.js';
 import { collectClosedConnections } from './services/nativeCollector.js';
 import type { RouteInfo } from './services/fingerprint.js';
 import { isNodeId } from './services/identity.js';
-import { startInspectorServer, type InspectorServer } from './services/inspectorServer.js';
+import type { InspectorServer } from './services/inspectorServer.js';
 import type { StatelyInspector } from './services/statelyInspector.js';
 import type { LinkOptions } from './services/link.js';
 
@@ -196,6 +195,11 @@ export class P2PNode {
   async #startInspection(): Promise<void> {
     const { port, stately } = this.#inspectOptions;
     if (this.#inspection && port !== undefined) {
+      // Loaded only when asked for: laying out the charts pulls in dagre.
+      const [{ startInspectorServer }, { inspectorCharts }] = await Promise.all([
+        import('./services/inspectorServer.js'),
+        import('./inspector/charts.js'),
+      ]);
       this.#inspector = await startInspectorServer({ port, log: this.#inspection, charts: inspectorCharts() });
       this.#log.info({ url: this.#inspector.url }, 'inspector listening');
     }
