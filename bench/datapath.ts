@@ -18,7 +18,8 @@ import { get as httpGet, type ClientRequest } from 'node:http';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { createSignalingServer, type SignalingServer } from '../src/index.js';
-import { percentile, rows } from './stats.js';
+import { cpuMs, udpDrops } from './procStats.js';
+import { percentile, rows, summarize } from './stats.js';
 import type { BenchOptions, BenchRow, BenchSection } from './types.js';
 
 const KiB = 1024;
@@ -112,6 +113,15 @@ class Child {
   }
 }
 
+export interface Transfer {
+  mbps: number;
+  cpuMs: number;
+  jsCpuMs: number;
+  drops: number;
+  error?: string;
+}
+const FAILED: Transfer = { mbps: Number.NaN, cpuMs: Number.NaN, jsCpuMs: Number.NaN, drops: Number.NaN };
+
 export interface ContenderSpec {
   name: string;
   script: string;
@@ -156,23 +166,42 @@ export class Pair {
     this.#sse.push(req);
   }
 
-  /** Transfers `count` messages of `size` bytes; returns MB/s (NaN and a reason when it failed). */
-  async transfer(size: number, count: number): Promise<{ mbps: number; error?: string }> {
+  /**
+   * Transfers `count` messages of `size` bytes: MB/s, CPU ms per 100 MB (both processes, all
+   * threads, and their main JS threads alone), and the UDP drops seen meanwhile (NaN and a reason
+   * when it failed).
+   */
+  async transfer(size: number, count: number): Promise<Transfer> {
     const timeout = 30_000 + (size * count) / (2 * MB) * 1000; // ≥ 2 MB/s or give up
     try {
       this.receiver.send({ cmd: 'expect', size, count });
       await this.receiver.next('ready', 10_000);
+      const cpuBefore = this.#cpu();
+      const dropsBefore = udpDrops();
       const started = performance.now();
       const done = this.receiver.next('done', timeout);
       this.sender.send({ cmd: 'send', size, count });
       const result = await done;
       const ms = performance.now() - started;
+      const dropped = udpDrops() - dropsBefore;
+      const cpu = this.#cpu();
       await this.sender.next('sent', 10_000);
-      if (!result.ok) return { mbps: Number.NaN, error: String(result.message) };
-      return { mbps: (size * count) / MB / (ms / 1000) };
+      if (!result.ok) return { ...FAILED, error: String(result.message) };
+      const per100MB = (100 * MB) / (size * count);
+      return {
+        mbps: (size * count) / MB / (ms / 1000),
+        cpuMs: (cpu.total - cpuBefore.total) * per100MB,
+        jsCpuMs: (cpu.main - cpuBefore.main) * per100MB,
+        drops: dropped,
+      };
     } catch (err) {
-      return { mbps: Number.NaN, error: (err as Error).message };
+      return { ...FAILED, error: (err as Error).message };
     }
+  }
+
+  #cpu(): { total: number; main: number } {
+    const [s, r] = [cpuMs(this.sender.process.pid ?? 0), cpuMs(this.receiver.process.pid ?? 0)];
+    return { total: s.total + r.total, main: s.main + r.main };
   }
 
   async pings(count: number): Promise<{ samples: number[]; error?: string }> {
@@ -208,7 +237,7 @@ export const OURS: ContenderSpec = {
   name: 'p2p-dht-node',
   script: 'node.ts',
   node: true,
-  note: 'await node.send() → data$; 64 KiB frames, 4 MiB high-water mark polled every 2 ms',
+  note: 'await node.send() → data$: messages packed into 256 KiB channel messages, send() resolving once within the 4 MiB high-water mark (bufferedAmount read only when the count of bytes sent says it may be full, polled every 2 ms)',
 };
 
 interface SizePlan {
@@ -225,7 +254,7 @@ function plan(smoke: boolean): { sizes: SizePlan[]; rounds: number; pings: numbe
     { label: '256 KiB', size: 256 * KiB, bytes: smoke ? 8 * MB : 100 * MB },
     { label: '4 MiB', size: 4 * MiB, bytes: smoke ? 8 * MB : 100 * MB },
   ];
-  return { sizes, rounds: smoke ? 1 : 3, pings: smoke ? 200 : 10_000, obsRounds: smoke ? 1 : 5, obsBytes: smoke ? 8 * MB : 100 * MB };
+  return { sizes, rounds: smoke ? 1 : 5, pings: smoke ? 200 : 10_000, obsRounds: smoke ? 1 : 5, obsBytes: smoke ? 8 * MB : 100 * MB };
 }
 
 async function openPairs(specs: ContenderSpec[], signalingUrl: string): Promise<Pair[]> {
@@ -239,26 +268,40 @@ async function openPairs(specs: ContenderSpec[], signalingUrl: string): Promise<
   return pairs;
 }
 
-/** `rounds` rounds of `count` × `size` bytes through every pair, alternated (A B C A B C …): MB/s and errors by contender. */
+/**
+ * `rounds` rounds of `count` × `size` bytes through every pair, alternated (A B C A B C …), as rows:
+ * MB/s and CPU ms per 100 MB by contender, ratios to `baseline`, the UDP drops seen in the notes.
+ */
 async function alternatedTransfers(
   pairs: Pair[],
-  size: number,
-  count: number,
-  rounds: number,
-  label: string,
+  { size, count, rounds, label, baseline, describe }: { size: number; count: number; rounds: number; label: string; baseline: string; describe: (name: string) => string },
   log: (line: string) => void,
-): Promise<{ samples: Record<string, number[]>; errors: Record<string, string[]> }> {
-  const samples: Record<string, number[]> = Object.fromEntries(pairs.map((pair) => [pair.spec.name, []]));
-  const errors: Record<string, string[]> = Object.fromEntries(pairs.map((pair) => [pair.spec.name, []]));
+): Promise<BenchRow[]> {
+  const results: Record<string, Transfer[]> = Object.fromEntries(pairs.map((pair) => [pair.spec.name, []]));
   for (let round = 0; round < rounds; round++) {
     for (const pair of pairs) {
-      const { mbps, error } = await pair.transfer(size, count);
-      samples[pair.spec.name]!.push(mbps);
-      if (error) errors[pair.spec.name]!.push(error.slice(0, 200));
-      log(`  ${label} round ${round + 1} ${pair.spec.name}: ${error ? `FAILED ${error.slice(0, 300)}` : `${mbps.toFixed(1)} MB/s`}`);
+      const t = await pair.transfer(size, count);
+      results[pair.spec.name]!.push(t);
+      log(
+        `  ${label} round ${round + 1} ${pair.spec.name}: ${t.error ? `FAILED ${t.error.slice(0, 300)}` : `${t.mbps.toFixed(1)} MB/s, ${t.cpuMs.toFixed(0)} CPU ms per 100 MB, ${t.drops} UDP drops`}`,
+      );
     }
   }
-  return { samples, errors };
+  const column = (key: 'mbps' | 'cpuMs' | 'jsCpuMs'): Record<string, number[]> =>
+    Object.fromEntries(Object.entries(results).map(([name, ts]) => [name, ts.map((t) => t[key])]));
+  const notes = Object.fromEntries(
+    Object.entries(results).map(([name, ts]) => {
+      const drops = summarize(ts.map((t) => t.drops));
+      const errors = ts.flatMap((t) => (t.error ? [t.error.slice(0, 200)] : []));
+      const bytes = `${count} × ${label} = ${((count * size) / MB).toFixed(0)} MB per sample`;
+      return [name, [describe(name), bytes, `UDP receive-buffer drops per sample: median ${drops.median}, ${drops.min}–${drops.max}`, ...errors].filter(Boolean).join('; ')];
+    }),
+  );
+  return [
+    ...rows(`throughput ${label}`, 'MB/s', column('mbps'), baseline, notes),
+    ...rows(`CPU per 100 MB, ${label}`, 'ms', column('cpuMs'), baseline),
+    ...rows(`JS thread CPU per 100 MB, ${label}`, 'ms', column('jsCpuMs'), baseline),
+  ];
 }
 
 export async function run(options: DatapathOptions): Promise<BenchSection[]> {
@@ -278,11 +321,8 @@ export async function run(options: DatapathOptions): Promise<BenchSection[]> {
           const result: BenchRow[] = [];
           for (const { label, size, bytes } of sizes) {
             const count = Math.max(1, Math.round(bytes / size));
-            const { samples, errors } = await alternatedTransfers(pairs, size, count, rounds, `throughput ${label}`, log);
-            const notes = Object.fromEntries(
-              specs.map((s) => [s.name, [`${count} × ${label} = ${((count * size) / MB).toFixed(0)} MB per sample, every byte verified`, ...errors[s.name]!].join('; ')]),
-            );
-            result.push(...rows(`throughput ${label}`, 'MB/s', samples, BARE_WRTC.name, notes));
+            const describe = (): string => 'every byte verified';
+            result.push(...(await alternatedTransfers(pairs, { size, count, rounds, label, baseline: BARE_SIMPLE_PEER.name, describe }, log)));
           }
           sections.push({ name: 'throughput', rows: result });
         }
@@ -304,7 +344,7 @@ export async function run(options: DatapathOptions): Promise<BenchSection[]> {
           );
           sections.push({
             name: 'rtt',
-            rows: [...rows('rtt 64 B p50', 'ms', p50, BARE_WRTC.name, notes), ...rows('rtt 64 B p99', 'ms', p99, BARE_WRTC.name, notes)],
+            rows: [...rows('rtt 64 B p50', 'ms', p50, BARE_SIMPLE_PEER.name, notes), ...rows('rtt 64 B p99', 'ms', p99, BARE_SIMPLE_PEER.name, notes)],
           });
         }
       } finally {
@@ -322,16 +362,13 @@ export async function run(options: DatapathOptions): Promise<BenchSection[]> {
         const size = 256 * KiB;
         const count = Math.round(obsBytes / size);
         for (const pair of pairs) await pair.transfer(size, options.smoke ? 8 : 32);
-        const { samples, errors } = await alternatedTransfers(pairs, size, count, obsRounds, 'observability', log);
         const described: Record<string, string> = {
           'node (nothing)': 'no subscriber, no inspector',
           'node + transitions$': 'transitions$ subscribed on both nodes',
           'node + inspector': 'inspect: { port: 0 } on both nodes, an SSE client attached to each /events',
         };
-        const notes = Object.fromEntries(
-          specs.map((s) => [s.name, [`${described[s.name]}; ${count} × 256 KiB = ${((count * size) / MB).toFixed(0)} MB per sample`, ...errors[s.name]!].join('; ')]),
-        );
-        sections.push({ name: 'observability', rows: rows('throughput 256 KiB', 'MB/s', samples, 'node (nothing)', notes) });
+        const obsPlan = { size, count, rounds: obsRounds, label: '256 KiB', baseline: 'node (nothing)', describe: (name: string) => described[name]! };
+        sections.push({ name: 'observability', rows: await alternatedTransfers(pairs, obsPlan, log) });
       } finally {
         await Promise.all(pairs.map((pair) => pair.close()));
       }

@@ -38,7 +38,7 @@ const TITLES: Record<string, string> = {
     '1. Throughput of one reliable ordered channel, sender and receiver in separate processes, every byte verified (MB/s = 10⁶ B/s, timed from the send command to the receiver having verified the last byte)',
   rtt: '2. Round-trip latency of 64 B messages, sequential ping → echo (samples are per-round p50/p99)',
   setup: '3. Connection setup: bare simple-peer through a minimal Socket.IO relay vs connectToNode() through our signaling server',
-  manyPeers: '4. Many peers on one node: 10, 50 and 100 connections (opened at most 10 at a time)',
+  manyPeers: '4. Many peers on one node: 10, 50 and 100 connections (all connectToNode calls at once; the node negotiates 10 at a time)',
   observability: '5. Cost of observability: our node at 256 KiB messages, alternated',
 };
 

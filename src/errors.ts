@@ -19,6 +19,7 @@ export type ErrorCode =
   | 'ERR_CONNECT_TIMEOUT'
   | 'ERR_ICE_FAILED'
   | 'ERR_PEER_REJECTED'
+  | 'ERR_PEER_BUSY'
   | 'ERR_AUTH'
   | 'ERR_CONNECTION'
   | 'ERR_IDENTITY'

@@ -19,7 +19,10 @@ import type { LinkOptions } from './services/link.js';
 /** A peer as `peers$` reports it. */
 export interface PeerInfo {
   id: string;
-  /** The peer actor's state: offering, answering, connecting, verifying or connected. */
+  /**
+   * The peer actor's state: offering, answering, connecting, verifying or connected; or `queued`, an
+   * outgoing attempt waiting for one of `maxNegotiations` slots.
+   */
   state: string;
   /** When it entered that state (ms since the epoch). */
   since: number;
@@ -58,6 +61,7 @@ const CLOSE_ERRORS: Record<CloseReason, ErrorCode> = {
   timeout: 'ERR_CONNECT_TIMEOUT',
   'ice-failed': 'ERR_ICE_FAILED',
   rejected: 'ERR_PEER_REJECTED',
+  busy: 'ERR_PEER_BUSY',
   auth: 'ERR_AUTH',
   error: 'ERR_CONNECTION',
 };
@@ -74,9 +78,13 @@ interface PeerStatus {
   since: number;
   route?: RouteInfo;
   output?: PeerOutput;
+  /** Why an outgoing attempt ended while still queued, before it had an actor. */
+  error?: P2PError;
 }
 
 const PEERS_REFRESH_MS = 250;
+/** The state `peers$` shows for an outgoing attempt waiting for a negotiation slot. */
+const QUEUED = 'queued';
 
 /**
  * A running node. Create it with {@link createNode}.
@@ -91,11 +99,16 @@ export class P2PNode {
   readonly transitions$: Observable<Transition>;
   /** The supervisor's snapshot; replays the current one to new subscribers. */
   readonly state$: Observable<NodeSnapshot>;
-  /** Every connection that opens, and every attempt or connection that ends, with its reason. */
+  /** Every connection that opens, and every started attempt or connection that ends, with its reason. */
   readonly peerEvents$: Observable<PeerEvent>;
 
   readonly #log: Logger;
   readonly #maxPeers: number;
+  readonly #maxNegotiations: number;
+  /** Outgoing attempts waiting for a negotiation slot, oldest first; each is also in #peers, as `queued`. */
+  readonly #queued = new Set<string>();
+  /** Outgoing attempts that left the queue, each holding a slot until it connects or ends. */
+  readonly #negotiating = new Set<string>();
   readonly #dataPlane = new DataPlane();
   readonly #actor;
   readonly #transitions = new Subject<Transition>();
@@ -119,6 +132,7 @@ export class P2PNode {
     const timeouts = { ...DEFAULT_TIMEOUTS, ...options.timeouts };
     this.nodeId = identity.nodeId;
     this.#maxPeers = options.maxPeers ?? 200;
+    this.#maxNegotiations = options.maxNegotiations ?? 10;
     this.#log = (options.logger ?? silentLogger).child({ node: identity.nodeId.slice(0, 8) });
     const link: LinkOptions = { maxMessageSize: options.maxMessageSize };
     this.#inspectOptions = options.inspect ?? {};
@@ -129,6 +143,10 @@ export class P2PNode {
       input: {
         localId: identity.nodeId,
         maxPeers: this.#maxPeers,
+        // Counts every negotiating peer, and our own attempts fill at most half of it: offers from other
+        // nodes always find maxNegotiations places, and at most 3 × maxNegotiations negotiations (~200
+        // file descriptors each) run at once.
+        maxNegotiating: 2 * this.#maxNegotiations,
         signaling: {
           url: options.signalingUrl,
           identity,
@@ -234,8 +252,10 @@ export class P2PNode {
   }
 
   /**
-   * Connects to `nodeId` (or joins an attempt already under way); resolves once the data channel is
-   * open and the peer's DTLS certificate matched the one it signed for.
+   * Connects to `nodeId` (or joins an attempt already under way or queued); resolves once the data
+   * channel is open and the peer's DTLS certificate matched the one it signed for. At most
+   * `maxNegotiations` attempts negotiate at once; later ones wait in call order, and their timeouts
+   * start when they do. Aborting `options.signal` abandons the attempt.
    */
   async connectToNode(nodeId: string, options: ConnectOptions = {}): Promise<void> {
     this.#assertRunning();
@@ -245,25 +265,70 @@ export class P2PNode {
     if (known?.state === 'connected') return;
     // No signal can leave any more: fail now rather than at the offer timeout.
     if (this.#actor.getSnapshot().matches({ running: 'signalingFailed' })) throw this.#signalingError();
-    if (!known && this.#peers.size >= this.#maxPeers) {
-      throw new P2PError('ERR_TOO_MANY_PEERS', `already ${this.#peers.size} peers (maxPeers ${this.#maxPeers})`);
-    }
+    // Queued attempts are in #peers too, so the cap still holds once they start.
+    if (!known && this.#peers.size >= this.#maxPeers) throw this.#tooManyPeers(this.#peers.size);
     options.signal?.throwIfAborted();
     const outcome = this.#nextOutcome(nodeId, options.signal);
-    this.#actor.send({ type: 'CONNECT', peerId: nodeId });
+    if (!known) {
+      this.#queued.add(nodeId);
+      this.#peerChanged({ id: nodeId, state: QUEUED, since: Date.now() });
+      this.#startQueuedSoon();
+    }
     return outcome;
+  }
+
+  #tooManyPeers(count: number): P2PError {
+    return new P2PError('ERR_TOO_MANY_PEERS', `already ${count} peers (maxPeers ${this.#maxPeers})`);
+  }
+
+  /**
+   * Starts queued attempts, oldest first, while fewer than `maxNegotiations` of ours negotiate. In a
+   * microtask, so the supervisor is between events and its snapshot settled (peers that just ended gone).
+   */
+  #startQueuedSoon(): void {
+    queueMicrotask(() => {
+      for (const nodeId of this.#queued) {
+        if (this.#stopped || this.#negotiating.size >= this.#maxNegotiations) return;
+        this.#queued.delete(nodeId);
+        this.#begin(nodeId);
+      }
+    });
+  }
+
+  /** Starts a queued attempt, unless the supervisor can no longer take it. */
+  #begin(nodeId: string): void {
+    const snapshot = this.#actor.getSnapshot();
+    const peers = Object.keys(snapshot.context.peers).length;
+    let error: P2PError | undefined;
+    if (snapshot.matches({ running: 'signalingFailed' })) error = this.#signalingError();
+    // Offers accepted while it waited may have taken the last peer slots: the CONNECT would be ignored.
+    else if (peers >= this.#maxPeers) error = this.#tooManyPeers(peers);
+    if (error) return this.#peerChanged({ id: nodeId, state: QUEUED, since: Date.now(), error });
+    this.#negotiating.add(nodeId);
+    this.#actor.send({ type: 'CONNECT', peerId: nodeId });
+  }
+
+  /** Ends the attempt or connection to `nodeId`: a queued attempt leaves the queue, an actor is closed. */
+  #close(nodeId: string): void {
+    if (this.#queued.has(nodeId)) {
+      const error = new P2PError('ERR_PEER_CLOSED', `connection to ${nodeId.slice(0, 12)}… closed before it started`);
+      this.#peerChanged({ id: nodeId, state: QUEUED, since: Date.now(), error });
+    } else {
+      this.#actor.send({ type: 'DISCONNECT', peerId: nodeId });
+    }
   }
 
   #nextOutcome(nodeId: string, signal: AbortSignal | undefined): Promise<void> {
     return new Promise((resolve, reject) => {
       const onAbort = (): void => {
         done();
-        this.#actor.send({ type: 'DISCONNECT', peerId: nodeId });
+        this.#close(nodeId);
         reject(signal!.reason);
       };
       const sub = this.#peerStatus.pipe(filter((s) => s.id === nodeId)).subscribe({
         next: (status) => {
-          if (status.output) reject(closeError(status.output));
+          if (status.error) reject(status.error);
+          else if (status.output) reject(closeError(status.output));
           else if (status.state === 'connected') resolve();
           else return;
           done();
@@ -308,7 +373,7 @@ export class P2PNode {
     this.#assertRunning();
     if (!this.#peers.has(nodeId)) return;
     const closed = this.#nextOutcome(nodeId, undefined).catch(() => {});
-    this.#actor.send({ type: 'DISCONNECT', peerId: nodeId });
+    this.#close(nodeId);
     await closed;
   }
 
@@ -358,17 +423,22 @@ export class P2PNode {
   }
 
   #peerChanged(status: PeerStatus): void {
-    const wasConnected = this.#peers.get(status.id)?.state === 'connected';
-    if (status.output) this.#peers.delete(status.id);
-    else this.#peers.set(status.id, status);
+    const { id } = status;
+    const wasConnected = this.#peers.get(id)?.state === 'connected';
+    const ended = status.output !== undefined || status.error !== undefined;
+    if (ended) this.#peers.delete(id);
+    else this.#peers.set(id, status);
+    // An attempt also leaves the queue when the peer's own offer gave it an actor first: it joins that one.
+    if (ended || status.state !== QUEUED) this.#queued.delete(id);
     this.#publishPeers();
     this.#peerStatus.next(status);
     if (status.output) {
       const { reason, detail } = status.output;
-      this.#peerEvents.next({ type: 'closed', id: status.id, reason, detail, wasConnected });
+      this.#peerEvents.next({ type: 'closed', id, reason, detail, wasConnected });
     } else if (status.state === 'connected') {
-      this.#peerEvents.next({ type: 'connected', id: status.id, route: status.route });
+      this.#peerEvents.next({ type: 'connected', id, route: status.route });
     }
+    if ((ended || status.state === 'connected') && this.#negotiating.delete(id)) this.#startQueuedSoon();
   }
 
   #publishPeers(): void {

@@ -45,6 +45,13 @@ export interface NodeOptions {
   logger?: Logger;
   /** Most peers at once (default 200); wrtc aborts the process near 1,000 connections. */
   maxPeers?: number;
+  /**
+   * Most outgoing connection attempts negotiating at once (default 10); further `connectToNode`
+   * calls wait their turn, in call order, and their timeouts start when they do. Until it connects,
+   * a negotiation holds ~200 file descriptors (a connection ~20), so hundreds at once exhaust them.
+   * Offers from other nodes are refused (`ERR_PEER_BUSY` on their side) while twice this many peers negotiate.
+   */
+  maxNegotiations?: number;
   /** Largest message `send` accepts and the receiver reassembles (default 64 MiB). */
   maxMessageSize?: number;
   /** Which ICE candidates to use, e.g. {@link loopbackOnly}; all by default. */
@@ -86,7 +93,7 @@ export function validate(options: NodeOptions): void {
       throw new P2PError('ERR_INVALID_OPTION', `timeouts.${name} must be a known timeout and a positive number of ms`);
     }
   }
-  for (const name of ['maxPeers', 'maxMessageSize', 'signalingAttempts'] as const) {
+  for (const name of ['maxPeers', 'maxNegotiations', 'maxMessageSize', 'signalingAttempts'] as const) {
     const value = options[name];
     if (value !== undefined && !(Number.isSafeInteger(value) && value > 0)) {
       throw new P2PError('ERR_INVALID_OPTION', `${name} must be a positive integer`);

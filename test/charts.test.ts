@@ -59,8 +59,9 @@ describe('machineChart', () => {
     expect(from(node, 'node.running', 'SIGNAL.IN').map(({ index, guard, actions, targets }) => ({ index, guard, actions, targets }))).toEqual([
       { index: 0, guard: 'knowsSender', actions: ['routeSignal'], targets: [] },
       { index: 1, guard: 'isOffer && atCapacity', actions: ['logRefused', 'refuseOffer'], targets: [] },
-      { index: 2, guard: 'isOffer', actions: ['spawnResponder'], targets: [] },
-      { index: 3, guard: undefined, actions: ['logDropped'], targets: [] },
+      { index: 2, guard: 'isOffer && busy', actions: ['logBusy', 'refuseOffer'], targets: [] },
+      { index: 3, guard: 'isOffer', actions: ['spawnResponder'], targets: [] },
+      { index: 4, guard: undefined, actions: ['logDropped'], targets: [] },
     ]);
   });
 

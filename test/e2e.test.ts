@@ -2,6 +2,7 @@ import { createHmac } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createSignalingServer, generateIdentity, P2PError, type P2PNode } from '../src/index.js';
 import { Harness, collect, next } from './helpers.js';
+import { maliciousServer } from './support/maliciousServer.js';
 
 describe('nodes on a real signaling server and real WebRTC', () => {
   const h = new Harness();
@@ -134,6 +135,17 @@ describe('nodes on a real signaling server and real WebRTC', () => {
     await Promise.all([aBack, bBack]);
     await a.connectToNode(b.nodeId);
     expect(a.peers()[0]?.state).toBe('connected');
+  });
+
+  it('send the first candidates inside the offer and the answer, so ICE starts with them', async () => {
+    const server = await maliciousServer((envelope) => [envelope]);
+    h.defer(server.close);
+    const a = await h.started(server.url);
+    const b = await h.started(server.url);
+    await a.connectToNode(b.nodeId);
+    const sdps = server.seen.filter((e) => e.kind === 'offer' || e.kind === 'answer');
+    expect(sdps.map((e) => e.kind)).toEqual(['offer', 'answer']);
+    for (const e of sdps) expect((JSON.parse(e.data) as { sdp: string }).sdp).toMatch(/\r\na=candidate:\S+ 1 udp \d+ 127\.0\.0\.1 \d+ typ host/);
   });
 
   it('replay the current supervisor snapshot to new state$ subscribers', async () => {

@@ -25,8 +25,14 @@ describe('countCandidate', () => {
     expect(NO_CANDIDATES.local.host).toBe(0);
   });
 
+  it('counts the candidates an offer or answer carries', () => {
+    const lines = ['host', 'srflx', 'nonsense'].map((type) => `a=candidate:1 1 udp 1 192.0.2.1 5000 typ ${type}`);
+    const sdp = ['v=0', 'm=application 9 UDP/DTLS/SCTP webrtc-datachannel', ...lines, ''].join('\r\n');
+    expect(countCandidate(NO_CANDIDATES, 'remote', { type: 'answer', sdp }).remote).toEqual({ host: 1, srflx: 1, prflx: 0, relay: 0 });
+  });
+
   it.each<[string, SignalData]>([
-    ['an SDP', { type: 'offer', sdp: 'v=0' }],
+    ['an SDP without candidates', { type: 'offer', sdp: 'v=0' }],
     ['a reject', { type: 'reject', code: 'closed' }],
     ['the end-of-candidates line', { type: 'candidate', candidate: { candidate: '' } }],
     ['an unknown type', candidate('toString')],

@@ -151,6 +151,31 @@ describe('node supervisor', () => {
     expect(world.peers(full)).toEqual({ [b]: 'connected' });
   });
 
+  it('refuses offers with ERR_BUSY while maxNegotiating peers negotiate; connected peers do not count', () => {
+    const world = new World();
+    const busy = world.node({ maxNegotiating: 1 });
+    const [b, silent, c] = [world.node(), world.node(), world.node()];
+    world.flush();
+    world.actor(busy).send({ type: 'CONNECT', peerId: b });
+    world.flush();
+    world.sockets.set(silent, [{ sendBack: () => {}, stopped: false }]); // signals to it go nowhere
+    world.actor(busy).send({ type: 'CONNECT', peerId: silent });
+    world.flush();
+    expect(world.peers(busy)).toEqual({ [b]: 'connected', [silent]: 'offering' });
+
+    world.actor(c).send({ type: 'CONNECT', peerId: busy });
+    const refused = world.actor(c).getSnapshot().context.peers[busy]!;
+    world.flush();
+    expect(refused.getSnapshot().output).toMatchObject({ reason: 'busy' });
+    expect(world.peers(busy)).toEqual({ [b]: 'connected', [silent]: 'offering' });
+
+    world.clock.increment(PEER_TIMEOUTS.offer);
+    world.flush();
+    world.actor(c).send({ type: 'CONNECT', peerId: busy });
+    world.flush();
+    expect(world.peers(busy)).toEqual({ [b]: 'connected', [c]: 'connected' });
+  });
+
   it('closes an attempt towards an unknown node as soon as the server says so', () => {
     const { world, a } = pair();
     world.actor(a).send({ type: 'CONNECT', peerId: 'e'.repeat(64) });

@@ -23,7 +23,7 @@ import { generateIdentity } from '../src/services/identity.js';
 import type { SocketCommand } from '../src/services/socketClient.js';
 import type { IceServer, TransportCommand, TransportEvent, TransportInput } from '../src/services/webrtcTransport.js';
 import { measureCoverage } from './models/coverage.js';
-import { canHappen, MAX_PEERS, NODE_MODEL_EVENTS, nodeModel, type NodeModelEvent, type Outcome } from './models/node.model.js';
+import { canHappen, MAX_NEGOTIATING, MAX_PEERS, NODE_MODEL_EVENTS, nodeModel, type NodeModelEvent, type Outcome } from './models/node.model.js';
 import { modelPaths, runAll, runPath, type Harness, type ModelPath } from './models/run.js';
 
 /** What the supervisor logs for each signal it can no longer send. */
@@ -157,6 +157,7 @@ function nodeHarness(inspect?: (event: InspectionEvent) => void): Harness<NodeMo
       peerTimeouts: PEER_TIMEOUTS,
       transport: { ...transportDefaults(), iceServers: [CONFIGURED_ICE] },
       maxPeers: MAX_PEERS,
+      maxNegotiating: MAX_NEGOTIATING,
     },
   });
   // A crash of the supervisor is a failed check, not an unhandled error.
@@ -206,6 +207,10 @@ function nodeHarness(inspect?: (event: InspectionEvent) => void): Harness<NodeMo
       case 'refusedOffer':
         expectedLogs.push('warn: peer limit reached');
         expectedAsks.push({ type: 'SEND', to: peer, session, data: { type: 'reject', code: 'ERR_TOO_MANY_PEERS' } });
+        break;
+      case 'refusedBusy':
+        expectedLogs.push('warn: too many peers negotiating; offer refused');
+        expectedAsks.push({ type: 'SEND', to: peer, session, data: { type: 'reject', code: 'ERR_BUSY' } });
         break;
       case 'refusedConnect':
         expectedLogs.push('warn: peer limit reached');

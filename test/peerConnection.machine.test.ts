@@ -103,10 +103,14 @@ describe('peer connection machine: initiator', () => {
     expect(p.transport.last().stopped).toBe(true);
   });
 
-  it('closes with rejected when the peer refuses or the server cannot deliver', () => {
+  it('closes with rejected (busy: worth a retry) when the peer refuses or the server cannot deliver', () => {
     const refused = peer('initiator');
     refused.send({ type: 'SIGNAL.IN', signal: signal(refused.remoteId, SESSION, { type: 'reject', code: 'ERR_TOO_MANY_PEERS' }) });
     expect(refused.output()).toMatchObject({ reason: 'rejected' });
+
+    const busy = peer('initiator');
+    busy.send({ type: 'SIGNAL.IN', signal: signal(busy.remoteId, SESSION, { type: 'reject', code: 'ERR_BUSY' }) });
+    expect(busy.output()).toMatchObject({ reason: 'busy', detail: expect.stringContaining('retry later') });
 
     const undeliverable = peer('initiator');
     undeliverable.send({ type: 'SIGNAL.FAILED', session: SESSION, error: { code: 'ERR_UNKNOWN_PEER', message: 'no such node' } });

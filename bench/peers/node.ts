@@ -1,8 +1,7 @@
 /**
  * Bench peer: our node — `createNode({ candidateFilter: loopbackOnly })` through a real signaling
- * server started by the parent, `node.send()` → `data$` (the data plane's own 64 KiB frames and
- * 4 MiB high-water mark, polled every 2 ms). The sender awaits each `send()` (it resolves once the
- * message is handed to the channel). Config: `{ signalingUrl, transitions?: boolean, inspect?: boolean }`;
+ * server started by the parent, `node.send()` → `data$` with the data plane's defaults. The sender
+ * awaits each `send()` (it resolves once the message fits within the 4 MiB high-water mark). Config: `{ signalingUrl, transitions?: boolean, inspect?: boolean }`;
  * `inspect` starts the live inspector server (the parent attaches an SSE client to it),
  * `transitions` subscribes to `transitions$`.
  */

@@ -2,7 +2,7 @@
  * Why ICE failed, in words a user can act on: which candidate types each side signaled, and what
  * their absence points to (no STUN/TURN server, a symmetric NAT, a TURN server that does not work).
  */
-import { parseCandidate } from '../services/candidates.js';
+import { parseCandidate, sdpCandidates } from '../services/candidates.js';
 import type { SignalData } from '../services/envelope.js';
 
 /** The candidate types of RFC 8445 §5.1.1, in the order a diagnosis lists them. */
@@ -26,8 +26,9 @@ export const NO_CANDIDATES: CandidateTally = { local: NONE, remote: NONE };
 const isCandidateType = (type: string | undefined): type is CandidateType => TYPES.some((known) => known === type);
 
 /**
- * `tally` with `data` counted on `side` when it is a candidate of a known type. Anything else (an
- * SDP, a reject, the empty end-of-candidates line) leaves it as it is, so callers need not sort signals.
+ * `tally` with the candidates of known types that `data` carries counted on `side`: a trickled
+ * candidate, or the `a=candidate` lines of an offer or answer. Anything else (a reject, the empty
+ * end-of-candidates line) leaves it as it is, so callers need not sort signals.
  *
  * @example
  * ```ts
@@ -36,10 +37,13 @@ const isCandidateType = (type: string | undefined): type is CandidateType => TYP
  * ```
  */
 export function countCandidate(tally: CandidateTally, side: keyof CandidateTally, data: SignalData): CandidateTally {
-  if (data.type !== 'candidate') return tally;
-  const type = parseCandidate(data.candidate.candidate)?.type;
-  if (!isCandidateType(type)) return tally;
-  return { ...tally, [side]: { ...tally[side], [type]: tally[side][type] + 1 } };
+  const lines = data.type === 'candidate' ? [data.candidate.candidate] : data.type === 'reject' ? [] : sdpCandidates(data.sdp);
+  let counts = tally[side];
+  for (const line of lines) {
+    const type = parseCandidate(line)?.type;
+    if (isCandidateType(type)) counts = { ...counts, [type]: counts[type] + 1 };
+  }
+  return counts === tally[side] ? tally : { ...tally, [side]: counts };
 }
 
 /** What ended ICE: our own timer, or the transport reporting the failure. */

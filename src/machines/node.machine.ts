@@ -7,6 +7,7 @@ import { and, assign, enqueueActions, sendTo, setup, type ActorRefFrom } from 'x
 import { newSessionId, type VerifiedSignal } from '../services/envelope.js';
 import type { IceServer } from '../services/webrtcTransport.js';
 import {
+  BUSY_CODE,
   peerConnectionMachine,
   type PeerInput,
   type PeerOutput,
@@ -22,6 +23,11 @@ export interface NodeInput {
   transport: PeerInput['transport'];
   /** Most peer actors at once (connected or negotiating); each costs ~20 file descriptors and 2 threads. */
   maxPeers: number;
+  /**
+   * Offers from new peers are refused (`ERR_BUSY`) while this many peer actors negotiate: until it
+   * connects, each holds ~200 file descriptors in libwebrtc.
+   */
+  maxNegotiating: number;
 }
 
 type PeerRef = ActorRefFrom<typeof peerConnectionMachine>;
@@ -74,6 +80,8 @@ export const nodeMachine = setup({
       (event.type === 'SIGNAL.FAILED' ? event.to : event.peerId) in context.peers,
     isOffer: ({ event }) => event.type === 'SIGNAL.IN' && event.signal.kind === 'offer',
     atCapacity: ({ context }) => Object.keys(context.peers).length >= context.maxPeers,
+    busy: ({ context }) =>
+      Object.values(context.peers).filter((peer) => !peer.getSnapshot().matches('connected')).length >= context.maxNegotiating,
   },
   actions: {
     connectSignaling: sendTo('signaling', { type: 'CONNECT' }),
@@ -104,9 +112,9 @@ export const nodeMachine = setup({
       },
     ),
     closePeer: sendTo(({ context, event }) => context.peers[(event as { peerId: string }).peerId]!, { type: 'CLOSE' }),
-    refuseOffer: sendTo('signaling', ({ event }) => {
+    refuseOffer: sendTo('signaling', ({ event }, params: { code: string }) => {
       const { from, session } = (event as Extract<NodeEvent, { type: 'SIGNAL.IN' }>).signal;
-      return { type: 'SEND' as const, to: from, session, data: { type: 'reject' as const, code: 'ERR_TOO_MANY_PEERS' } };
+      return { type: 'SEND' as const, to: from, session, data: { type: 'reject' as const, code: params.code } };
     }),
     sendSignal: sendTo('signaling', ({ event }) => {
       const { to, session, data } = event as PeerSignal;
@@ -130,6 +138,8 @@ export const nodeMachine = setup({
       ),
     logRefused: ({ context, event }) =>
       context.signaling.logger.warn({ event: event.type, maxPeers: context.maxPeers }, 'peer limit reached'),
+    logBusy: ({ context }) =>
+      context.signaling.logger.warn({ maxNegotiating: context.maxNegotiating }, 'too many peers negotiating; offer refused'),
     logSignalLost: ({ context, event }) =>
       context.signaling.logger.warn({ to: (event as PeerSignal).to }, 'signaling has failed; a signal to this peer is lost'),
     logPeerError: ({ context, event }) =>
@@ -178,7 +188,8 @@ export const nodeMachine = setup({
         DISCONNECT: { guard: 'knowsTarget', actions: 'closePeer' },
         'SIGNAL.IN': [
           { guard: 'knowsSender', actions: 'routeSignal' },
-          { guard: and(['isOffer', 'atCapacity']), actions: ['logRefused', 'refuseOffer'] },
+          { guard: and(['isOffer', 'atCapacity']), actions: ['logRefused', { type: 'refuseOffer', params: { code: 'ERR_TOO_MANY_PEERS' } }] },
+          { guard: and(['isOffer', 'busy']), actions: ['logBusy', { type: 'refuseOffer', params: { code: BUSY_CODE } }] },
           { guard: 'isOffer', actions: 'spawnResponder' },
           { actions: 'logDropped' },
         ],

@@ -16,8 +16,11 @@ import {
   type TransportInput,
 } from '../services/webrtcTransport.js';
 
-/** Why a peer actor ended. */
-export type CloseReason = 'closed' | 'timeout' | 'ice-failed' | 'rejected' | 'auth' | 'error';
+/** Why a peer actor ended; `busy`: the peer refused our offer while negotiating too many others (retry later). */
+export type CloseReason = 'closed' | 'timeout' | 'ice-failed' | 'rejected' | 'busy' | 'auth' | 'error';
+
+/** The reject code of a node that refuses offers while too many of its peers negotiate. */
+export const BUSY_CODE = 'ERR_BUSY';
 
 /** Every state that waits has its own limit, in milliseconds. */
 export interface PeerTimeouts {
@@ -66,6 +69,9 @@ export type PeerEvent =
 export type PeerSignal = { type: 'PEER.SIGNAL'; to: string; session: string; data: SignalData };
 
 type SignalIn = Extract<PeerEvent, { type: 'SIGNAL.IN' }>;
+
+/** The detail of a `busy` close. */
+export const BUSY_DETAIL = 'the peer is negotiating too many connections at once; retry later';
 
 const isSignal = (event: PeerEvent, kind: VerifiedSignal['kind']): event is SignalIn =>
   event.type === 'SIGNAL.IN' && event.signal.kind === kind;
@@ -124,7 +130,7 @@ export const peerConnectionMachine = setup({
     feedOffer: sendTo('transport', ({ context }): TransportCommand => ({ type: 'REMOTE_SIGNAL', data: context.offer! })),
     adoptOffer: assign(({ event }) => {
       const { signal } = event as SignalIn;
-      return { role: 'responder' as const, session: signal.session, offer: signal.data, candidates: NO_CANDIDATES };
+      return { role: 'responder' as const, session: signal.session, offer: signal.data, candidates: countCandidate(NO_CANDIDATES, 'remote', signal.data) };
     }),
     forwardToTransport: sendTo('transport', ({ event }): TransportCommand => ({
       type: 'REMOTE_SIGNAL',
@@ -165,6 +171,8 @@ export const peerConnectionMachine = setup({
       if (data.type === 'reject' && data.code === 'ice-failed') {
         return { reason: 'ice-failed' as const, detail: diagnoseIceFailure({ message: 'the peer found no working candidate pair' }, context.candidates) };
       }
+      // Told apart from other refusals: unlike them, it is worth retrying soon.
+      if (data.type === 'reject' && data.code === BUSY_CODE) return { reason: 'busy' as const, detail: BUSY_DETAIL };
       return { reason: 'rejected' as const, detail: undefined };
     }),
     closeWithEvent: assign(({ context, event }) => {
@@ -193,7 +201,7 @@ export const peerConnectionMachine = setup({
   },
 }).createMachine({
   id: 'peer',
-  context: ({ input }) => ({ ...input, candidates: NO_CANDIDATES }),
+  context: ({ input }) => ({ ...input, candidates: input.offer ? countCandidate(NO_CANDIDATES, 'remote', input.offer) : NO_CANDIDATES }),
   initial: 'idle',
   on: {
     'TRANSPORT.SIGNAL': onLocalSignal,
@@ -211,7 +219,8 @@ export const peerConnectionMachine = setup({
       entry: 'startTransport',
       on: {
         'SIGNAL.IN': [
-          { guard: 'isAnswer', target: 'connecting', actions: 'forwardToTransport' },
+          // Offers and answers carry the candidates gathered with them (see webrtcTransport).
+          { guard: 'isAnswer', target: 'connecting', actions: ['countCandidate', 'forwardToTransport'] },
           { guard: 'remoteWinsGlare', target: 'answering', actions: 'adoptOffer' },
           onCandidate,
           onRejection,
@@ -226,7 +235,7 @@ export const peerConnectionMachine = setup({
       entry: ['stopTransport', 'startTransport', 'feedOffer'],
       on: {
         ...whileOpen,
-        'TRANSPORT.SIGNAL': [{ guard: 'isLocalAnswer', target: 'connecting', actions: 'signalOut' }, onLocalSignal],
+        'TRANSPORT.SIGNAL': [{ guard: 'isLocalAnswer', target: 'connecting', actions: ['countCandidate', 'signalOut'] }, onLocalSignal],
       },
       after: {
         answerTimeout: { target: 'closed', actions: [{ type: 'closeWith', params: { reason: 'timeout', detail: 'no local answer' } }, 'sayReject'] },

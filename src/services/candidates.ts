@@ -37,3 +37,21 @@ export function filterSdp(filter: CandidateFilter | undefined, sdp: string): str
     .filter((line) => !line.startsWith('a=candidate:') || acceptsCandidate(filter, line))
     .join('\r\n');
 }
+
+/** The `candidate:` lines of an SDP, as trickled candidates carry them. */
+export function sdpCandidates(sdp: string): string[] {
+  return sdp
+    .split('\r\n')
+    .filter((line) => line.startsWith('a=candidate:'))
+    .map((line) => line.slice('a='.length));
+}
+
+/**
+ * `sdp` with trickled `candidates` added as `a=candidate` lines. They go to the end, that is into the
+ * last media section, which is right for our data-only connections: they have a single one.
+ */
+export function withCandidates(sdp: string, candidates: readonly string[]): string {
+  if (candidates.length === 0) return sdp;
+  const base = sdp.endsWith('\r\n') ? sdp : `${sdp}\r\n`;
+  return base + candidates.map((line) => `a=${line}\r\n`).join('');
+}

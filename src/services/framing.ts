@@ -1,103 +1,135 @@
 /**
- * Wire format of the peer data channel: every channel message is one frame, and a frame carries
- * one chunk of a logical message.
+ * Wire format of the peer data channel. The channel is reliable and ordered, so its messages are
+ * read as one byte stream whose message boundaries carry no meaning. The stream is a sequence of
+ * records:
  *
- * | Offset | Size | Field        | Present            | Meaning                                          |
- * | ------ | ---- | ------------ | ------------------ | ------------------------------------------------ |
- * | 0      | 1    | type         | always             | {@link FrameType}; unknown types are skipped     |
- * | 1      | 1    | flags        | always             | {@link FLAG_FIRST} \| {@link FLAG_LAST} \| {@link FLAG_TEXT} |
- * | 2      | 4    | total length | FIRST frames only  | u32 big-endian byte length of the whole payload  |
- * | 2 or 6 | n    | payload      | always (n may be 0)| this frame's slice of the message payload        |
+ * | Offset | Size | Field  | Meaning                                                               |
+ * | ------ | ---- | ------ | --------------------------------------------------------------------- |
+ * | 0      | 1    | type   | {@link RecordType}; records of unknown types are skipped              |
+ * | 1      | 1    | flags  | {@link FLAG_TEXT}: the payload is UTF-8; other bits: record skipped   |
+ * | 2      | 4    | length | u32 big-endian payload length                                         |
+ * | 6      | n    | payload| one whole application message                                         |
  *
- * Rules: a message is one FIRST frame, then zero or more continuation frames (no FIRST), the last
- * frame having LAST set (a message that fits in one frame is a single FIRST|LAST frame). TEXT marks
- * the payload as UTF-8 and is set on every frame of a text message. The channel is ordered and a
- * sender never interleaves the frames of two messages, so continuations need no message id. Flags
- * outside {@link KNOWN_FLAGS} make the frame malformed.
+ * Why a stream rather than one record per channel message: the binding charges ~100 µs per `send()`
+ * and refuses channel messages over 256 KiB, so the sender packs whatever is queued into channel
+ * messages of up to 256 KiB. Many small messages then share one `send()`, and a large message costs
+ * one `send()` per 256 KiB with no per-chunk header. Every header is self-delimiting, so a reader
+ * never loses its place, whatever it skips.
  *
  * @module
  */
 
-/** The kinds of frame carried on the channel; new kinds get their own value here. */
-export const FrameType = {
+/** The kinds of record carried on the channel; new kinds get their own value here. */
+export const RecordType = {
   /** An application message handed to `PeerLink.send`. */
   Message: 0,
 } as const;
-export type FrameType = (typeof FrameType)[keyof typeof FrameType];
+export type RecordType = (typeof RecordType)[keyof typeof RecordType];
 
-export const FLAG_FIRST = 0x01;
-export const FLAG_LAST = 0x02;
-export const FLAG_TEXT = 0x04;
-export const KNOWN_FLAGS = FLAG_FIRST | FLAG_LAST | FLAG_TEXT;
+export const FLAG_TEXT = 0x01;
+export const KNOWN_FLAGS = FLAG_TEXT;
 
-/** Header size of a continuation frame: type and flags. */
-export const BASE_HEADER_SIZE = 2;
-/** Header size of a FIRST frame: type, flags and the u32 total length. */
-export const FIRST_HEADER_SIZE = 6;
-/** Largest total length the u32 header field can announce. */
-export const MAX_TOTAL_LENGTH = 0xffff_ffff;
+export const HEADER_SIZE = 6;
+/** Largest payload the u32 length field can announce. */
+export const MAX_RECORD_LENGTH = 0xffff_ffff;
 
-const KNOWN_TYPES: ReadonlySet<number> = new Set(Object.values(FrameType));
-
-/** One decoded frame; `payload` is a view into the decoded bytes, not a copy. */
-export interface Frame {
-  type: FrameType;
+export interface RecordHeader {
+  type: number;
   flags: number;
-  /** The announced message length; present exactly when `flags` has {@link FLAG_FIRST}. */
-  totalLength: number | undefined;
-  payload: Uint8Array;
+  length: number;
 }
 
-export type DecodeResult =
-  | { kind: 'frame'; frame: Frame }
-  | { kind: 'unknown-type'; type: number }
-  | { kind: 'malformed'; reason: string };
+/** The 6-byte header of a record. */
+export function encodeHeader(type: RecordType, flags: number, length: number): Buffer {
+  const header = Buffer.allocUnsafe(HEADER_SIZE);
+  header[0] = type;
+  header[1] = flags;
+  header.writeUInt32BE(length, 2);
+  return header;
+}
 
-/** Header size of a frame with these flags. */
-export function headerSize(flags: number): number {
-  return flags & FLAG_FIRST ? FIRST_HEADER_SIZE : BASE_HEADER_SIZE;
+function decodeHeader(bytes: Uint8Array, at: number): RecordHeader {
+  const length = ((bytes[at + 2]! << 24) | (bytes[at + 3]! << 16) | (bytes[at + 4]! << 8) | bytes[at + 5]!) >>> 0;
+  return { type: bytes[at]!, flags: bytes[at + 1]!, length };
+}
+
+/** A record being read across channel messages; `buffer` is undefined when it is being skipped. */
+interface Pending {
+  header: RecordHeader;
+  buffer: Uint8Array | undefined;
+  filled: number;
 }
 
 /**
- * Builds one frame from `source[start, end)` with a single allocation and a single copy.
+ * Splits the channel's byte stream back into records. `accept` sees each header as soon as it is
+ * complete and decides whether the payload is kept (a refused payload is skipped without being
+ * buffered); `onRecord` receives every accepted payload in order.
  *
- * @param totalLength the whole message's payload length; written only when `flags` has FIRST.
+ * A payload that arrived inside one channel message is delivered as a view of it when it fills at
+ * least half of that message, otherwise as a copy, so a small message never pins a 256 KiB buffer.
+ *
+ * @example
+ * ```ts
+ * const reader = new RecordReader((h) => h.type === RecordType.Message, (h, payload) => handle(h, payload));
+ * channel.onmessage = ({ data }) => reader.push(new Uint8Array(data));
+ * ```
  */
-export function encodeFrame(
-  type: FrameType,
-  flags: number,
-  totalLength: number,
-  source: Uint8Array,
-  start: number,
-  end: number,
-): Uint8Array {
-  const header = headerSize(flags);
-  // allocUnsafeSlow: an unpooled buffer the frame owns whole (byteOffset 0), so a transport that
-  // sends the underlying ArrayBuffer sends exactly this frame; zero-filling is wasted as every byte is written.
-  const frame = Buffer.allocUnsafeSlow(header + end - start);
-  frame[0] = type;
-  frame[1] = flags;
-  if (flags & FLAG_FIRST) frame.writeUInt32BE(totalLength, BASE_HEADER_SIZE);
-  frame.set(source.subarray(start, end), header);
-  return frame;
-}
+export class RecordReader {
+  readonly #header = new Uint8Array(HEADER_SIZE);
+  #headerFill = 0;
+  #pending: Pending | undefined;
 
-/** Parses a frame's header; never throws, whatever the bytes. */
-export function decodeFrame(bytes: Uint8Array): DecodeResult {
-  if (bytes.length < BASE_HEADER_SIZE) return malformed('frame shorter than its header');
-  const type = bytes[0] as number;
-  if (!KNOWN_TYPES.has(type)) return { kind: 'unknown-type', type };
-  const flags = bytes[1] as number;
-  if (flags & ~KNOWN_FLAGS) return malformed(`unknown flags 0x${flags.toString(16)}`);
-  let totalLength: number | undefined;
-  if (flags & FLAG_FIRST) {
-    if (bytes.length < FIRST_HEADER_SIZE) return malformed('FIRST frame shorter than its header');
-    totalLength = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(BASE_HEADER_SIZE);
+  constructor(
+    private readonly accept: (header: RecordHeader) => boolean,
+    private readonly onRecord: (header: RecordHeader, payload: Uint8Array) => void,
+  ) {}
+
+  /** Feeds the next channel message; any byte sequence is valid input. */
+  push(chunk: Uint8Array): void {
+    let at = 0;
+    while (at < chunk.length) {
+      const pending = this.#pending;
+      if (pending) {
+        at = this.#fill(pending, chunk, at);
+        continue;
+      }
+      let header: RecordHeader;
+      if (this.#headerFill === 0 && chunk.length - at >= HEADER_SIZE) {
+        header = decodeHeader(chunk, at);
+        at += HEADER_SIZE;
+      } else {
+        const take = Math.min(HEADER_SIZE - this.#headerFill, chunk.length - at);
+        this.#header.set(chunk.subarray(at, at + take), this.#headerFill);
+        this.#headerFill += take;
+        at += take;
+        if (this.#headerFill < HEADER_SIZE) return;
+        this.#headerFill = 0;
+        header = decodeHeader(this.#header, 0);
+      }
+      const keep = this.accept(header);
+      if (chunk.length - at >= header.length) {
+        if (keep) this.onRecord(header, sliceOf(chunk, at, header.length));
+        at += header.length;
+      } else {
+        // allocUnsafeSlow skips zero-filling: the record is delivered only once every byte is written.
+        this.#pending = { header, buffer: keep ? Buffer.allocUnsafeSlow(header.length) : undefined, filled: 0 };
+      }
+    }
   }
-  const payload = bytes.subarray(headerSize(flags));
-  return { kind: 'frame', frame: { type: type as FrameType, flags, totalLength, payload } };
+
+  #fill(pending: Pending, chunk: Uint8Array, at: number): number {
+    const take = Math.min(pending.header.length - pending.filled, chunk.length - at);
+    pending.buffer?.set(chunk.subarray(at, at + take), pending.filled);
+    pending.filled += take;
+    if (pending.filled === pending.header.length) {
+      this.#pending = undefined;
+      if (pending.buffer) this.onRecord(pending.header, pending.buffer);
+    }
+    return at + take;
+  }
 }
 
-function malformed(reason: string): DecodeResult {
-  return { kind: 'malformed', reason };
+function sliceOf(chunk: Uint8Array, at: number, length: number): Uint8Array {
+  const view = chunk.subarray(at, at + length);
+  return length * 2 >= chunk.length ? view : Buffer.from(view);
 }

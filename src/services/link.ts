@@ -1,24 +1,13 @@
 /**
- * The data plane of one peer connection: splits application messages into frames (see
- * `framing.ts`), paces them against the channel's send buffer, and reassembles incoming frames.
- * Transport-agnostic: anything with `send` and `bufferedAmount` will do.
+ * The data plane of one peer connection: packs application messages into the channel's byte stream
+ * (see `framing.ts`), paces them against the channel's send buffer, and splits incoming bytes back
+ * into messages. Transport-agnostic: anything with `send` and `bufferedAmount` will do.
  *
  * @module
  */
 import { P2PError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
-import {
-  BASE_HEADER_SIZE,
-  FIRST_HEADER_SIZE,
-  FLAG_FIRST,
-  FLAG_LAST,
-  FLAG_TEXT,
-  FrameType,
-  MAX_TOTAL_LENGTH,
-  decodeFrame,
-  encodeFrame,
-  type Frame,
-} from './framing.js';
+import { FLAG_TEXT, HEADER_SIZE, KNOWN_FLAGS, MAX_RECORD_LENGTH, RecordReader, RecordType, encodeHeader, type RecordHeader } from './framing.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -28,21 +17,24 @@ export const MAX_CHUNK_SIZE = 256 * KiB;
 /** The wrtc binding silently drops sends once this much is buffered, so pacing must stay below it. */
 export const MAX_HIGH_WATER_MARK = 16 * MiB;
 
-/** The channel under a link: one `send` per frame, and how many bytes it has not sent yet. */
+/** The channel under a link: one `send` per channel message, and how many bytes it has not sent yet. */
 export interface RawChannel {
-  send(frame: Uint8Array): void;
+  send(chunk: Uint8Array): void;
   readonly bufferedAmount: number;
 }
 
 export interface LinkOptions {
   /**
    * Largest message payload in bytes (UTF-8 bytes for strings), default 64 MiB. Larger sends reject
-   * with `ERR_MESSAGE_TOO_LARGE`; larger incoming messages are dropped before any buffering.
+   * with `ERR_MESSAGE_TOO_LARGE`; larger incoming messages are skipped without being buffered.
    */
   maxMessageSize?: number;
-  /** Largest frame including its header, default 64 KiB, at most {@link MAX_CHUNK_SIZE}. */
+  /**
+   * Largest channel message, default and at most {@link MAX_CHUNK_SIZE}. Every `send()` to the
+   * binding costs ~100 µs whatever its size, so the largest chunk the binding takes is the fastest.
+   */
   chunkSize?: number;
-  /** `bufferedAmount` plus the next frame never exceeds this; default 4 MiB, at most {@link MAX_HIGH_WATER_MARK}. */
+  /** `bufferedAmount` plus the next chunk never exceeds this; default 4 MiB, at most {@link MAX_HIGH_WATER_MARK}. */
   highWaterMark?: number;
   /** How often to re-check `bufferedAmount` while above the mark, default 2 ms. */
   pollMs?: number;
@@ -51,36 +43,26 @@ export interface LinkOptions {
 
 type ResolvedOptions = Required<Omit<LinkOptions, 'logger'>>;
 
-/** A message being handed to the channel, frame by frame. */
+/** A queued record: its header, then its payload, `offset` counting the bytes of both already sent. */
 interface Outgoing {
-  bytes: Uint8Array;
-  textFlag: number;
-  /** Bytes of `bytes` already framed; meaningful once `started`. */
+  header: Uint8Array;
+  payload: Uint8Array;
   offset: number;
-  started: boolean;
   resolve: () => void;
   reject: (err: P2PError) => void;
-}
-
-/** An incoming message whose FIRST frame arrived and whose LAST has not. */
-interface Incoming {
-  buffer: Uint8Array;
-  received: number;
-  textFlag: number;
 }
 
 /** Link options with defaults applied; throws P2PError ERR_INVALID_OPTION for values the binding cannot honour. */
 export function resolveLinkOptions(options: LinkOptions): ResolvedOptions {
   const resolved = {
     maxMessageSize: options.maxMessageSize ?? 64 * MiB,
-    chunkSize: options.chunkSize ?? 64 * KiB,
+    chunkSize: options.chunkSize ?? MAX_CHUNK_SIZE,
     highWaterMark: options.highWaterMark ?? 4 * MiB,
     pollMs: options.pollMs ?? 2,
   };
-  checkInteger('maxMessageSize', resolved.maxMessageSize, 0, MAX_TOTAL_LENGTH);
-  // A FIRST frame must carry at least one payload byte or large messages could never progress.
-  checkInteger('chunkSize', resolved.chunkSize, FIRST_HEADER_SIZE + 1, MAX_CHUNK_SIZE);
-  // Below one chunk, a frame would never fit even into an empty buffer and sending would stall forever.
+  checkInteger('maxMessageSize', resolved.maxMessageSize, 0, MAX_RECORD_LENGTH);
+  checkInteger('chunkSize', resolved.chunkSize, 1, MAX_CHUNK_SIZE);
+  // Below one chunk, a chunk would never fit even into an empty buffer and sending would stall forever.
   checkInteger('highWaterMark', resolved.highWaterMark, resolved.chunkSize, MAX_HIGH_WATER_MARK);
   if (!Number.isFinite(resolved.pollMs) || resolved.pollMs < 0) {
     throw new P2PError('ERR_INVALID_OPTION', `pollMs must be a finite number >= 0, got ${resolved.pollMs}`);
@@ -100,19 +82,23 @@ const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
  * One peer's message link over a {@link RawChannel}: ordered, whole messages of any size up to
  * `maxMessageSize`, strings arriving as strings and bytes as bytes.
  *
- * Sending never lets the channel's buffer grow past `highWaterMark` (the binding would silently drop
- * data beyond 16 MiB); `send` queues and resolves once the message's last frame is handed over.
- * A `Uint8Array` passed to `send` is framed lazily, so it must not be mutated until that promise settles.
- * `receive` takes ownership of each frame: a single-frame binary message is delivered as a view of it.
+ * Sending packs queued messages into channel messages of up to `chunkSize` bytes. The first message
+ * of an event-loop turn is sent at once; later ones are packed at the end of the turn, so a burst of
+ * small messages costs a few `send()`s and a lone ping costs no delay. The link's queue plus the
+ * channel's buffer never exceed `highWaterMark` (the binding silently drops data beyond 16 MiB):
+ * `send` resolves once its message fits within that budget, so `await send()` in a loop is flow
+ * control, like a stream's `write()`. A `Uint8Array` passed to `send` is copied lazily, so it must not
+ * be mutated until that promise settles. A received binary message may be a view of the channel
+ * message it arrived in.
  *
  * @example
  * ```ts
  * const link = new PeerLink(
- *   { send: (frame) => channel.send(frame), get bufferedAmount() { return channel.bufferedAmount; } },
+ *   { send: (chunk) => channel.send(chunk), get bufferedAmount() { return channel.bufferedAmount; } },
  *   (data) => console.log(typeof data === 'string' ? data : `${data.length} bytes`),
  *   { logger },
  * );
- * peer.on('data', (frame: Uint8Array) => link.receive(frame));
+ * peer.on('data', (chunk: Uint8Array) => link.receive(chunk));
  * await link.send('hello');
  * await link.send(new Uint8Array(10 * 1024 * 1024));
  * link.close();
@@ -122,12 +108,24 @@ export class PeerLink {
   private readonly options: ResolvedOptions;
   private readonly log: Logger;
   private readonly queue: Outgoing[] = [];
+  private readonly reader: RecordReader;
+  /** Record bytes (headers and payloads) queued and not yet sent. */
+  private queuedBytes = 0;
+  /**
+   * An upper bound of the channel's `bufferedAmount`: its last reading plus what was sent since.
+   * Reading the real value is a blocking call into libwebrtc's network thread (~40 µs, as long as a
+   * small `send()`), so it is read only when this bound says the next chunk might not fit. Unknown
+   * (infinite) until the first reading, since the channel may have been used before the link.
+   */
+  private buffered = Number.POSITIVE_INFINITY;
+  /** How many records at the head of the queue have resolved, and how many of their bytes are unsent. */
+  private accepted = 0;
+  private acceptedBytes = 0;
   private timer: NodeJS.Timeout | undefined;
+  /** Pending end-of-turn flush; while set, the turn has already sent its first message. */
+  private flush: NodeJS.Immediate | undefined;
   private pumping = false;
   private closed = false;
-  private partial: Incoming | undefined;
-  /** Set after an oversize or malformed message: its remaining frames are ignored until the next FIRST. */
-  private skipping = false;
   private delivered = 0;
   private handedOver = 0;
 
@@ -138,6 +136,10 @@ export class PeerLink {
   ) {
     this.options = resolveLinkOptions(options);
     this.log = options.logger ?? silentLogger;
+    this.reader = new RecordReader(
+      (header) => this.accepts(header),
+      (header, payload) => this.deliver(header, payload),
+    );
   }
 
   /** Application payload bytes delivered to `onMessage` (UTF-8 bytes for strings). */
@@ -151,40 +153,39 @@ export class PeerLink {
   }
 
   /**
-   * Queues a message behind earlier ones. Rejects with `ERR_INVALID_DATA` for anything but a string
-   * or Uint8Array, `ERR_MESSAGE_TOO_LARGE` above `maxMessageSize`, and `ERR_PEER_CLOSED` if the link
-   * closes before the whole message is handed over. Strings are sent as UTF-8, so lone surrogates
-   * arrive as U+FFFD.
+   * Queues a message behind earlier ones and resolves once it fits within `highWaterMark`. Rejects
+   * with `ERR_INVALID_DATA` for anything but a string or Uint8Array, `ERR_MESSAGE_TOO_LARGE` above
+   * `maxMessageSize`, and `ERR_PEER_CLOSED` if the link closes first. Like bytes in the channel's
+   * own buffer, accepted messages not yet sent are lost if the link closes. Strings are sent as
+   * UTF-8, so lone surrogates arrive as U+FFFD.
    */
   send(data: string | Uint8Array): Promise<void> {
     if (this.closed) return Promise.reject(new P2PError('ERR_PEER_CLOSED', 'link is closed'));
-    let outgoing: Pick<Outgoing, 'bytes' | 'textFlag'>;
+    let payload: Uint8Array;
+    let flags = 0;
     try {
-      outgoing = this.toOutgoing(data);
+      if (typeof data === 'string') {
+        payload = this.encodeText(data);
+        flags = FLAG_TEXT;
+      } else {
+        payload = this.checkBytes(data);
+      }
     } catch (err) {
       return Promise.reject(err);
     }
     return new Promise<void>((resolve, reject) => {
-      this.queue.push({ ...outgoing, offset: 0, started: false, resolve, reject });
-      this.pump();
+      const header = encodeHeader(RecordType.Message, flags, payload.length);
+      this.queue.push({ header, payload, offset: 0, resolve, reject });
+      this.queuedBytes += HEADER_SIZE + payload.length;
+      const turnStarted = this.flush !== undefined;
+      this.flush ??= setImmediate(() => this.onFlush());
+      this.pump(!turnStarted);
     });
   }
 
   /** Feeds one channel message; never throws, whatever the bytes. */
-  receive(frame: Uint8Array): void {
-    if (this.closed) return;
-    const decoded = decodeFrame(frame);
-    switch (decoded.kind) {
-      case 'unknown-type':
-        this.log.debug({ type: decoded.type, size: frame.length }, 'skipping frame of unknown type');
-        return;
-      case 'malformed':
-        this.dropFrame(decoded.reason);
-        return;
-      case 'frame':
-        if (decoded.frame.flags & FLAG_FIRST) this.beginMessage(decoded.frame);
-        else this.continueMessage(decoded.frame);
-    }
+  receive(chunk: Uint8Array): void {
+    if (!this.closed) this.reader.push(chunk);
   }
 
   /** Rejects every unfinished send with `ERR_PEER_CLOSED` and stops all timers; idempotent. */
@@ -192,72 +193,107 @@ export class PeerLink {
     this.shutdown(new P2PError('ERR_PEER_CLOSED', 'link closed'));
   }
 
-  private toOutgoing(data: string | Uint8Array): Pick<Outgoing, 'bytes' | 'textFlag'> {
-    const max = this.options.maxMessageSize;
-    if (typeof data === 'string') {
-      // Measure before encoding so an oversize string costs no allocation.
-      const size = Buffer.byteLength(data, 'utf8');
-      if (size > max) throw tooLarge(size, max);
-      return { bytes: Buffer.from(data, 'utf8'), textFlag: FLAG_TEXT };
-    }
-    if (!(data instanceof Uint8Array)) {
-      throw new P2PError('ERR_INVALID_DATA', 'a message must be a string or a Uint8Array');
-    }
-    if (data.length > max) throw tooLarge(data.length, max);
-    return { bytes: data, textFlag: 0 };
+  private encodeText(text: string): Uint8Array {
+    // Measure before encoding so an oversize string costs no allocation.
+    const size = Buffer.byteLength(text, 'utf8');
+    if (size > this.options.maxMessageSize) throw tooLarge(size, this.options.maxMessageSize);
+    return Buffer.from(text, 'utf8');
   }
 
-  /** Hands frames to the channel until the queue is empty or the buffer is full, then polls. */
-  private pump(): void {
-    if (this.pumping || this.timer !== undefined) return;
+  private checkBytes(data: unknown): Uint8Array {
+    if (!(data instanceof Uint8Array)) throw new P2PError('ERR_INVALID_DATA', 'a message must be a string or a Uint8Array');
+    if (data.length > this.options.maxMessageSize) throw tooLarge(data.length, this.options.maxMessageSize);
+    return data;
+  }
+
+  /**
+   * Hands full chunks to the channel while there is room, and a last partial one only when `flush`
+   * is set (more may be queued this turn); polls while the buffer is full.
+   */
+  private pump(flush: boolean): void {
+    if (this.pumping || this.timer !== undefined || this.closed) return;
     this.pumping = true;
     try {
-      for (let head = this.queue[0]; head && !this.closed; head = this.queue[0]) {
-        if (!this.hasRoomFor(head)) {
+      while (this.queuedBytes > 0) {
+        const size = Math.min(this.options.chunkSize, this.queuedBytes);
+        if (size < this.options.chunkSize && !flush) break; // the end-of-turn flush sends it
+        if (!this.hasRoomFor(size)) {
           this.timer = setTimeout(() => this.onPoll(), this.options.pollMs);
-          return;
+          break;
         }
-        if (!this.sendFrame(head)) return;
+        if (!this.sendChunk(size)) return;
       }
     } finally {
       this.pumping = false;
     }
+    this.accept();
   }
 
   private onPoll(): void {
     this.timer = undefined;
-    this.pump();
+    this.pump(true);
   }
 
-  private hasRoomFor(message: Outgoing): boolean {
-    const remaining = message.bytes.length - message.offset;
-    const frameSize = Math.min(this.options.chunkSize, this.headerOf(message) + remaining);
-    return this.raw.bufferedAmount + frameSize <= this.options.highWaterMark;
+  private onFlush(): void {
+    this.flush = undefined;
+    this.pump(true);
   }
 
-  private headerOf(message: Outgoing): number {
-    return message.started ? BASE_HEADER_SIZE : FIRST_HEADER_SIZE;
+  /** Resolves queued messages, in order, while the queue and the channel's buffer stay within the mark. */
+  private accept(): void {
+    for (let record = this.queue[this.accepted]; record; record = this.queue[this.accepted]) {
+      const unsent = HEADER_SIZE + record.payload.length - record.offset;
+      if (this.buffered + this.acceptedBytes + unsent > this.options.highWaterMark) return;
+      this.accepted++;
+      this.acceptedBytes += unsent;
+      record.resolve();
+    }
   }
 
-  /** Sends the next frame of `message`; false if the channel failed and the link closed. */
-  private sendFrame(message: Outgoing): boolean {
-    const { bytes, offset } = message;
-    const end = Math.min(bytes.length, offset + this.options.chunkSize - this.headerOf(message));
-    const flags = (message.started ? 0 : FLAG_FIRST) | (end === bytes.length ? FLAG_LAST : 0) | message.textFlag;
+  private hasRoomFor(size: number): boolean {
+    const mark = this.options.highWaterMark;
+    if (this.buffered + size <= mark) return true;
+    this.buffered = this.raw.bufferedAmount;
+    return this.buffered + size <= mark;
+  }
+
+  /** Copies the next `size` queued bytes into one channel message and sends it; false if the channel failed. */
+  private sendChunk(size: number): boolean {
+    const chunk = Buffer.allocUnsafeSlow(size);
+    let filled = 0;
+    let completed = 0;
+    let payloadBytes = 0;
+    while (filled < size) {
+      const record = this.queue[completed]!;
+      if (record.offset < HEADER_SIZE) {
+        const end = Math.min(HEADER_SIZE, record.offset + size - filled);
+        chunk.set(record.header.subarray(record.offset, end), filled);
+        filled += end - record.offset;
+        record.offset = end;
+        if (end < HEADER_SIZE) break; // the chunk is full and ends inside this header
+      }
+      const start = record.offset - HEADER_SIZE;
+      const end = Math.min(record.payload.length, start + size - filled);
+      chunk.set(record.payload.subarray(start, end), filled);
+      filled += end - start;
+      payloadBytes += end - start;
+      record.offset = HEADER_SIZE + end;
+      if (record.offset === HEADER_SIZE + record.payload.length) completed++;
+    }
     try {
-      this.raw.send(encodeFrame(FrameType.Message, flags, bytes.length, bytes, offset, end));
+      this.raw.send(chunk);
     } catch (cause) {
       this.log.warn({ err: cause }, 'channel send failed, closing link');
       this.shutdown(new P2PError('ERR_PEER_CLOSED', 'channel closed while sending', { cause }));
       return false;
     }
-    this.handedOver += end - offset;
-    message.started = true;
-    message.offset = end;
-    if (flags & FLAG_LAST) {
-      this.queue.shift();
-      message.resolve();
-    }
+    this.buffered += size;
+    this.queuedBytes -= size;
+    this.acceptedBytes -= Math.min(size, this.acceptedBytes);
+    this.handedOver += payloadBytes;
+    // Records sent whole are handed over: resolve those the budget had not accepted yet.
+    for (const record of this.queue.splice(0, completed)) record.resolve();
+    this.accepted = Math.max(0, this.accepted - completed);
     return true;
   }
 
@@ -265,69 +301,39 @@ export class PeerLink {
     if (this.closed) return;
     this.closed = true;
     clearTimeout(this.timer);
+    clearImmediate(this.flush);
     this.timer = undefined;
-    this.partial = undefined;
+    this.flush = undefined;
+    this.queuedBytes = 0;
     for (const message of this.queue.splice(0)) message.reject(reason);
   }
 
-  private beginMessage(frame: Frame): void {
-    const total = frame.totalLength ?? 0;
-    if (this.partial) {
-      this.log.warn({ received: this.partial.received }, 'message cut short by a new one, discarding it');
+  /** Whether to keep an incoming record's payload; anything refused is skipped without buffering. */
+  private accepts({ type, flags, length }: RecordHeader): boolean {
+    if (type !== RecordType.Message) {
+      this.log.debug({ type, length }, 'skipping record of unknown type');
+      return false;
     }
-    this.partial = undefined;
-    this.skipping = false;
-    if (total > this.options.maxMessageSize) {
-      this.log.warn({ size: total, max: this.options.maxMessageSize }, 'dropping oversize incoming message');
-      this.skipping = true;
-      return;
+    if (flags & ~KNOWN_FLAGS) {
+      this.log.warn({ flags, length }, 'skipping record with unknown flags');
+      return false;
     }
-    if (frame.payload.length > total) return this.dropFrame('more bytes than announced');
-    const textFlag = frame.flags & FLAG_TEXT;
-    if (frame.flags & FLAG_LAST) return this.completeSingle(frame.payload, total, textFlag);
-    // allocUnsafeSlow skips zero-filling: delivery requires every byte to have been written.
-    const buffer = Buffer.allocUnsafeSlow(total);
-    buffer.set(frame.payload);
-    this.partial = { buffer, received: frame.payload.length, textFlag };
-  }
-
-  private completeSingle(payload: Uint8Array, total: number, textFlag: number): void {
-    if (payload.length !== total) return this.dropFrame('LAST frame before the announced length');
-    this.deliver(payload, textFlag);
-  }
-
-  private continueMessage(frame: Frame): void {
-    if (this.skipping) {
-      this.log.debug({ size: frame.payload.length }, 'skipping the rest of a dropped message');
-      return;
+    if (length > this.options.maxMessageSize) {
+      this.log.warn({ size: length, max: this.options.maxMessageSize }, 'skipping oversize incoming message');
+      return false;
     }
-    const partial = this.partial;
-    if (!partial) return this.dropFrame('continuation without a FIRST frame');
-    if ((frame.flags & FLAG_TEXT) !== partial.textFlag) return this.dropFrame('TEXT flag changed within a message');
-    const received = partial.received + frame.payload.length;
-    if (received > partial.buffer.length) return this.dropFrame('more bytes than announced');
-    partial.buffer.set(frame.payload, partial.received);
-    partial.received = received;
-    if (!(frame.flags & FLAG_LAST)) return;
-    if (received !== partial.buffer.length) return this.dropFrame('LAST frame before the announced length');
-    this.partial = undefined;
-    this.deliver(partial.buffer, partial.textFlag);
+    return true;
   }
 
-  /** Discards the frame and any message it belonged to; the next FIRST frame starts afresh. */
-  private dropFrame(reason: string): void {
-    this.log.warn({ reason, discarded: this.partial?.received }, 'dropping malformed frame');
-    this.partial = undefined;
-    this.skipping = true;
-  }
-
-  private deliver(payload: Uint8Array, textFlag: number): void {
+  private deliver({ flags }: RecordHeader, payload: Uint8Array): void {
+    if (this.closed) return;
     let data: string | Uint8Array = payload;
-    if (textFlag) {
+    if (flags & FLAG_TEXT) {
       try {
         data = utf8.decode(payload);
       } catch {
-        return this.dropFrame('TEXT message is not valid UTF-8');
+        this.log.warn({ size: payload.length }, 'dropping TEXT message that is not valid UTF-8');
+        return;
       }
     }
     this.delivered += payload.length;

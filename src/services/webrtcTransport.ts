@@ -7,7 +7,7 @@ import { createRequire } from 'node:module';
 import SimplePeer from 'simple-peer';
 import { fromCallback } from 'xstate';
 import type { Logger } from '../log.js';
-import { acceptsCandidate, filterSdp, type CandidateFilter } from './candidates.js';
+import { acceptsCandidate, filterSdp, withCandidates, type CandidateFilter } from './candidates.js';
 import type { DataPlane } from './dataPlane.js';
 import type { SignalData } from './envelope.js';
 import { readDtlsInfo, sameFingerprint, sdpFingerprint, type Fingerprint, type RouteInfo } from './fingerprint.js';
@@ -56,6 +56,15 @@ function loadWrtc(): unknown {
 }
 
 const STATS_RETRY_MS = 25;
+
+/**
+ * How long an offer or answer waits for our first candidates, which then travel inside it. Sent
+ * apart, a candidate reached the far end 2–4 ms after the SDP in the setup bench (the far end was
+ * busy applying the SDP), and ICE cannot start without it. Host candidates come within a
+ * millisecond, so this cap only matters when none passes the candidate filter; later candidates
+ * (srflx, relay) trickle as before.
+ */
+const SDP_HOLD_MS = 10;
 
 const ICE_FAILURES = new Set(['ERR_ICE_CONNECTION_FAILURE', 'ERR_CONNECTION_FAILURE']);
 
@@ -118,9 +127,26 @@ export const webrtcTransport = fromCallback<TransportCommand, TransportInput, Tr
     // sendBack is ignored once the actor stops; this flag ends the work that would lead to it.
     let stopped = false;
 
+    let held: { data: Extract<SignalData, { sdp: string }>; candidates: string[]; timer: NodeJS.Timeout } | undefined;
+    const release = (): void => {
+      if (!held) return;
+      const { data, candidates, timer } = held;
+      held = undefined;
+      clearTimeout(timer);
+      sendBack({ type: 'TRANSPORT.SIGNAL', data: { type: data.type, sdp: withCandidates(data.sdp, candidates) } });
+    };
     peer.on('signal', (data) => {
       const signal = localSignal(data, filter);
-      if (signal) sendBack({ type: 'TRANSPORT.SIGNAL', data: signal });
+      if (!signal) return;
+      if (signal.type === 'offer' || signal.type === 'answer') {
+        held = { data: signal, candidates: [], timer: setTimeout(release, SDP_HOLD_MS) };
+      } else if (held && signal.type === 'candidate') {
+        // The host candidates are gathered together, right after the SDP: release once this burst is in.
+        if (held.candidates.length === 0) setImmediate(release);
+        held.candidates.push(signal.candidate.candidate);
+      } else {
+        sendBack({ type: 'TRANSPORT.SIGNAL', data: signal });
+      }
     });
     peer.on('connect', () => sendBack({ type: 'TRANSPORT.OPEN' }));
     peer.on('close', () => sendBack({ type: 'TRANSPORT.CLOSED' }));
@@ -179,6 +205,8 @@ export const webrtcTransport = fromCallback<TransportCommand, TransportInput, Tr
 
     return () => {
       stopped = true;
+      if (held) clearTimeout(held.timer);
+      held = undefined;
       if (link) input.dataPlane.detach(input.remoteId, link);
       peer.removeAllListeners();
       // simple-peer may still report errors while closing; nobody is listening for them any more.

@@ -11,6 +11,12 @@ import { assign, setup } from 'xstate';
 
 /** Two, not one: with two peers the test can tell routing to the right actor from routing to any. */
 export const MAX_PEERS = 2;
+/**
+ * Offers are refused as busy from one negotiating peer on, and as beyond the peer limit from two, so
+ * both refusals are reachable. No peer ever connects here (its transport only does what a step says),
+ * so every live peer is negotiating.
+ */
+export const MAX_NEGOTIATING = 1;
 
 export type Which = 'known' | 'unknown';
 
@@ -64,6 +70,7 @@ export type Outcome =
   | 'joinedAttempt'
   | 'refusedConnect'
   | 'refusedOffer'
+  | 'refusedBusy'
   | 'routedOffer'
   | 'routedCandidate'
   | 'droppedStray'
@@ -93,6 +100,7 @@ const fromRemote = {
   'REMOTE.OFFER': [
     { guard: 'known', actions: did('routedOffer') },
     { guard: 'full', actions: did('refusedOffer') },
+    { guard: 'busy', actions: did('refusedBusy') },
     { actions: spawned('spawnedResponder') },
   ],
   'REMOTE.CANDIDATE': [{ guard: 'known', actions: did('routedCandidate') }, { actions: did('droppedStray') }],
@@ -107,6 +115,7 @@ export const nodeModel = setup({
   guards: {
     known: ({ event }) => 'peer' in event && event.peer === 'known',
     full: ({ context }) => context.peers >= MAX_PEERS,
+    busy: ({ context }) => context.peers >= MAX_NEGOTIATING,
   },
   actions: {
     did: assign((_, params: { outcome: Outcome }) => ({ did: params.outcome })),

@@ -12,7 +12,7 @@
  */
 import { assign, setup, transition, type AnyMachineSnapshot, type SnapshotFrom } from 'xstate';
 import { modelPaths, type ModelPath as RunnablePath } from './run.js';
-import type { CloseReason, PeerTimeouts } from '../../src/machines/peerConnection.machine.js';
+import { BUSY_DETAIL, type CloseReason, type PeerTimeouts } from '../../src/machines/peerConnection.machine.js';
 import type { ServerErrorCode } from '../../src/services/protocol.js';
 
 /**
@@ -39,8 +39,8 @@ export type ModelEvent =
   /** Verified signals from the peer, for our current session. */
   | { type: 'REMOTE.ANSWER' }
   | { type: 'REMOTE.CANDIDATE' }
-  /** The peer refused or gave up; on ICE (`ice-failed`) that is our ICE failure too. */
-  | { type: 'REMOTE.REJECT'; code: 'ERR_TOO_MANY_PEERS' | 'ice-failed' }
+  /** The peer refused or gave up; on ICE (`ice-failed`) that is our ICE failure too; `ERR_BUSY` is worth a retry. */
+  | { type: 'REMOTE.REJECT'; code: 'ERR_TOO_MANY_PEERS' | 'ERR_BUSY' | 'ice-failed' }
   /** An offer for a new session: glare while offering, a restarted peer otherwise. */
   | { type: 'REMOTE.NEW_OFFER' }
   /** A late signal of an earlier session. */
@@ -95,6 +95,7 @@ const whileOpen = {
   'REMOTE.NEW_OFFER': { target: '#model.answering', reenter: true, actions: 'adopt' },
   'REMOTE.REJECT': [
     { guard: 'peerGaveUpOnIce', ...closes({ reason: 'ice-failed', ice: { message: 'the peer found no working candidate pair' } }) },
+    { guard: 'peerIsBusy', ...closes({ reason: 'busy', detail: BUSY_DETAIL }) },
     closes({ reason: 'rejected' }),
   ],
   'TRANSPORT.ERROR': { target: '#model.closed', actions: 'endsWithTransportError' },
@@ -126,6 +127,7 @@ export const peerConnectionModel = setup({
     remoteWinsGlare: ({ context }) => context.localId === 'larger',
     currentSession: ({ event }) => event.type === 'SIGNALING.FAILED' && event.session === 'current',
     peerGaveUpOnIce: ({ event }) => event.type === 'REMOTE.REJECT' && event.code === 'ice-failed',
+    peerIsBusy: ({ event }) => event.type === 'REMOTE.REJECT' && event.code === 'ERR_BUSY',
   },
   actions: {
     relay: effect,
@@ -215,6 +217,7 @@ export const MODEL_EVENTS: ModelEvent[] = [
   { type: 'SPAWN.INITIATOR', localId: 'smaller' },
   { type: 'SPAWN.INITIATOR', localId: 'larger' },
   { type: 'REMOTE.REJECT', code: 'ERR_TOO_MANY_PEERS' },
+  { type: 'REMOTE.REJECT', code: 'ERR_BUSY' },
   { type: 'REMOTE.REJECT', code: 'ice-failed' },
   { type: 'REMOTE.STALE', kind: 'candidate' },
   { type: 'REMOTE.STALE', kind: 'reject' },

@@ -113,7 +113,7 @@ export class World {
   }
 
   /** Starts a node supervisor; returns its id. */
-  node(options: { maxPeers?: number } = {}): string {
+  node(options: { maxPeers?: number; maxNegotiating?: number } = {}): string {
     const identity = generateIdentity();
     const machine = nodeMachine.provide({
       actors: {
@@ -127,6 +127,7 @@ export class World {
       input: {
         localId: identity.nodeId,
         maxPeers: options.maxPeers ?? 10,
+        maxNegotiating: options.maxNegotiating ?? 20,
         signaling: {
           url: 'http://fake',
           identity,
