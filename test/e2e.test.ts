@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createSignalingServer, generateIdentity, P2PError, type P2PNode } from '../src/index.js';
 import { Harness, collect, next } from './helpers.js';
 import { maliciousServer } from './support/maliciousServer.js';
+import { sdpCandidates } from '../src/services/candidates.js';
 
 describe('nodes on a real signaling server and real WebRTC', () => {
   const h = new Harness();
@@ -146,6 +147,17 @@ describe('nodes on a real signaling server and real WebRTC', () => {
     const sdps = server.seen.filter((e) => e.kind === 'offer' || e.kind === 'answer');
     expect(sdps.map((e) => e.kind)).toEqual(['offer', 'answer']);
     for (const e of sdps) expect((JSON.parse(e.data) as { sdp: string }).sdp).toMatch(/\r\na=candidate:\S+ 1 udp \d+ 127\.0\.0\.1 \d+ typ host/);
+    // Each candidate reaches the peer once: those already in the SDP are not trickled again.
+    for (const sender of [a.nodeId, b.nodeId]) {
+      const lines = server.seen
+        .filter((e) => e.from === sender)
+        .flatMap((e) => {
+          const data = JSON.parse(e.data) as { sdp?: string; candidate?: { candidate: string } };
+          return data.sdp ? sdpCandidates(data.sdp) : data.candidate ? [data.candidate.candidate] : [];
+        });
+      expect(lines.length).toBeGreaterThan(0);
+      expect(new Set(lines).size).toBe(lines.length);
+    }
   });
 
   it('replay the current supervisor snapshot to new state$ subscribers', async () => {

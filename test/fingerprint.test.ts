@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { filterSdp, loopbackOnly, parseCandidate } from '../src/services/candidates.js';
+import { filterSdp, loopbackOnly, parseCandidate, sdpCandidates, withCandidates } from '../src/services/candidates.js';
 import { readDtlsInfo, sameFingerprint, sdpFingerprint } from '../src/services/fingerprint.js';
 
 const FP = '12:9F:0D:DD:09:6E:55:F7:CD:FC:A3:F7:53:A6:10:0C:81:02:01:9C:C5:49:85:C2:29:1E:92:7D:9D:83:5D:AC';
@@ -68,5 +68,15 @@ describe('candidate filtering', () => {
     ].join('\r\n');
     expect(filterSdp(loopbackOnly, sdp)).toBe(['v=0', 'a=candidate:1 1 udp 1 127.0.0.1 1000 typ host', 'a=candidate:3 1 udp 1 ::1 1002 typ host', 'a=end'].join('\r\n'));
     expect(filterSdp(undefined, sdp)).toBe(sdp);
+  });
+
+  it('adds trickled candidates to an SDP once, after what it already lists', () => {
+    const sdp = 'v=0\r\nm=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\na=candidate:1 1 udp 1 127.0.0.1 1000 typ host\r\n';
+    const late = 'candidate:2 1 udp 1 ::1 1002 typ host';
+    const merged = withCandidates(sdp, ['candidate:1 1 udp 1 127.0.0.1 1000 typ host', late, late]);
+    expect(merged).toBe(`${sdp}a=${late}\r\n`);
+    expect(sdpCandidates(merged)).toEqual(['candidate:1 1 udp 1 127.0.0.1 1000 typ host', late]);
+    expect(withCandidates('v=0', [late])).toBe(`v=0\r\na=${late}\r\n`);
+    expect(withCandidates(sdp, [])).toBe(sdp);
   });
 });

@@ -47,11 +47,14 @@ export function sdpCandidates(sdp: string): string[] {
 }
 
 /**
- * `sdp` with trickled `candidates` added as `a=candidate` lines. They go to the end, that is into the
- * last media section, which is right for our data-only connections: they have a single one.
+ * `sdp` with those of the trickled `candidates` it lacks added as `a=candidate` lines (libwebrtc's
+ * SDP already lists the candidates gathered before it was read). They go to the end, that is into
+ * the last media section, which is right for our data-only connections: they have a single one.
  */
 export function withCandidates(sdp: string, candidates: readonly string[]): string {
-  if (candidates.length === 0) return sdp;
+  const present = new Set(sdpCandidates(sdp));
+  const added = [...new Set(candidates)].filter((line) => !present.has(line));
+  if (added.length === 0) return sdp;
   const base = sdp.endsWith('\r\n') ? sdp : `${sdp}\r\n`;
-  return base + candidates.map((line) => `a=${line}\r\n`).join('');
+  return base + added.map((line) => `a=${line}\r\n`).join('');
 }

@@ -7,7 +7,7 @@ import { createRequire } from 'node:module';
 import SimplePeer from 'simple-peer';
 import { fromCallback } from 'xstate';
 import type { Logger } from '../log.js';
-import { acceptsCandidate, filterSdp, withCandidates, type CandidateFilter } from './candidates.js';
+import { acceptsCandidate, filterSdp, sdpCandidates, withCandidates, type CandidateFilter } from './candidates.js';
 import type { DataPlane } from './dataPlane.js';
 import type { SignalData } from './envelope.js';
 import { readDtlsInfo, sameFingerprint, sdpFingerprint, type Fingerprint, type RouteInfo } from './fingerprint.js';
@@ -128,12 +128,16 @@ export const webrtcTransport = fromCallback<TransportCommand, TransportInput, Tr
     let stopped = false;
 
     let held: { data: Extract<SignalData, { sdp: string }>; candidates: string[]; timer: NodeJS.Timeout } | undefined;
+    // Candidates the peer already has from our SDP; simple-peer trickles them all the same.
+    const inSdp = new Set<string>();
     const release = (): void => {
       if (!held) return;
       const { data, candidates, timer } = held;
       held = undefined;
       clearTimeout(timer);
-      sendBack({ type: 'TRANSPORT.SIGNAL', data: { type: data.type, sdp: withCandidates(data.sdp, candidates) } });
+      const sdp = withCandidates(data.sdp, candidates);
+      for (const line of sdpCandidates(sdp)) inSdp.add(line);
+      sendBack({ type: 'TRANSPORT.SIGNAL', data: { type: data.type, sdp } });
     };
     peer.on('signal', (data) => {
       const signal = localSignal(data, filter);
@@ -144,7 +148,7 @@ export const webrtcTransport = fromCallback<TransportCommand, TransportInput, Tr
         // The host candidates are gathered together, right after the SDP: release once this burst is in.
         if (held.candidates.length === 0) setImmediate(release);
         held.candidates.push(signal.candidate.candidate);
-      } else {
+      } else if (signal.type !== 'candidate' || !inSdp.has(signal.candidate.candidate)) {
         sendBack({ type: 'TRANSPORT.SIGNAL', data: signal });
       }
     });
