@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createSignalingServer, generateIdentity, P2PError, type P2PNode } from '../src/index.js';
 import { Harness, collect, next } from './helpers.js';
 import { maliciousServer } from './support/maliciousServer.js';
-import { sdpCandidates } from '../src/services/candidates.js';
+import { parseCandidate, sdpCandidates } from '../src/services/candidates.js';
 
 describe('nodes on a real signaling server and real WebRTC', () => {
   const h = new Harness();
@@ -156,7 +156,11 @@ describe('nodes on a real signaling server and real WebRTC', () => {
           return data.sdp ? sdpCandidates(data.sdp) : data.candidate ? [data.candidate.candidate] : [];
         });
       expect(lines.length).toBeGreaterThan(0);
-      expect(new Set(lines).size).toBe(lines.length);
+      const endpoints = lines.map((line) => {
+        const c = parseCandidate(line)!;
+        return `${c.protocol} ${c.address}:${c.port} ${c.type}`;
+      });
+      expect(new Set(endpoints).size).toBe(lines.length);
     }
   });
 

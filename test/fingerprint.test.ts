@@ -73,7 +73,9 @@ describe('candidate filtering', () => {
   it('adds trickled candidates to an SDP once, after what it already lists', () => {
     const sdp = 'v=0\r\nm=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\na=candidate:1 1 udp 1 127.0.0.1 1000 typ host\r\n';
     const late = 'candidate:2 1 udp 1 ::1 1002 typ host';
-    const merged = withCandidates(sdp, ['candidate:1 1 udp 1 127.0.0.1 1000 typ host', late, late]);
+    // As libwebrtc trickles a candidate its SDP already lists: the same, with a ufrag added.
+    const trickled = 'candidate:1 1 udp 1 127.0.0.1 1000 typ host generation 0 ufrag Ab12';
+    const merged = withCandidates(sdp, [trickled, late, late]);
     expect(merged).toBe(`${sdp}a=${late}\r\n`);
     expect(sdpCandidates(merged)).toEqual(['candidate:1 1 udp 1 127.0.0.1 1000 typ host', late]);
     expect(withCandidates('v=0', [late])).toBe(`v=0\r\na=${late}\r\n`);

@@ -38,6 +38,15 @@ export function filterSdp(filter: CandidateFilter | undefined, sdp: string): str
     .join('\r\n');
 }
 
+/**
+ * What makes two candidate lines the same candidate: foundation, component, transport, priority,
+ * address, port and type. libwebrtc writes one candidate differently in its SDP and when it trickles
+ * it (`ufrag` only in the latter), so whole lines cannot be compared.
+ */
+export function candidateKey(line: string): string {
+  return line.replace(/^a=/, '').trim().split(/\s+/).slice(0, 8).join(' ');
+}
+
 /** The `candidate:` lines of an SDP, as trickled candidates carry them. */
 export function sdpCandidates(sdp: string): string[] {
   return sdp
@@ -52,8 +61,13 @@ export function sdpCandidates(sdp: string): string[] {
  * the last media section, which is right for our data-only connections: they have a single one.
  */
 export function withCandidates(sdp: string, candidates: readonly string[]): string {
-  const present = new Set(sdpCandidates(sdp));
-  const added = [...new Set(candidates)].filter((line) => !present.has(line));
+  const present = new Set(sdpCandidates(sdp).map(candidateKey));
+  const added = candidates.filter((line) => {
+    const key = candidateKey(line);
+    if (present.has(key)) return false;
+    present.add(key);
+    return true;
+  });
   if (added.length === 0) return sdp;
   const base = sdp.endsWith('\r\n') ? sdp : `${sdp}\r\n`;
   return base + added.map((line) => `a=${line}\r\n`).join('');

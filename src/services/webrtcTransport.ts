@@ -7,7 +7,7 @@ import { createRequire } from 'node:module';
 import SimplePeer from 'simple-peer';
 import { fromCallback } from 'xstate';
 import type { Logger } from '../log.js';
-import { acceptsCandidate, filterSdp, sdpCandidates, withCandidates, type CandidateFilter } from './candidates.js';
+import { acceptsCandidate, candidateKey, filterSdp, sdpCandidates, withCandidates, type CandidateFilter } from './candidates.js';
 import type { DataPlane } from './dataPlane.js';
 import type { SignalData } from './envelope.js';
 import { readDtlsInfo, sameFingerprint, sdpFingerprint, type Fingerprint, type RouteInfo } from './fingerprint.js';
@@ -136,7 +136,7 @@ export const webrtcTransport = fromCallback<TransportCommand, TransportInput, Tr
       held = undefined;
       clearTimeout(timer);
       const sdp = withCandidates(data.sdp, candidates);
-      for (const line of sdpCandidates(sdp)) inSdp.add(line);
+      for (const line of sdpCandidates(sdp)) inSdp.add(candidateKey(line));
       sendBack({ type: 'TRANSPORT.SIGNAL', data: { type: data.type, sdp } });
     };
     peer.on('signal', (data) => {
@@ -148,7 +148,7 @@ export const webrtcTransport = fromCallback<TransportCommand, TransportInput, Tr
         // The host candidates are gathered together, right after the SDP: release once this burst is in.
         if (held.candidates.length === 0) setImmediate(release);
         held.candidates.push(signal.candidate.candidate);
-      } else if (signal.type !== 'candidate' || !inSdp.has(signal.candidate.candidate)) {
+      } else if (signal.type !== 'candidate' || !inSdp.has(candidateKey(signal.candidate.candidate))) {
         sendBack({ type: 'TRANSPORT.SIGNAL', data: signal });
       }
     });
