@@ -17,7 +17,10 @@ export const MAX_CHUNK_SIZE = 256 * KiB;
 /** The wrtc binding silently drops sends once this much is buffered, so pacing must stay below it. */
 export const MAX_HIGH_WATER_MARK = 16 * MiB;
 
-/** The channel under a link: one `send` per channel message, and how many bytes it has not sent yet. */
+/**
+ * The channel under a link: one `send` per channel message, and how many bytes it has not sent yet.
+ * `send` must be done with `chunk` when it returns (the wrtc binding copies it): the link reuses it.
+ */
 export interface RawChannel {
   send(chunk: Uint8Array): void;
   readonly bufferedAmount: number;
@@ -124,6 +127,8 @@ export class PeerLink {
   private timer: NodeJS.Timeout | undefined;
   /** Pending end-of-turn flush; while set, the turn has already sent its first message. */
   private flush: NodeJS.Immediate | undefined;
+  /** Where chunks are assembled: allocated once, not per chunk (100 MB of garbage per 100 MB sent). */
+  private scratch: Buffer | undefined;
   private pumping = false;
   private closed = false;
   private delivered = 0;
@@ -207,8 +212,10 @@ export class PeerLink {
   }
 
   /**
-   * Hands full chunks to the channel while there is room, and a last partial one only when `flush`
-   * is set (more may be queued this turn); polls while the buffer is full.
+   * Hands full chunks to the channel while there is room. A last, partial chunk goes only at a flush
+   * (nothing more can join it this turn) and only once the channel runs low: while it still has
+   * plenty to send, waiting lets the chunk fill up, and each `send()` saved is ~100 µs of libwebrtc's
+   * time. Polls while it waits.
    */
   private pump(flush: boolean): void {
     if (this.pumping || this.timer !== undefined || this.closed) return;
@@ -216,8 +223,9 @@ export class PeerLink {
     try {
       while (this.queuedBytes > 0) {
         const size = Math.min(this.options.chunkSize, this.queuedBytes);
-        if (size < this.options.chunkSize && !flush) break; // the end-of-turn flush sends it
-        if (!this.hasRoomFor(size)) {
+        const partial = size < this.options.chunkSize;
+        if (partial && !flush) break; // the end-of-turn flush sends it
+        if (!this.hasRoomFor(size) || (partial && !this.runningLow())) {
           this.timer = setTimeout(() => this.onPoll(), this.options.pollMs);
           break;
         }
@@ -250,6 +258,14 @@ export class PeerLink {
     }
   }
 
+  /** Whether the channel has less than two chunks left to send (at most the mark), reading it only if our bound says otherwise. */
+  private runningLow(): boolean {
+    const low = Math.min(2 * this.options.chunkSize, this.options.highWaterMark);
+    if (this.buffered < low) return true;
+    this.buffered = this.raw.bufferedAmount;
+    return this.buffered < low;
+  }
+
   private hasRoomFor(size: number): boolean {
     const mark = this.options.highWaterMark;
     if (this.buffered + size <= mark) return true;
@@ -259,7 +275,8 @@ export class PeerLink {
 
   /** Copies the next `size` queued bytes into one channel message and sends it; false if the channel failed. */
   private sendChunk(size: number): boolean {
-    const chunk = Buffer.allocUnsafeSlow(size);
+    this.scratch ??= Buffer.allocUnsafeSlow(this.options.chunkSize);
+    const chunk = this.scratch.subarray(0, size);
     let filled = 0;
     let completed = 0;
     let payloadBytes = 0;
