@@ -5,7 +5,7 @@ import { InspectionLog } from './inspector/inspectionLog.js';
 import { stateName } from './inspector/stateValue.js';
 import { silentLogger, type Logger } from './log.js';
 import { nodeMachine } from './machines/node.machine.js';
-import { DEFAULT_TIMEOUTS, resolveIdentity, validate, type InspectOptions, type NodeOptions } from './options.js';
+import { DEFAULT_TIMEOUTS, resolveIdentity, signalingUrls, validate, type InspectOptions, type NodeOptions } from './options.js';
 import type { CloseReason, PeerOutput } from './machines/peerConnection.machine.js';
 import { DataPlane, type DataMessage } from './services/dataPlane.js';
 import { Envelopes } from './services/envelope.js';
@@ -148,7 +148,7 @@ export class P2PNode {
         // file descriptors each) run at once.
         maxNegotiating: 2 * this.#maxNegotiations,
         signaling: {
-          url: options.signalingUrl,
+          urls: signalingUrls(options.signalingUrl),
           identity,
           envelopes: new Envelopes(identity),
           logger: this.#log,

@@ -32,8 +32,12 @@ export const DEFAULT_TIMEOUTS: NodeTimeouts = {
 };
 
 export interface NodeOptions {
-  /** Socket.IO signaling server, e.g. `http://127.0.0.1:8080`. */
-  signalingUrl: string;
+  /**
+   * Socket.IO signaling server, e.g. `http://127.0.0.1:8080`, or several servers of one cluster
+   * (at most {@link MAX_SIGNALING_URLS}): the node starts with the first and moves to the next after
+   * each failed attempt or lost connection, with backoff.
+   */
+  signalingUrl: string | readonly string[];
   /** STUN/TURN servers; none by default (host candidates only, enough on one LAN). */
   iceServers?: IceServer[];
   /** The node's key; by default a fresh one (the id changes every run). */
@@ -80,13 +84,24 @@ export function resolveIdentity(options: NodeOptions): Identity {
   return options.identityFile ? loadOrCreateIdentity(options.identityFile) : generateIdentity();
 }
 
+/** Most signaling servers a node fails over between. */
+export const MAX_SIGNALING_URLS = 16;
+
+/** `signalingUrl` as a list. */
+export function signalingUrls(signalingUrl: string | readonly string[]): string[] {
+  return typeof signalingUrl === 'string' ? [signalingUrl] : [...signalingUrl];
+}
+
 /** Throws P2PError ERR_INVALID_OPTION for the first option that cannot work. */
 export function validate(options: NodeOptions): void {
-  try {
-    const url = new URL(options.signalingUrl);
-    if (!['http:', 'https:', 'ws:', 'wss:'].includes(url.protocol)) throw new Error(url.protocol);
-  } catch {
-    throw new P2PError('ERR_INVALID_OPTION', `signalingUrl must be an http(s) or ws(s) URL, got ${JSON.stringify(options.signalingUrl)}`);
+  const urls: unknown = options.signalingUrl;
+  if (Array.isArray(urls) && (urls.length === 0 || urls.length > MAX_SIGNALING_URLS)) {
+    throw new P2PError('ERR_INVALID_OPTION', `signalingUrl must list 1 to ${MAX_SIGNALING_URLS} servers, got ${urls.length}`);
+  }
+  for (const url of Array.isArray(urls) ? (urls as unknown[]) : [urls]) {
+    if (!isSignalingUrl(url)) {
+      throw new P2PError('ERR_INVALID_OPTION', `signalingUrl must be an http(s) or ws(s) URL, got ${JSON.stringify(url)?.slice(0, 200)}`);
+    }
   }
   for (const [name, value] of Object.entries(options.timeouts ?? {})) {
     if (!(name in DEFAULT_TIMEOUTS) || !Number.isFinite(value) || value <= 0) {
@@ -113,5 +128,13 @@ export function validate(options: NodeOptions): void {
   const port = options.inspect?.port;
   if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port <= 65_535)) {
     throw new P2PError('ERR_INVALID_OPTION', `inspect.port must be an integer from 0 to 65535, got ${JSON.stringify(port)}`);
+  }
+}
+
+function isSignalingUrl(value: unknown): boolean {
+  try {
+    return typeof value === 'string' && ['http:', 'https:', 'ws:', 'wss:'].includes(new URL(value).protocol);
+  } catch {
+    return false;
   }
 }

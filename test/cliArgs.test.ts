@@ -8,7 +8,7 @@ describe('command line parsing', () => {
   it('runs a node with an embedded server on loopback by default', () => {
     expect(parseCommandLine([], env)).toMatchObject({
       command: 'start',
-      signalingUrl: undefined,
+      signalingUrls: undefined,
       host: '127.0.0.1',
       port: 0,
       connect: [],
@@ -29,8 +29,16 @@ describe('command line parsing', () => {
   });
 
   it('takes the remote server from SIGNALING_SERVER_URL, and --signal over it', () => {
-    expect(parseCommandLine([], { ...env, SIGNALING_SERVER_URL: 'http://10.0.0.1:8080' })).toMatchObject({ signalingUrl: 'http://10.0.0.1:8080' });
-    expect(parseCommandLine(['--signal', 'http://127.0.0.1:1'], { ...env, SIGNALING_SERVER_URL: 'http://x:1' })).toMatchObject({ signalingUrl: 'http://127.0.0.1:1' });
+    expect(parseCommandLine([], { ...env, SIGNALING_SERVER_URL: 'http://10.0.0.1:8080' })).toMatchObject({ signalingUrls: ['http://10.0.0.1:8080'] });
+    expect(parseCommandLine(['--signal', 'http://127.0.0.1:1'], { ...env, SIGNALING_SERVER_URL: 'http://x:1' })).toMatchObject({ signalingUrls: ['http://127.0.0.1:1'] });
+  });
+
+  it('takes a comma-separated list of servers to fail over between, each checked', () => {
+    expect(parseCommandLine(['--signal', 'http://a:1, https://b:2,ws://c:3'], env)).toMatchObject({ signalingUrls: ['http://a:1', 'https://b:2', 'ws://c:3'] });
+    expect(parseCommandLine([], { ...env, SIGNALING_SERVER_URL: 'http://a:1,http://b:2' })).toMatchObject({ signalingUrls: ['http://a:1', 'http://b:2'] });
+    expect(() => parseCommandLine(['--signal', 'http://a:1,'], env)).toThrow(/http\(s\):\/\/ or ws\(s\):\/\/; got ""/);
+    expect(() => parseCommandLine(['--signal', 'http://a:1,ftp://b'], env)).toThrow(/got "ftp:\/\/b"/);
+    expect(() => parseCommandLine(['--signal', Array.from({ length: 17 }, (_, i) => `http://s${i}:1`).join(',')], env)).toThrow(/at most 16/);
   });
 
   it('builds ICE servers from flags, or from the environment when no flag is given', () => {

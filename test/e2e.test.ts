@@ -138,6 +138,26 @@ describe('nodes on a real signaling server and real WebRTC', () => {
     expect(a.peers()[0]?.state).toBe('connected');
   });
 
+  it('fail over to the next listed server when theirs dies, keeping their data channel open', async () => {
+    const [first, second] = [await h.server(), await h.server()];
+    const options = { backoff: { initialMs: 50, maxMs: 200 } };
+    const a = await h.started([first.url, second.url], options);
+    const b = await h.started([first.url, second.url], options);
+    await a.connectToNode(b.nodeId);
+    const back = [a, b].map((n) => next(n.transitions$, (t) => t.actor === 'node' && t.from === 'running.offline' && t.to === 'running.online', 15_000));
+    await first.close();
+    await Promise.all(back);
+    // Registered on the second server now: a node that only knows that one reaches them.
+    const c = await h.started(second.url);
+    const cAtA = next(a.peerEvents$, (e) => e.type === 'connected' && e.id === c.nodeId);
+    await c.connectToNode(a.nodeId);
+    await cAtA;
+    const atB = next(b.data$);
+    await a.send(b.nodeId, 'still here');
+    expect(await atB).toEqual({ from: a.nodeId, data: 'still here' });
+    expect(a.peers().map((p) => p.state)).toEqual(['connected', 'connected']);
+  });
+
   it('send the first candidates inside the offer and the answer, so ICE starts with them', async () => {
     const server = await maliciousServer((envelope) => [envelope]);
     h.defer(server.close);

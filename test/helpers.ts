@@ -19,13 +19,13 @@ export class Harness {
     return server;
   }
 
-  node(signalingUrl: string, options: Partial<NodeOptions> = {}): P2PNode {
+  node(signalingUrl: NodeOptions['signalingUrl'], options: Partial<NodeOptions> = {}): P2PNode {
     const node = createNode({ signalingUrl, candidateFilter: loopbackOnly, ...options });
     this.nodes.push(node);
     return node;
   }
 
-  async started(signalingUrl: string, options: Partial<NodeOptions> = {}): Promise<P2PNode> {
+  async started(signalingUrl: NodeOptions['signalingUrl'], options: Partial<NodeOptions> = {}): Promise<P2PNode> {
     const node = this.node(signalingUrl, options);
     await node.start();
     return node;

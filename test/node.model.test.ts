@@ -133,7 +133,7 @@ function nodeHarness(inspect?: (event: InspectionEvent) => void): Harness<NodeMo
   const logs: string[] = [];
   const errors: unknown[] = [];
   const signalingInput: SignalingInput = {
-    url: 'http://signaling.test',
+    urls: ['http://signaling.test'],
     identity,
     envelopes: new Envelopes(identity),
     logger: recordingLogger(logs),

@@ -12,7 +12,7 @@ function signaling(overrides: Partial<SignalingInput> = {}) {
   const socket = fakeSocket();
   const identity = generateIdentity();
   const input: SignalingInput = {
-    url: 'http://127.0.0.1:1',
+    urls: ['http://127.0.0.1:1'],
     identity,
     envelopes: new Envelopes(identity),
     logger: silentLogger,
@@ -118,6 +118,30 @@ describe('signaling machine', () => {
     s.socket.last().emit({ type: 'SOCKET.DISCONNECTED', reason: 'ECONNREFUSED' }); // attempt 3
     expect(s.output()).toMatchObject({ error: { code: 'ERR_SIGNALING_UNREACHABLE' } });
     expect(s.socket.instances).toHaveLength(3);
+  });
+
+  it('moves to the next listed server after each failure, and tries every one before giving up', () => {
+    const urls = ['http://a.test', 'http://b.test', 'http://c.test', 'http://d.test'];
+    const s = signaling({ urls, initialAttempts: 2 });
+    s.send({ type: 'CONNECT' });
+    s.register();
+    s.socket.last().emit({ type: 'SOCKET.DISCONNECTED', reason: 'transport close' }); // a was lost
+    s.clock.increment(100);
+    s.register(); // registered on b
+    s.socket.last().emit({ type: 'SOCKET.DISCONNECTED', reason: 'transport close' });
+    s.clock.increment(100);
+    expect(s.socket.instances.map((i) => i.input.url)).toEqual(['http://a.test', 'http://b.test', 'http://c.test']);
+
+    // Never registered: 4 servers outweigh initialAttempts 2, so each gets its attempt, wrapping around.
+    const t = signaling({ urls, initialAttempts: 2 });
+    t.send({ type: 'CONNECT' });
+    for (let i = 0; i < 3; i++) {
+      t.socket.last().emit({ type: 'SOCKET.DISCONNECTED', reason: 'ECONNREFUSED' });
+      t.clock.increment(BACKOFF.maxMs);
+    }
+    t.socket.last().emit({ type: 'SOCKET.DISCONNECTED', reason: 'ECONNREFUSED' });
+    expect(t.socket.instances.map((i) => i.input.url)).toEqual(urls);
+    expect(t.output()).toMatchObject({ error: { code: 'ERR_SIGNALING_UNREACHABLE', message: expect.stringContaining(urls.join(', ')) } });
   });
 
   it('retries when registration does not complete in time', () => {

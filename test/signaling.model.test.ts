@@ -23,7 +23,7 @@ import { fakeSocket, offer, signal, underParent } from './support/fakes.js';
 const URL = 'http://signaling.test';
 const PEER = 'a'.repeat(64);
 const identity = generateIdentity();
-const input: SignalingInput = { url: URL, identity, envelopes: new Envelopes(identity), logger: silentLogger, ...SIGNALING_SETTINGS };
+const input: SignalingInput = { urls: [URL], identity, envelopes: new Envelopes(identity), logger: silentLogger, ...SIGNALING_SETTINGS };
 
 const EVENTS: SignalingModelEvent[] = (
   [

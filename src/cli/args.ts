@@ -3,6 +3,7 @@
  * before touching the network is rejected here, as a {@link CliError} with exit code 2.
  */
 import { parseArgs } from 'node:util';
+import { MAX_SIGNALING_URLS } from '../options.js';
 import { defaultIdentityPath, isNodeId } from '../services/identity.js';
 import { isTurnUrl } from '../services/protocol.js';
 import type { TurnRestOptions } from '../services/turnCredentials.js';
@@ -12,12 +13,12 @@ import { usageError } from './errors.js';
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
-/** `p2p-node [start]`: run a node, with an embedded signaling server unless `signalingUrl` is set. */
+/** `p2p-node [start]`: run a node, with an embedded signaling server unless `signalingUrls` is set. */
 export interface StartCommand {
   command: 'start';
   logLevel: LogLevel;
-  /** The server to register with; undefined means start an embedded one on `host`:`port`. */
-  signalingUrl: string | undefined;
+  /** The servers to register with, in failover order; undefined means start an embedded one on `host`:`port`. */
+  signalingUrls: string[] | undefined;
   host: string;
   port: number;
   /** Node ids to connect to once registered. */
@@ -119,11 +120,11 @@ function parseStart(args: string[], env: NodeJS.ProcessEnv): Command {
   if (values.help) return { command: 'help', topic: 'start' };
   if (values.version) return { command: 'version', topic: 'start' };
   const signalingUrl = values.signal ?? (env.SIGNALING_SERVER_URL || undefined);
-  if (signalingUrl !== undefined) checkSignalingUrl(signalingUrl);
-  if (signalingUrl !== undefined && (values.host !== undefined || values.port !== undefined)) {
+  const signalingUrls = signalingUrl === undefined ? undefined : signalingUrlList(signalingUrl);
+  if (signalingUrls !== undefined && (values.host !== undefined || values.port !== undefined)) {
     throw usageError('--host and --port configure the embedded signaling server; drop them when using --signal or SIGNALING_SERVER_URL');
   }
-  if (signalingUrl !== undefined && values['turn-secret'] !== undefined) {
+  if (signalingUrls !== undefined && values['turn-secret'] !== undefined) {
     throw usageError('--turn-secret configures the embedded signaling server; drop it when using --signal or SIGNALING_SERVER_URL');
   }
   const staticTurn = values['turn-user'] !== undefined || values['turn-pass'] !== undefined;
@@ -131,11 +132,11 @@ function parseStart(args: string[], env: NodeJS.ProcessEnv): Command {
     throw usageError('--turn-secret issues TURN credentials; drop --turn-user and --turn-pass');
   }
   // Flags for static credentials win over a secret exported in the environment.
-  const turn = signalingUrl === undefined && !staticTurn ? turnRest(values, env) : undefined;
+  const turn = signalingUrls === undefined && !staticTurn ? turnRest(values, env) : undefined;
   return {
     command: 'start',
     logLevel: logLevel(values['log-level']),
-    signalingUrl,
+    signalingUrls,
     host: host(values.host ?? EMBEDDED_HOST),
     port: port(values.port, EMBEDDED_PORT),
     connect: (values.connect ?? []).map(nodeId),
@@ -189,10 +190,16 @@ function nodeId(value: string): string {
   return value;
 }
 
-function checkSignalingUrl(value: string): void {
-  if (!hasScheme(value, ['http:', 'https:', 'ws:', 'wss:'])) {
-    throw usageError(`signaling URL must be http(s):// or ws(s)://; got ${JSON.stringify(value)}`);
+/** `URL1,URL2,…`: the servers of one cluster, tried in order. */
+function signalingUrlList(value: string): string[] {
+  const urls = value.split(',').map((url) => url.trim());
+  if (urls.length > MAX_SIGNALING_URLS) throw usageError(`at most ${MAX_SIGNALING_URLS} signaling URLs; got ${urls.length}`);
+  for (const url of urls) {
+    if (!hasScheme(url, ['http:', 'https:', 'ws:', 'wss:'])) {
+      throw usageError(`signaling URL must be http(s):// or ws(s)://; got ${JSON.stringify(url)}`);
+    }
   }
+  return urls;
 }
 
 function hasScheme(value: string, schemes: string[]): boolean {

@@ -78,23 +78,23 @@ async function listen(host: string, port: number, turn: TurnRestOptions | undefi
   }
 }
 
-function startupError(err: unknown, url: string): unknown {
+function startupError(err: unknown, urls: string[]): unknown {
   if (!(err instanceof P2PError)) return err;
   // The node's message already names the server and the last failure.
   if (err.code === 'ERR_SIGNALING_UNREACHABLE') return new CliError(err.message, 1);
-  if (err.code === 'ERR_SIGNALING_REJECTED') return new CliError(`cannot register with ${url}: ${err.message}`, 1);
+  if (err.code === 'ERR_SIGNALING_REJECTED') return new CliError(`cannot register with ${urls.join(', ')}: ${err.message}`, 1);
   return err;
 }
 
 /** Starts `node`; false when a quit was requested first (the node is then stopped). */
-async function started(node: P2PNode, quit: QuitSignal, url: string): Promise<boolean> {
+async function started(node: P2PNode, quit: QuitSignal, urls: string[]): Promise<boolean> {
   const starting = node.start();
   starting.catch(() => {}); // awaited below; once a quit wins the race, stop() makes it reject on purpose
   let ready: boolean;
   try {
     ready = await Promise.race([starting.then(() => true), quit.requested.then(() => false)]);
   } catch (err) {
-    throw startupError(err, url);
+    throw startupError(err, urls);
   }
   if (!ready) await node.stop();
   return ready;
@@ -104,15 +104,16 @@ async function started(node: P2PNode, quit: QuitSignal, url: string): Promise<bo
 interface Signaling {
   /** The embedded server, when the command line named none. */
   server: SignalingServer | undefined;
-  url: string;
+  urls: string[];
+  /** What other nodes pass to --signal. */
   advertised: string;
 }
 
 async function signaling(command: StartCommand, logger: Logger): Promise<Signaling> {
-  const given = command.signalingUrl;
-  if (given !== undefined) return { server: undefined, url: given, advertised: given };
+  const given = command.signalingUrls;
+  if (given !== undefined) return { server: undefined, urls: given, advertised: given.join(',') };
   const server = await listen(command.host, command.port, command.turn, logger);
-  return { server, url: localUrl(server), advertised: advertisedUrl(server) };
+  return { server, urls: [localUrl(server)], advertised: advertisedUrl(server) };
 }
 
 /** Runs a node until SIGINT, SIGTERM or `/quit`; resolves once everything is released. */
@@ -120,13 +121,13 @@ export async function runNode(command: StartCommand, logger: Logger, print: Prin
   const quit = quitSignal();
   const lease = leaseFor(command, print);
   process.once('exit', lease.release);
-  const { server, url, advertised } = await signaling(command, logger).catch((err: unknown) => {
+  const { server, urls, advertised } = await signaling(command, logger).catch((err: unknown) => {
     lease.release();
     throw err;
   });
   try {
     const node = createNode({
-      signalingUrl: url,
+      signalingUrl: urls,
       identity: lease.identity,
       iceServers: command.iceServers,
       candidateFilter: command.loopbackOnly ? loopbackOnly : undefined,
@@ -138,7 +139,7 @@ export async function runNode(command: StartCommand, logger: Logger, print: Prin
     // Subscribed before start so that nothing a fast peer sends is missed.
     const watching = watchNode(node, print);
     try {
-      if (await started(node, quit, url)) await serve(node, command.connect, quit, print, advertised);
+      if (await started(node, quit, urls)) await serve(node, command.connect, quit, print, advertised);
     } finally {
       watching.unsubscribe();
     }

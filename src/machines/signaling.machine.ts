@@ -25,7 +25,8 @@ export interface BackoffOptions {
 }
 
 export interface SignalingInput {
-  url: string;
+  /** The servers to try, in order: a failed attempt or a lost connection moves on to the next. */
+  urls: readonly string[];
   identity: Identity;
   envelopes: Envelopes;
   logger: Logger;
@@ -40,6 +41,8 @@ export interface SignalingInput {
 export interface SignalingContext extends SignalingInput {
   /** Consecutive failed attempts since the last registration. */
   attempt: number;
+  /** Index in `urls` of the server of the current (or next) attempt. */
+  server: number;
   registered: boolean;
   queue: SocketCommand[];
   error?: ProtocolError;
@@ -98,10 +101,13 @@ export const signalingMachine = setup({
     backoff: ({ context }) => backoffDelay(context.attempt, context.backoff),
   },
   guards: {
-    canRetry: ({ context }) => context.registered || context.attempt + 1 < context.initialAttempts,
+    // Every listed server gets at least one attempt before a node that never registered gives up.
+    canRetry: ({ context }) => context.registered || context.attempt + 1 < Math.max(context.initialAttempts, context.urls.length),
   },
   actions: {
     countAttempt: assign({ attempt: ({ context }) => context.attempt + 1 }),
+    // The server that just failed is the likeliest to fail again: the next attempt goes to the next one.
+    nextServer: assign({ server: ({ context }) => (context.server + 1) % context.urls.length }),
     markRegistered: assign({ registered: true, attempt: 0 }),
     enqueue: assign({
       queue: ({ context, event }) => {
@@ -147,7 +153,7 @@ export const signalingMachine = setup({
   },
 }).createMachine({
   id: 'signaling',
-  context: ({ input }) => ({ ...input, attempt: 0, registered: false, queue: [] }),
+  context: ({ input }) => ({ ...input, attempt: 0, server: 0, registered: false, queue: [] }),
   initial: 'disconnected',
   on: {
     SEND: { actions: 'enqueue' },
@@ -161,7 +167,7 @@ export const signalingMachine = setup({
         id: 'socket',
         src: 'socket',
         input: ({ context }) => ({
-          url: context.url,
+          url: context.urls[context.server]!,
           identity: context.identity,
           envelopes: context.envelopes,
           logger: context.logger,
@@ -195,7 +201,7 @@ export const signalingMachine = setup({
       },
     },
     reconnecting: {
-      entry: 'countAttempt',
+      entry: ['countAttempt', 'nextServer'],
       after: { backoff: 'online' },
     },
     failed: {
@@ -205,7 +211,7 @@ export const signalingMachine = setup({
   output: ({ context }) => ({
     error: context.error ?? {
       code: 'ERR_SIGNALING_UNREACHABLE',
-      message: `cannot reach signaling server ${context.url} after ${context.attempt + 1} attempts (last: ${context.lastFailure ?? 'unknown'})`,
+      message: `cannot reach signaling server ${context.urls.join(', ')} after ${context.attempt + 1} attempts (last: ${context.lastFailure ?? 'unknown'})`,
     },
   }),
 });

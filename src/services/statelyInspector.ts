@@ -30,7 +30,7 @@ export interface StatelyInspector {
 }
 
 /** The parts of a context safe to publish: ids, roles, states and outcomes; never keys, SDPs or handles. */
-const PUBLIC_CONTEXT = ['localId', 'remoteId', 'role', 'session', 'reason', 'detail', 'route', 'attempt', 'registered', 'url', 'maxPeers', 'maxNegotiating'];
+const PUBLIC_CONTEXT = ['localId', 'remoteId', 'role', 'session', 'reason', 'detail', 'route', 'attempt', 'registered', 'urls', 'server', 'maxPeers', 'maxNegotiating'];
 /** The parts of an event safe to publish. */
 const PUBLIC_EVENT = ['type', 'peerId', 'to', 'session', 'nodeId', 'reason', 'actorId'];
 

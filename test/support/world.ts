@@ -129,7 +129,7 @@ export class World {
         maxPeers: options.maxPeers ?? 10,
         maxNegotiating: options.maxNegotiating ?? 20,
         signaling: {
-          url: 'http://fake',
+          urls: ['http://fake'],
           identity,
           envelopes: new Envelopes(identity),
           logger: silentLogger,
