@@ -20,6 +20,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createSignalingServer } from '../src/index.js';
+import { LOOPBACK_CROWD } from './serverLimits.js';
 import type { BenchOptions, BenchRow, BenchSection } from './types.js';
 import {
   now,
@@ -261,7 +262,7 @@ async function level(url: string, n: number, p: Plan): Promise<LevelResult> {
 export async function run(options: BenchOptions, argv: string[] = []): Promise<BenchSection[]> {
   const p = plan(options.smoke, argv);
   const started = performance.now();
-  const server = await createSignalingServer({ port: 0, rateLimit: RATE_LIMIT });
+  const server = await createSignalingServer({ port: 0, rateLimit: RATE_LIMIT, ...LOOPBACK_CROWD });
   const results: LevelResult[] = [];
   try {
     for (const n of p.levels) results.push(await level(server.url, n, p));

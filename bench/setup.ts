@@ -126,6 +126,7 @@ async function child(p: Plan): Promise<void> {
   const { createNode, createSignalingServer, loopbackOnly } = await import('../src/index.js');
   const { acceptsCandidate, filterSdp } = await import('../src/services/candidates.js');
   const { startRelay, relayClient } = await import('./relay.js');
+  const { LOOPBACK_CROWD } = await import('./serverLimits.js');
   type Peer = InstanceType<typeof SimplePeer>;
   type SignalData = import('simple-peer').SignalData;
   const wrtc = createRequire(import.meta.url)('@roamhq/wrtc') as NonNullable<import('simple-peer').Options['wrtc']>;
@@ -141,7 +142,7 @@ async function child(p: Plan): Promise<void> {
     });
 
   const relay = await startRelay();
-  const server = await createSignalingServer({ port: 0 });
+  const server = await createSignalingServer({ port: 0, ...LOOPBACK_CROWD });
 
   /** Only 127.0.0.1 candidates leave or enter, as with our nodes' `loopbackOnly`. */
   const loopbackSignal = (data: SignalData): SignalData | undefined => {

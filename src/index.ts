@@ -12,6 +12,7 @@ export { P2PError, type ErrorCode } from './errors.js';
 export { silentLogger, type Logger } from './log.js';
 export { createSignalingServer } from './services/signalingServer.js';
 export type { SignalingServer, SignalingServerOptions } from './services/signalingServer.js';
+export type { RejectReason, SignalingMetrics } from './services/serverMetrics.js';
 export {
   defaultIdentityPath,
   generateIdentity,

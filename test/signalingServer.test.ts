@@ -1,4 +1,6 @@
-import { createHash, createHmac } from 'node:crypto';
+import { createHash, createHmac, randomBytes } from 'node:crypto';
+import { request as httpRequest } from 'node:http';
+import { hostname } from 'node:os';
 import { afterEach, describe, expect, it } from 'vitest';
 import { io, type Socket as ClientSocket } from 'socket.io-client';
 import { Envelopes, newSessionId, type SignalData } from '../src/services/envelope.js';
@@ -13,12 +15,9 @@ import {
   type RegisterReply,
   type SignalDelivery,
 } from '../src/services/protocol.js';
-import { TokenBucket } from '../src/services/rateLimit.js';
-import {
-  createSignalingServer,
-  type SignalingServer,
-  type SignalingServerOptions,
-} from '../src/services/signalingServer.js';
+import { KeyedBuckets, TokenBucket } from '../src/services/rateLimit.js';
+import { addressKey } from '../src/services/admission.js';
+import { createSignalingServer, type SignalingServer, type SignalingServerOptions } from '../src/services/signalingServer.js';
 
 /** Upper bound for any single wait, so a broken server fails a test instead of hanging it. */
 const WAIT_MS = 3000;
@@ -143,6 +142,106 @@ async function health(server: SignalingServer): Promise<{ status: string; nodes:
   return (await res.json()) as { status: string; nodes: number };
 }
 
+/** Opens a connection and reports whether the server let it in (it sent a challenge) or refused the handshake. */
+function attempt(server: SignalingServer): Promise<'challenged' | 'refused'> {
+  const socket = io(server.url, { transports: ['websocket'], reconnection: false, forceNew: true });
+  clients.push(socket);
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('neither challenged nor refused')), WAIT_MS);
+    socket.once('challenge', () => (clearTimeout(timer), resolve('challenged')));
+    socket.once('connect_error', () => (clearTimeout(timer), resolve('refused')));
+  });
+}
+
+/** A bare WebSocket upgrade to the Socket.IO endpoint: the status and body of the server's answer. */
+function upgrade(server: SignalingServer): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({
+      host: server.host,
+      port: server.port,
+      path: '/socket.io/?EIO=4&transport=websocket',
+      headers: {
+        connection: 'Upgrade',
+        upgrade: 'websocket',
+        'sec-websocket-version': '13',
+        'sec-websocket-key': randomBytes(16).toString('base64'),
+      },
+    });
+    req.on('upgrade', (_res, socket) => {
+      socket.destroy();
+      resolve({ status: 101, body: '' });
+    });
+    req.on('response', (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (body += chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+interface Sample {
+  name: string;
+  labels: Record<string, string>;
+  value: number;
+}
+
+const METRIC_NAME = '[a-zA-Z_:][a-zA-Z0-9_:]*';
+const LABEL = '([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\\\\\n]|\\\\[\\\\"n])*)"';
+const SAMPLE = new RegExp(`^(${METRIC_NAME})(?:\\{((?:${LABEL})(?:,${LABEL})*)?\\})? (-?[0-9.]+(?:e[+-]?[0-9]+)?)$`);
+
+/**
+ * Parses Prometheus text exposition (0.0.4) as strictly as a scraper: every line is a HELP, a TYPE or a
+ * sample; each family has HELP then TYPE before its samples; counters end in `_total`; label values
+ * unescape.
+ */
+function parseExposition(text: string): { types: Map<string, string>; samples: Sample[] } {
+  expect(text.endsWith('\n')).toBe(true);
+  const helped = new Set<string>();
+  const types = new Map<string, string>();
+  const samples: Sample[] = [];
+  for (const line of text.slice(0, -1).split('\n')) {
+    const help = new RegExp(`^# HELP (${METRIC_NAME}) \\S`).exec(line);
+    const type = new RegExp(`^# TYPE (${METRIC_NAME}) (counter|gauge)$`).exec(line);
+    const sample = SAMPLE.exec(line);
+    if (help) {
+      expect(helped.has(help[1]!), `second HELP: ${line}`).toBe(false);
+      helped.add(help[1]!);
+    } else if (type) {
+      expect(helped.has(type[1]!) && !types.has(type[1]!), `TYPE without HELP or twice: ${line}`).toBe(true);
+      if (type[2] === 'counter') expect(type[1]).toMatch(/_total$/);
+      types.set(type[1]!, type[2]!);
+    } else if (sample) {
+      expect(types.has(sample[1]!), `sample before its TYPE: ${line}`).toBe(true);
+      const labels: Record<string, string> = {};
+      for (const [, name, value] of (sample[2] ?? '').matchAll(new RegExp(LABEL, 'g'))) {
+        expect(labels, `label twice: ${line}`).not.toHaveProperty(name!);
+        labels[name!] = value!.replace(/\\(.)/g, (_, c: string) => (c === 'n' ? '\n' : c));
+      }
+      samples.push({ name: sample[1]!, labels, value: Number(sample[sample.length - 1]) });
+    } else {
+      throw new Error(`malformed exposition line: ${JSON.stringify(line)}`);
+    }
+  }
+  return { types, samples };
+}
+
+async function scrape(server: SignalingServer): Promise<{ types: Map<string, string>; samples: Sample[] }> {
+  const res = await fetch(`${server.url}/metrics`);
+  expect(res.status).toBe(200);
+  expect(res.headers.get('content-type')).toBe('text/plain; version=0.0.4; charset=utf-8');
+  return parseExposition(await res.text());
+}
+
+/** The value of the one sample named `name` whose labels include `labels`. */
+function sampleValue(samples: Sample[], name: string, labels: Record<string, string> = {}): number {
+  const found = samples.filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v));
+  expect(found, `${name} ${JSON.stringify(labels)}`).toHaveLength(1);
+  return found[0]!.value;
+}
+
 describe('TokenBucket', () => {
   it('allows a burst, then refills at the configured rate', () => {
     let now = 1_000;
@@ -161,6 +260,50 @@ describe('TokenBucket', () => {
     expect(() => new TokenBucket({ perSecond: 0, burst: 1 })).toThrow(RangeError);
     expect(() => new TokenBucket({ perSecond: 1, burst: Number.NaN })).toThrow(RangeError);
     expect(() => new TokenBucket({ perSecond: 1, burst: 1 }).take(-1)).toThrow(RangeError);
+  });
+});
+
+describe('KeyedBuckets', () => {
+  it('keeps a bucket while held and after release until it refills, and forgets the oldest beyond maxIdle', () => {
+    let now = 0;
+    const buckets = new KeyedBuckets({ perSecond: 1, burst: 2, maxIdle: 2, now: () => now });
+    buckets.hold('a');
+    buckets.hold('a');
+    expect([buckets.take('a'), buckets.take('a'), buckets.take('a')]).toEqual([true, true, false]);
+    buckets.release('a');
+    expect(buckets.holders('a')).toBe(1);
+    buckets.release('a');
+    expect(buckets.holders('a')).toBe(0);
+    // Released but drained: reconnecting must not refill it.
+    expect(buckets.take('a')).toBe(false);
+    now += 2_000;
+    expect(buckets.take('b')).toBe(true);
+    // 'a' refilled meanwhile, so it held nothing worth keeping and went when 'b' was parked.
+    expect(buckets.size).toBe(1);
+    expect([buckets.take('c'), buckets.take('d')]).toEqual([true, true]);
+    expect(buckets.size).toBe(2);
+    // 'b' (one token left) was the oldest beyond maxIdle: forgotten, so it starts full again.
+    expect([buckets.take('b'), buckets.take('b'), buckets.take('b')]).toEqual([true, true, false]);
+    expect(buckets.size).toBe(2);
+  });
+
+  it('rejects invalid settings', () => {
+    expect(() => new KeyedBuckets({ perSecond: 1, burst: 1, maxIdle: 0 })).toThrow(RangeError);
+    expect(() => new KeyedBuckets({ perSecond: 1, burst: 0, maxIdle: 1 })).toThrow(RangeError);
+  });
+});
+
+describe('addressKey', () => {
+  it('counts IPv4 addresses alone and IPv6 addresses by their /64', () => {
+    expect(addressKey('203.0.113.7')).toBe('203.0.113.7');
+    expect(addressKey('::ffff:203.0.113.7')).toBe('203.0.113.7');
+    expect(addressKey('2001:db8:1:2:3:4:5:6')).toBe('2001:db8:1:2::/64');
+    expect(addressKey('2001:DB8:1:2::9')).toBe('2001:db8:1:2::/64');
+    expect(addressKey('2001:0db8::1')).toBe('2001:db8:0:0::/64');
+    expect(addressKey('64:ff9b:1:2:3:4:1.2.3.4')).toBe('64:ff9b:1:2::/64');
+    expect(addressKey('fe80::1%eth0')).toBe('fe80:0:0:0::/64');
+    expect(addressKey('::1')).toBe('0:0:0:0::/64');
+    expect(addressKey(undefined)).toBe('');
   });
 });
 
@@ -192,6 +335,18 @@ describe('signaling server', () => {
       const refused = await createSignalingServer({ turn: bad }).then(() => new Error('listening'), (err: Error) => err);
       expect(refused, JSON.stringify(bad)).toMatchObject({ code: 'ERR_INVALID_OPTION' });
       expect(refused.message).not.toContain(turn.secret);
+    }
+    for (const bad of [
+      { nodeRateLimit: { perSecond: -1, burst: 1 } },
+      { maxConnectionsPerAddress: 0 },
+      { maxConnectionsPerAddress: 1.5 },
+      { handshakeRateLimit: { perSecond: 1, burst: 0 } },
+      { handshakeRateLimit: { perSecond: Number.NaN, burst: 1 } },
+      { maxIdleBuckets: Number.POSITIVE_INFINITY },
+      { serverId: '' },
+      { serverId: 42 as unknown as string },
+    ]) {
+      await expect(createSignalingServer(bad), JSON.stringify(bad)).rejects.toMatchObject({ code: 'ERR_INVALID_OPTION' });
     }
   });
 
@@ -483,6 +638,129 @@ describe('signaling server', () => {
     expect(warnings).toContainEqual(expect.objectContaining({ code: 'ERR_REGISTER_TIMEOUT', socket: expect.any(String) }));
     await sleep(250);
     expect(registered.socket.connected).toBe(true);
+  });
+
+  it('refuses connections from one address beyond maxConnectionsPerAddress until one closes', async () => {
+    const server = await startServer({ maxConnectionsPerAddress: 2 });
+    const first = await connect(server);
+    await connect(server);
+    expect(await attempt(server)).toBe('refused');
+    const refused = await upgrade(server);
+    expect(refused.status).toBe(400);
+    expect(refused.body).toMatch(/^ERR_TOO_MANY_CONNECTIONS: /);
+    expect(server.metrics().rejectedTotal).toMatchObject({ ERR_TOO_MANY_CONNECTIONS: 2, ERR_HANDSHAKE_RATE_LIMITED: 0 });
+
+    first.socket.disconnect();
+    // Refused attempts cost no handshake budget, so retrying until the slot is freed is harmless.
+    await eventually(async () => expect(await attempt(server)).toBe('challenged'));
+    expect(await attempt(server)).toBe('refused');
+  });
+
+  it('refuses a burst of handshakes from one address beyond its handshake rate', async () => {
+    const server = await startServer({ handshakeRateLimit: { perSecond: 0.01, burst: 3 } });
+    const outcomes = await Promise.all(Array.from({ length: 6 }, () => attempt(server)));
+    expect(outcomes.filter((o) => o === 'challenged')).toHaveLength(3);
+    expect(outcomes.filter((o) => o === 'refused')).toHaveLength(3);
+    const refused = await upgrade(server);
+    expect(refused.status).toBe(400);
+    expect(refused.body).toMatch(/^ERR_HANDSHAKE_RATE_LIMITED: /);
+    expect(server.metrics().rejectedTotal).toMatchObject({ ERR_HANDSHAKE_RATE_LIMITED: 4, ERR_TOO_MANY_CONNECTIONS: 0 });
+    // Closing connections frees their slots, not the handshake budget.
+    for (const socket of clients) socket.disconnect();
+    await eventually(async () => expect(server.metrics().connectedSockets).toBe(0));
+    expect(await attempt(server)).toBe('refused');
+  });
+
+  it('limits a node id across its connections, so re-registering does not refill its budget', async () => {
+    const server = await startServer({ nodeRateLimit: { perSecond: 0.01, burst: 3 } });
+    const identity = generateIdentity();
+    const stranger = generateIdentity().nodeId;
+    const signal = (node: Node): Promise<Ack> =>
+      request(node.socket, 'signal', { to: stranger, envelope: node.envelopes.seal(stranger, newSessionId(), OFFER) });
+    const mallory = await registeredNode(server, identity);
+    const codes: (string | undefined)[] = [];
+    for (let i = 0; i < 4; i++) codes.push(errorCode(await signal(mallory)));
+    expect(codes).toEqual(['ERR_UNKNOWN_PEER', 'ERR_UNKNOWN_PEER', 'ERR_UNKNOWN_PEER', 'ERR_RATE_LIMITED']);
+
+    mallory.socket.disconnect();
+    const again = await registeredNode(server, identity);
+    expect(errorCode(await signal(again))).toBe('ERR_RATE_LIMITED');
+    expect(errorCode(await signal(await registeredNode(server)))).toBe('ERR_UNKNOWN_PEER');
+  });
+
+  it('serves Prometheus metrics whose counters follow registrations, relays and refusals', async () => {
+    const serverId = 'eu-1 "blue"\\rack\n2';
+    const server = await startServer({ serverId, maxConnectionsPerAddress: 3 });
+    const families = {
+      p2p_signaling_connected_sockets: 'gauge',
+      p2p_signaling_registered_nodes: 'gauge',
+      p2p_signaling_registrations_total: 'counter',
+      p2p_signaling_relayed_signals_total: 'counter',
+      p2p_signaling_rejected_total: 'counter',
+      p2p_signaling_process_resident_memory_bytes: 'gauge',
+    };
+    const reasons = [
+      'ERR_ALREADY_REGISTERED',
+      'ERR_AUTH',
+      'ERR_BAD_REQUEST',
+      'ERR_HANDSHAKE_RATE_LIMITED',
+      'ERR_NOT_REGISTERED',
+      'ERR_RATE_LIMITED',
+      'ERR_REGISTER_TIMEOUT',
+      'ERR_TOO_MANY_CONNECTIONS',
+      'ERR_UNKNOWN_EVENT',
+      'ERR_UNKNOWN_PEER',
+    ];
+
+    const before = await scrape(server);
+    expect(Object.fromEntries(before.types)).toEqual(families);
+    expect(before.samples.every((s) => s.labels.server === serverId)).toBe(true);
+    const rejected = (samples: Sample[]): Record<string, number> =>
+      Object.fromEntries(samples.filter((s) => s.name === 'p2p_signaling_rejected_total').map((s) => [s.labels.reason, s.value]));
+    expect(Object.keys(rejected(before.samples)).sort()).toEqual(reasons);
+    expect(Object.values(rejected(before.samples)).every((v) => v === 0)).toBe(true);
+    for (const name of Object.keys(families).filter((n) => n !== 'p2p_signaling_process_resident_memory_bytes' && n !== 'p2p_signaling_rejected_total')) {
+      expect(sampleValue(before.samples, name), name).toBe(0);
+    }
+    expect(sampleValue(before.samples, 'p2p_signaling_process_resident_memory_bytes')).toBeGreaterThan(0);
+
+    const alice = await registeredNode(server);
+    const bob = await registeredNode(server);
+    await relay(alice, bob, OFFER);
+    await relay(bob, alice, { type: 'answer', sdp: 'v=0\r\n' });
+    const stranger = generateIdentity().nodeId;
+    const toStranger = alice.envelopes.seal(stranger, newSessionId(), OFFER);
+    expect(errorCode(await request(alice.socket, 'signal', { to: stranger, envelope: toStranger }))).toBe('ERR_UNKNOWN_PEER');
+    expect(errorCode(await request(alice.socket, 'bogus'))).toBe('ERR_UNKNOWN_EVENT');
+    await connect(server);
+    expect(await attempt(server)).toBe('refused');
+
+    const after = await scrape(server);
+    expect(sampleValue(after.samples, 'p2p_signaling_connected_sockets')).toBe(3);
+    expect(sampleValue(after.samples, 'p2p_signaling_registered_nodes')).toBe(2);
+    expect(sampleValue(after.samples, 'p2p_signaling_registrations_total')).toBe(2);
+    expect(sampleValue(after.samples, 'p2p_signaling_relayed_signals_total')).toBe(2);
+    expect(rejected(after.samples)).toEqual({
+      ...Object.fromEntries(reasons.map((r) => [r, 0])),
+      ERR_UNKNOWN_PEER: 1,
+      ERR_UNKNOWN_EVENT: 1,
+      ERR_TOO_MANY_CONNECTIONS: 1,
+    });
+    expect(server.metrics()).toMatchObject({
+      server: serverId,
+      connectedSockets: 3,
+      registeredNodes: 2,
+      registrationsTotal: 2,
+      relayedSignalsTotal: 2,
+      rejectedTotal: rejected(after.samples),
+    });
+  });
+
+  it('names itself hostname:port in metrics unless given a serverId', async () => {
+    const server = await startServer();
+    const { samples } = await scrape(server);
+    expect(new Set(samples.map((s) => s.labels.server))).toEqual(new Set([`${hostname()}:${server.port}`]));
+    expect(server.metrics().server).toBe(`${hostname()}:${server.port}`);
   });
 
   it('closes cleanly, disconnecting clients, and tolerates a second close', async () => {

@@ -35,6 +35,12 @@ export type ServerErrorCode =
   | 'ERR_REGISTER_TIMEOUT'
   | 'ERR_UNKNOWN_EVENT';
 
+/**
+ * Why the server refused a Socket.IO handshake (engine.io `allowRequest`). The refusal answers the
+ * WebSocket upgrade with HTTP 400 and a text body starting with the code; no connection is made.
+ */
+export type HandshakeRefusalCode = 'ERR_TOO_MANY_CONNECTIONS' | 'ERR_HANDSHAKE_RATE_LIMITED';
+
 export interface ProtocolError {
   code: ServerErrorCode;
   message: string;

@@ -7,6 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { hostname } from 'node:os';
 import { Server, type Socket } from 'socket.io';
 import { P2PError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
@@ -29,7 +30,9 @@ import {
   type ServerErrorCode,
   type SignalDelivery,
 } from './protocol.js';
-import { TokenBucket } from './rateLimit.js';
+import { Doorman } from './admission.js';
+import { KeyedBuckets, TokenBucket } from './rateLimit.js';
+import { EXPOSITION_CONTENT_TYPE, ServerCounters, exposition, type SignalingMetrics } from './serverMetrics.js';
 import { DEFAULT_TURN_TTL_SECONDS, turnCredentials, type TurnRestOptions } from './turnCredentials.js';
 
 /** Settings of {@link createSignalingServer}; every field is optional. */
@@ -44,6 +47,27 @@ export interface SignalingServerOptions {
   maxPayloadBytes?: number;
   /** Incoming events allowed per socket; default `{ perSecond: 100, burst: 200 }`. */
   rateLimit?: { perSecond: number; burst: number };
+  /**
+   * Events allowed per registered node id, across all its connections and for a while after they close,
+   * so reconnecting does not buy a node a fresh budget. Default `rateLimit`'s rate with twice its burst,
+   * so a client pacing itself to the per-socket budget it is told stays within it across a reconnect.
+   */
+  nodeRateLimit?: { perSecond: number; burst: number };
+  /**
+   * Concurrent connections allowed per remote address (an IPv4 address, or an IPv6 /64); more are
+   * refused at the handshake with ERR_TOO_MANY_CONNECTIONS. Default 64. Behind a reverse proxy every
+   * client has the proxy's address: raise this, or limit at the proxy.
+   */
+  maxConnectionsPerAddress?: number;
+  /** New connections allowed per remote address; more are refused with ERR_HANDSHAKE_RATE_LIMITED. Default `{ perSecond: 16, burst: 32 }`. */
+  handshakeRateLimit?: { perSecond: number; burst: number };
+  /**
+   * Per-address and per-node budgets remembered after their last connection closed, until they refill;
+   * beyond this many (of each kind), the least recently released are forgotten early. Default 10 000.
+   */
+  maxIdleBuckets?: number;
+  /** Names this server in `GET /metrics` (the `server` label), to tell apart a cluster's servers. Default `hostname:port`. */
+  serverId?: string;
   /**
    * A TURN relay sharing this secret (coturn `use-auth-secret`): every registered node gets credentials
    * for it in its register ack, valid `ttlSeconds` (default a day). Default none.
@@ -60,11 +84,16 @@ export interface SignalingServer {
   /** The port actually bound (useful with `port: 0`). */
   readonly port: number;
   readonly host: string;
+  /** What `GET /metrics` serves, for an embedding application to publish its own way. */
+  metrics(): SignalingMetrics;
   /** Disconnects every client and stops listening; later calls return the same promise. */
   close(): Promise<void>;
 }
 
-type Config = Required<Omit<SignalingServerOptions, 'logger' | 'turn'>> & { turn: Required<TurnRestOptions> | undefined };
+type Config = Required<Omit<SignalingServerOptions, 'logger' | 'turn' | 'serverId'>> & {
+  turn: Required<TurnRestOptions> | undefined;
+  serverId: string | undefined;
+};
 
 /**
  * Rejected events go into a second bucket this many times the burst, refilled at the same rate: a bursty
@@ -103,13 +132,20 @@ export async function createSignalingServer(options: SignalingServerOptions = {}
   const config = resolveConfig(options);
   const logger = (options.logger ?? silentLogger).child({ component: 'signaling-server' });
   const registry = new Map<string, Peer>();
-  const http = createServer((req, res) => answerHttp(req, res, registry.size));
+  const counters = new ServerCounters();
+  const http = createServer((req, res) => answerHttp(req, res, metrics));
+  const doorman = new Doorman(
+    { maxConnections: config.maxConnectionsPerAddress, handshakes: config.handshakeRateLimit, maxIdle: config.maxIdleBuckets },
+    counters,
+    logger,
+  );
   const io = new Server(http, {
     transports: ['websocket'],
     maxHttpBufferSize: config.maxPayloadBytes,
     serveClient: false,
+    allowRequest: (req, callback) => doorman.admit(req, callback),
   });
-  const relay = new Relay(registry, config, logger);
+  const relay = new Relay(registry, config, counters, logger);
   io.on('connection', (socket) => relay.accept(socket));
 
   try {
@@ -120,7 +156,19 @@ export async function createSignalingServer(options: SignalingServerOptions = {}
   }
   const port = (http.address() as AddressInfo).port;
   const host = config.host;
-  logger.info({ host, port }, 'signaling server listening');
+  const server = config.serverId ?? `${hostname()}:${port}`;
+  function metrics(): SignalingMetrics {
+    return {
+      server,
+      connectedSockets: io.engine.clientsCount,
+      registeredNodes: registry.size,
+      registrationsTotal: counters.registrations,
+      relayedSignalsTotal: counters.relayedSignals,
+      rejectedTotal: { ...counters.rejected },
+      residentMemoryBytes: process.memoryUsage.rss(),
+    };
+  }
+  logger.info({ host, port, server }, 'signaling server listening');
   if (config.turn) logger.info({ urls: config.turn.urls, ttlSeconds: config.turn.ttlSeconds }, 'handing out TURN credentials');
 
   let closing: Promise<void> | undefined;
@@ -128,17 +176,24 @@ export async function createSignalingServer(options: SignalingServerOptions = {}
     url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
     port,
     host,
+    metrics,
     close: () => (closing ??= io.close().then(() => logger.info({ host, port }, 'signaling server closed'))),
   };
 }
 
 function resolveConfig(options: SignalingServerOptions): Config {
+  const rateLimit = options.rateLimit ?? { perSecond: 100, burst: 200 };
   const config: Config = {
     port: options.port ?? 0,
     host: options.host ?? '127.0.0.1',
     registerTimeoutMs: options.registerTimeoutMs ?? 5000,
     maxPayloadBytes: options.maxPayloadBytes ?? 64 * 1024,
-    rateLimit: options.rateLimit ?? { perSecond: 100, burst: 200 },
+    rateLimit,
+    nodeRateLimit: options.nodeRateLimit ?? { perSecond: rateLimit.perSecond, burst: 2 * rateLimit.burst },
+    maxConnectionsPerAddress: options.maxConnectionsPerAddress ?? 64,
+    handshakeRateLimit: options.handshakeRateLimit ?? { perSecond: 16, burst: 32 },
+    maxIdleBuckets: options.maxIdleBuckets ?? 10_000,
+    serverId: options.serverId,
     turn: resolveTurn(options.turn),
   };
   if (!Number.isInteger(config.port) || config.port < 0 || config.port > 65535) invalid('port', config.port);
@@ -147,6 +202,15 @@ function resolveConfig(options: SignalingServerOptions): Config {
   if (!isPositive(config.maxPayloadBytes)) invalid('maxPayloadBytes', config.maxPayloadBytes);
   if (!isPositive(config.rateLimit.perSecond)) invalid('rateLimit.perSecond', config.rateLimit.perSecond);
   if (!isPositive(config.rateLimit.burst)) invalid('rateLimit.burst', config.rateLimit.burst);
+  if (!isPositive(config.nodeRateLimit.perSecond)) invalid('nodeRateLimit.perSecond', config.nodeRateLimit.perSecond);
+  if (!isPositive(config.nodeRateLimit.burst)) invalid('nodeRateLimit.burst', config.nodeRateLimit.burst);
+  if (!isPositiveInteger(config.maxConnectionsPerAddress)) invalid('maxConnectionsPerAddress', config.maxConnectionsPerAddress);
+  if (!isPositive(config.handshakeRateLimit.perSecond)) invalid('handshakeRateLimit.perSecond', config.handshakeRateLimit.perSecond);
+  if (!isPositive(config.handshakeRateLimit.burst)) invalid('handshakeRateLimit.burst', config.handshakeRateLimit.burst);
+  if (!isPositiveInteger(config.maxIdleBuckets)) invalid('maxIdleBuckets', config.maxIdleBuckets);
+  if (config.serverId !== undefined && (typeof config.serverId !== 'string' || config.serverId === '')) {
+    invalid('serverId', config.serverId);
+  }
   return config;
 }
 
@@ -175,15 +239,23 @@ function isPositive(value: unknown): value is number {
   return typeof value === 'number' && Number.isFinite(value) && value > 0;
 }
 
+function isPositiveInteger(value: unknown): value is number {
+  return Number.isSafeInteger(value) && (value as number) > 0;
+}
+
 function invalid(name: string, value: unknown): never {
   throw new P2PError('ERR_INVALID_OPTION', `signaling server option ${name} is invalid: ${String(value)}`);
 }
 
-/** Plain HTTP: only the health check; Socket.IO's own path never reaches here (engine.io intercepts it). */
-function answerHttp(req: IncomingMessage, res: ServerResponse, nodes: number): void {
+/** Plain HTTP: the health check and metrics; Socket.IO's own path never reaches here (engine.io intercepts it). */
+function answerHttp(req: IncomingMessage, res: ServerResponse, metrics: () => SignalingMetrics): void {
   const path = (req.url ?? '').split('?', 1)[0];
   if (req.method === 'GET' && path === '/health') {
-    sendJson(res, 200, { status: 'ok', nodes });
+    sendJson(res, 200, { status: 'ok', nodes: metrics().registeredNodes });
+  } else if (req.method === 'GET' && path === '/metrics') {
+    const text = exposition(metrics());
+    res.writeHead(200, { 'content-type': EXPOSITION_CONTENT_TYPE, 'content-length': Buffer.byteLength(text) });
+    res.end(text);
   } else {
     sendJson(res, 404, { error: 'not found' });
   }
@@ -226,12 +298,17 @@ function copyEnvelope(e: Envelope): Envelope {
 class Relay {
   readonly #registry: Map<string, Peer>;
   readonly #config: Config;
+  readonly #counters: ServerCounters;
   readonly #logger: Logger;
+  /** Budgets by node id, on top of each socket's: they outlive a session, so re-registering does not refill them. */
+  readonly #nodes: KeyedBuckets;
 
-  constructor(registry: Map<string, Peer>, config: Config, logger: Logger) {
+  constructor(registry: Map<string, Peer>, config: Config, counters: ServerCounters, logger: Logger) {
     this.#registry = registry;
     this.#config = config;
+    this.#counters = counters;
     this.#logger = logger;
+    this.#nodes = new KeyedBuckets({ ...config.nodeRateLimit, maxIdle: config.maxIdleBuckets });
   }
 
   accept(socket: Socket): void {
@@ -274,16 +351,19 @@ class Relay {
       const response = this.#admit(peer)
         ? this.#route(peer, event, payload)
         : fail('ERR_RATE_LIMITED', 'too many events; slow down');
-      if (!response.ok) peer.log.debug({ code: response.error.code, event: String(event) }, response.error.message);
+      if (!response.ok) {
+        this.#counters.rejected[response.error.code]++;
+        peer.log.debug({ code: response.error.code, event: String(event) }, response.error.message);
+      }
       ack?.(response);
     } catch (err) {
       peer.log.error({ err, event: String(event) }, 'signaling event handler failed');
     }
   }
 
-  /** Takes a token; evicts sockets whose rejected events show they ignore the limit entirely. */
+  /** Takes a token (and one of its node's); evicts sockets whose rejected events show they ignore the limit entirely. */
   #admit(peer: Peer): boolean {
-    if (peer.bucket.take()) return true;
+    if (peer.bucket.take() && (peer.nodeId === undefined || this.#nodes.take(peer.nodeId))) return true;
     // Not "N rejections in a row": one refilled token would reset that, so a fast flood would never trip it.
     if (!peer.strikes.take()) this.#evict(peer, 'ERR_RATE_LIMITED', 'disconnected for flooding');
     return false;
@@ -313,6 +393,7 @@ class Relay {
     // The id is derived from the proven key, so nobody can register an id they hold no key for.
     const nodeId = nodeIdOf(payload.publicKey);
     this.#bind(peer, nodeId);
+    this.#counters.registrations++;
     const { turn } = this.#config;
     return turn ? { ok: true, nodeId, iceServers: [turnGrant(turn, nodeId)] } : { ok: true, nodeId };
   }
@@ -321,6 +402,7 @@ class Relay {
   #bind(peer: Peer, nodeId: string): void {
     clearTimeout(peer.registerTimer);
     peer.nodeId = nodeId;
+    this.#nodes.hold(nodeId);
     const previous = this.#registry.get(nodeId);
     // Set before disconnecting `previous`, so its disconnect handler sees it no longer owns the id.
     this.#registry.set(nodeId, peer);
@@ -345,12 +427,15 @@ class Relay {
     if (!target) return fail('ERR_UNKNOWN_PEER', 'no node with that id is connected');
     const delivery: SignalDelivery = { from, envelope: copyEnvelope(envelope) };
     target.socket.emit(ServerEvent.signal, delivery);
+    this.#counters.relayedSignals++;
     return { ok: true };
   }
 
   #onRegisterTimeout(peer: Peer): void {
     try {
-      if (peer.nodeId === undefined) this.#evict(peer, 'ERR_REGISTER_TIMEOUT', 'did not register in time');
+      if (peer.nodeId !== undefined) return;
+      this.#counters.rejected.ERR_REGISTER_TIMEOUT++;
+      this.#evict(peer, 'ERR_REGISTER_TIMEOUT', 'did not register in time');
     } catch (err) {
       peer.log.error({ err }, 'register timeout handler failed');
     }
@@ -365,8 +450,11 @@ class Relay {
 
   #onDisconnect(peer: Peer, reason: string): void {
     clearTimeout(peer.registerTimer);
-    // A replaced session must not unregister the session that replaced it.
-    if (peer.nodeId !== undefined && this.#registry.get(peer.nodeId) === peer) this.#registry.delete(peer.nodeId);
+    if (peer.nodeId !== undefined) {
+      // A replaced session must not unregister the session that replaced it.
+      if (this.#registry.get(peer.nodeId) === peer) this.#registry.delete(peer.nodeId);
+      this.#nodes.release(peer.nodeId);
+    }
     peer.log.debug({ reason, nodeId: peer.nodeId }, 'socket disconnected');
   }
 }
