@@ -4,7 +4,7 @@ export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
     // Chromium and the NAT lab run in scripts of their own: `npm run test:browser`, `npm run test:nat`.
-    exclude: ['test/browser/**', 'test/nat/**', 'node_modules/**'],
+    exclude: ['test/browser/**', 'test/nat/**', 'test/cluster/**', 'node_modules/**'],
     globalSetup: ['test/support/build.ts'],
     // The wrtc binding can crash a worker thread at teardown; separate processes contain it.
     pool: 'forks',

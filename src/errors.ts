@@ -20,6 +20,7 @@ export type ErrorCode =
   | 'ERR_ICE_FAILED'
   | 'ERR_PEER_REJECTED'
   | 'ERR_PEER_BUSY'
+  | 'ERR_REDIS_UNAVAILABLE'
   | 'ERR_AUTH'
   | 'ERR_CONNECTION'
   | 'ERR_IDENTITY'

@@ -1,3 +1,4 @@
+import { hasScheme } from './services/url.js';
 import { P2PError } from './errors.js';
 import type { Logger } from './log.js';
 import type { BackoffOptions } from './machines/signaling.machine.js';
@@ -84,6 +85,9 @@ export function resolveIdentity(options: NodeOptions): Identity {
   return options.identityFile ? loadOrCreateIdentity(options.identityFile) : generateIdentity();
 }
 
+/** What a signaling URL may start with. */
+export const SIGNALING_SCHEMES = ['http:', 'https:', 'ws:', 'wss:'];
+
 /** Most signaling servers a node fails over between. */
 export const MAX_SIGNALING_URLS = 16;
 
@@ -99,7 +103,7 @@ export function validate(options: NodeOptions): void {
     throw new P2PError('ERR_INVALID_OPTION', `signalingUrl must list 1 to ${MAX_SIGNALING_URLS} servers, got ${urls.length}`);
   }
   for (const url of Array.isArray(urls) ? (urls as unknown[]) : [urls]) {
-    if (!isSignalingUrl(url)) {
+    if (!hasScheme(url, SIGNALING_SCHEMES)) {
       throw new P2PError('ERR_INVALID_OPTION', `signalingUrl must be an http(s) or ws(s) URL, got ${JSON.stringify(url)?.slice(0, 200)}`);
     }
   }
@@ -128,13 +132,5 @@ export function validate(options: NodeOptions): void {
   const port = options.inspect?.port;
   if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port <= 65_535)) {
     throw new P2PError('ERR_INVALID_OPTION', `inspect.port must be an integer from 0 to 65535, got ${JSON.stringify(port)}`);
-  }
-}
-
-function isSignalingUrl(value: unknown): boolean {
-  try {
-    return typeof value === 'string' && ['http:', 'https:', 'ws:', 'wss:'].includes(new URL(value).protocol);
-  } catch {
-    return false;
   }
 }

@@ -109,7 +109,10 @@ describe('command line parsing', () => {
   });
 
   it('parses the standalone server command, on port 8080 by default', () => {
-    expect(parseCommandLine(['signal'], env)).toMatchObject({ command: 'signal', port: 8080, host: '127.0.0.1' });
+    expect(parseCommandLine(['signal'], env)).toMatchObject({ command: 'signal', port: 8080, host: '127.0.0.1', redis: undefined });
+    expect(parseCommandLine(['signal', '--redis', 'redis://127.0.0.1:6379'], env)).toMatchObject({ redis: 'redis://127.0.0.1:6379' });
+    expect(parseCommandLine(['signal'], { ...env, P2P_REDIS: 'rediss://r:6380' })).toMatchObject({ redis: 'rediss://r:6380' });
+    expect(() => parseCommandLine(['signal', '--redis', 'http://r:6379'], env)).toThrow(/redis:\/\/ or rediss:\/\//);
     expect(parseCommandLine(['signal', '--port', '8080', '--host', '0.0.0.0'], env)).toMatchObject({ command: 'signal', port: 8080, host: '0.0.0.0' });
   });
 });

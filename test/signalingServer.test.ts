@@ -703,6 +703,7 @@ describe('signaling server', () => {
       'ERR_ALREADY_REGISTERED',
       'ERR_AUTH',
       'ERR_BAD_REQUEST',
+      'ERR_CLUSTER_UNAVAILABLE',
       'ERR_HANDSHAKE_RATE_LIMITED',
       'ERR_NOT_REGISTERED',
       'ERR_RATE_LIMITED',

@@ -3,7 +3,8 @@
  * before touching the network is rejected here, as a {@link CliError} with exit code 2.
  */
 import { parseArgs } from 'node:util';
-import { MAX_SIGNALING_URLS } from '../options.js';
+import { MAX_SIGNALING_URLS, SIGNALING_SCHEMES } from '../options.js';
+import { hasScheme } from '../services/url.js';
 import { defaultIdentityPath, isNodeId } from '../services/identity.js';
 import { isTurnUrl } from '../services/protocol.js';
 import type { TurnRestOptions } from '../services/turnCredentials.js';
@@ -44,6 +45,8 @@ export interface SignalCommand {
   port: number;
   /** A relay whose credentials the server hands to every registered node (`--turn` + `--turn-secret`). */
   turn: TurnRestOptions | undefined;
+  /** `--redis URL` (or P2P_REDIS): join the cluster of servers sharing this Redis. */
+  redis: string | undefined;
 }
 
 /** `--help` or `--version` given to either command. */
@@ -67,7 +70,7 @@ const TURN_REST = {
   'turn-secret': { type: 'string' },
 } as const;
 
-const SIGNAL_OPTIONS = { ...COMMON, ...TURN_REST } as const;
+const SIGNAL_OPTIONS = { ...COMMON, ...TURN_REST, redis: { type: 'string' } } as const;
 
 const START_OPTIONS = {
   ...COMMON,
@@ -112,6 +115,7 @@ function parseSignal(args: string[], env: NodeJS.ProcessEnv): Command {
     host: host(values.host),
     port: port(values.port, STANDALONE_PORT),
     turn,
+    redis: redisUrl(values.redis ?? (env.P2P_REDIS || undefined)),
   };
 }
 
@@ -190,25 +194,24 @@ function nodeId(value: string): string {
   return value;
 }
 
+function redisUrl(value: string | undefined): string | undefined {
+  if (value !== undefined && !hasScheme(value, ['redis:', 'rediss:'])) throw usageError('--redis must be a redis:// or rediss:// URL');
+  return value;
+}
+
 /** `URL1,URL2,…`: the servers of one cluster, tried in order. */
 function signalingUrlList(value: string): string[] {
   const urls = value.split(',').map((url) => url.trim());
   if (urls.length > MAX_SIGNALING_URLS) throw usageError(`at most ${MAX_SIGNALING_URLS} signaling URLs; got ${urls.length}`);
   for (const url of urls) {
-    if (!hasScheme(url, ['http:', 'https:', 'ws:', 'wss:'])) {
+    if (!hasScheme(url, SIGNALING_SCHEMES)) {
       throw usageError(`signaling URL must be http(s):// or ws(s)://; got ${JSON.stringify(url)}`);
     }
   }
   return urls;
 }
 
-function hasScheme(value: string, schemes: string[]): boolean {
-  try {
-    return schemes.includes(new URL(value).protocol);
-  } catch {
-    return false;
-  }
-}
+
 
 /** Comma-separated list from the environment, the fallback for a repeatable flag. */
 function envList(value: string | undefined): string[] {

@@ -58,6 +58,9 @@ Options:
                        --static-auth-secret S); every node that registers gets
                        credentials valid 24 h (env P2P_TURN_SECRET, which keeps
                        the secret out of the process list)
+  --redis URL          join the cluster of every server using this Redis
+                       (redis://host:port; env P2P_REDIS): nodes on any of them
+                       reach each other
   --log-level LEVEL    fatal|error|warn|info|debug|trace|silent (default warn)
   -h, --help           show this help
   -v, --version        show the version`;

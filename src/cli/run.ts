@@ -70,10 +70,14 @@ function localUrl(server: SignalingServer): string {
   return WILDCARD_HOSTS.has(server.host) ? `http://127.0.0.1:${server.port}` : server.url;
 }
 
-async function listen(host: string, port: number, turn: TurnRestOptions | undefined, logger: Logger): Promise<SignalingServer> {
+async function listen(
+  { host, port, turn, redis }: { host: string; port: number; turn: TurnRestOptions | undefined; redis?: string },
+  logger: Logger,
+): Promise<SignalingServer> {
   try {
-    return await createSignalingServer({ host, port, turn, logger });
+    return await createSignalingServer({ host, port, turn, redis, logger });
   } catch (err) {
+    if (err instanceof P2PError && err.code === 'ERR_REDIS_UNAVAILABLE') throw new CliError(err.message, 1);
     throw new CliError(`cannot listen on ${host}:${port}: ${(err as Error).message}`, 1);
   }
 }
@@ -112,7 +116,7 @@ interface Signaling {
 async function signaling(command: StartCommand, logger: Logger): Promise<Signaling> {
   const given = command.signalingUrls;
   if (given !== undefined) return { server: undefined, urls: given, advertised: given.join(',') };
-  const server = await listen(command.host, command.port, command.turn, logger);
+  const server = await listen(command, logger);
   return { server, urls: [localUrl(server)], advertised: advertisedUrl(server) };
 }
 
@@ -164,7 +168,7 @@ async function serve(node: P2PNode, connect: string[], quit: QuitSignal, print: 
 /** Runs a standalone signaling server until SIGINT or SIGTERM. */
 export async function runSignal(command: SignalCommand, logger: Logger, print: Print): Promise<void> {
   const quit = quitSignal();
-  const server = await listen(command.host, command.port, command.turn, logger);
+  const server = await listen(command, logger);
   print(`signaling: ${advertisedUrl(server)}`);
   await quit.requested;
   await server.close();

@@ -33,7 +33,9 @@ export type ServerErrorCode =
   | 'ERR_UNKNOWN_PEER'
   | 'ERR_RATE_LIMITED'
   | 'ERR_REGISTER_TIMEOUT'
-  | 'ERR_UNKNOWN_EVENT';
+  | 'ERR_UNKNOWN_EVENT'
+  /** Clustered servers only: Redis is unreachable, so nodes on other servers cannot be reached for now. */
+  | 'ERR_CLUSTER_UNAVAILABLE';
 
 /**
  * Why the server refused a Socket.IO handshake (engine.io `allowRequest`). The refusal answers the

@@ -31,6 +31,8 @@ import {
   type SignalDelivery,
 } from './protocol.js';
 import { Doorman } from './admission.js';
+import { joinCluster, nodeRoom } from './cluster.js';
+import { hasScheme } from './url.js';
 import { KeyedBuckets, TokenBucket } from './rateLimit.js';
 import { EXPOSITION_CONTENT_TYPE, ServerCounters, exposition, type SignalingMetrics } from './serverMetrics.js';
 import { DEFAULT_TURN_TTL_SECONDS, turnCredentials, type TurnRestOptions } from './turnCredentials.js';
@@ -69,6 +71,12 @@ export interface SignalingServerOptions {
   /** Names this server in `GET /metrics` (the `server` label), to tell apart a cluster's servers. Default `hostname:port`. */
   serverId?: string;
   /**
+   * `redis://…`: join the cluster of every server using this Redis. Nodes registered on any of them
+   * signal each other, the registry is cluster-wide (a newer session anywhere replaces the older one,
+   * ERR_UNKNOWN_PEER means unknown everywhere). Default none: a single server.
+   */
+  redis?: string;
+  /**
    * A TURN relay sharing this secret (coturn `use-auth-secret`): every registered node gets credentials
    * for it in its register ack, valid `ttlSeconds` (default a day). Default none.
    */
@@ -90,9 +98,10 @@ export interface SignalingServer {
   close(): Promise<void>;
 }
 
-type Config = Required<Omit<SignalingServerOptions, 'logger' | 'turn' | 'serverId'>> & {
+type Config = Required<Omit<SignalingServerOptions, 'logger' | 'turn' | 'serverId' | 'redis'>> & {
   turn: Required<TurnRestOptions> | undefined;
   serverId: string | undefined;
+  redis: string | undefined;
 };
 
 /**
@@ -113,6 +122,8 @@ interface Peer {
   readonly nonce: string;
   nodeId: string | undefined;
   registerTimer: NodeJS.Timeout | undefined;
+  /** Signals of this socket still asking the cluster where their target is; later ones wait, to keep order. */
+  relaying: Promise<void> | undefined;
 }
 
 type AckFn = (response: Ack) => void;
@@ -145,13 +156,15 @@ export async function createSignalingServer(options: SignalingServerOptions = {}
     serveClient: false,
     allowRequest: (req, callback) => doorman.admit(req, callback),
   });
-  const relay = new Relay(registry, config, counters, logger);
+  const cluster = config.redis === undefined ? undefined : await joinCluster(io, config.redis, logger);
+  const relay = new Relay(registry, config, counters, logger, cluster && io);
   io.on('connection', (socket) => relay.accept(socket));
 
   try {
     await listen(http, config.port, config.host);
   } catch (err) {
     await io.close();
+    await cluster?.close();
     throw err;
   }
   const port = (http.address() as AddressInfo).port;
@@ -177,7 +190,11 @@ export async function createSignalingServer(options: SignalingServerOptions = {}
     port,
     host,
     metrics,
-    close: () => (closing ??= io.close().then(() => logger.info({ host, port }, 'signaling server closed'))),
+    close: () =>
+      (closing ??= io
+        .close()
+        .then(() => cluster?.close())
+        .then(() => logger.info({ host, port }, 'signaling server closed'))),
   };
 }
 
@@ -194,6 +211,7 @@ function resolveConfig(options: SignalingServerOptions): Config {
     handshakeRateLimit: options.handshakeRateLimit ?? { perSecond: 16, burst: 32 },
     maxIdleBuckets: options.maxIdleBuckets ?? 10_000,
     serverId: options.serverId,
+    redis: options.redis,
     turn: resolveTurn(options.turn),
   };
   if (!Number.isInteger(config.port) || config.port < 0 || config.port > 65535) invalid('port', config.port);
@@ -211,6 +229,7 @@ function resolveConfig(options: SignalingServerOptions): Config {
   if (config.serverId !== undefined && (typeof config.serverId !== 'string' || config.serverId === '')) {
     invalid('serverId', config.serverId);
   }
+  if (config.redis !== undefined && !hasScheme(config.redis, ['redis:', 'rediss:'])) invalid('redis', '(not a redis:// URL)');
   return config;
 }
 
@@ -303,7 +322,11 @@ class Relay {
   /** Budgets by node id, on top of each socket's: they outlive a session, so re-registering does not refill them. */
   readonly #nodes: KeyedBuckets;
 
-  constructor(registry: Map<string, Peer>, config: Config, counters: ServerCounters, logger: Logger) {
+  /** Set when clustered: the server, to reach nodes registered on the others. */
+  readonly #io: Server | undefined;
+
+  constructor(registry: Map<string, Peer>, config: Config, counters: ServerCounters, logger: Logger, io: Server | undefined) {
+    this.#io = io;
     this.#registry = registry;
     this.#config = config;
     this.#counters = counters;
@@ -332,6 +355,7 @@ class Relay {
       nonce: randomBytes(NONCE_BYTES).toString('base64url'),
       nodeId: undefined,
       registerTimer: undefined,
+      relaying: undefined,
     };
     // One catch-all listener instead of per-event ones: every event, known or not, pays the rate limit first.
     socket.onAny((event: unknown, ...args: unknown[]) => this.#onEvent(peer, event, args));
@@ -351,14 +375,19 @@ class Relay {
       const response = this.#admit(peer)
         ? this.#route(peer, event, payload)
         : fail('ERR_RATE_LIMITED', 'too many events; slow down');
-      if (!response.ok) {
-        this.#counters.rejected[response.error.code]++;
-        peer.log.debug({ code: response.error.code, event: String(event) }, response.error.message);
-      }
-      ack?.(response);
+      if (response instanceof Promise) void response.then((answer) => this.#answer(peer, event, answer, ack));
+      else this.#answer(peer, event, response, ack);
     } catch (err) {
       peer.log.error({ err, event: String(event) }, 'signaling event handler failed');
     }
+  }
+
+  #answer(peer: Peer, event: unknown, response: Ack, ack: AckFn | undefined): void {
+    if (!response.ok) {
+      this.#counters.rejected[response.error.code]++;
+      peer.log.debug({ code: response.error.code, event: String(event) }, response.error.message);
+    }
+    ack?.(response);
   }
 
   /** Takes a token (and one of its node's); evicts sockets whose rejected events show they ignore the limit entirely. */
@@ -369,7 +398,7 @@ class Relay {
     return false;
   }
 
-  #route(peer: Peer, event: unknown, payload: unknown): Ack {
+  #route(peer: Peer, event: unknown, payload: unknown): Ack | Promise<Ack> {
     // A switch, not an object lookup, so event names like '__proto__' cannot reach inherited properties.
     switch (event) {
       case ClientEvent.register:
@@ -412,9 +441,15 @@ class Relay {
       previous.socket.emit(ServerEvent.replaced, {});
       previous.socket.disconnect(true);
     }
+    const room = nodeRoom(nodeId);
+    // Sessions of this node on other servers of the cluster go the same way, in the same order.
+    const elsewhere = this.#io?.to(room).except([peer.socket.id, ...(previous ? [previous.socket.id] : [])]);
+    elsewhere?.emit(ServerEvent.replaced, {});
+    elsewhere?.disconnectSockets(true);
+    void peer.socket.join(room);
   }
 
-  #signal(peer: Peer, payload: unknown): Ack {
+  #signal(peer: Peer, payload: unknown): Ack | Promise<Ack> {
     const from = peer.nodeId;
     if (from === undefined) return fail('ERR_NOT_REGISTERED', 'register before signaling');
     if (!isSignalRequest(payload)) {
@@ -423,10 +458,33 @@ class Relay {
     const { to, envelope } = payload;
     if (envelope.from !== from) return fail('ERR_BAD_REQUEST', 'envelope.from is not your registered node id');
     if (envelope.to !== to) return fail('ERR_BAD_REQUEST', 'envelope.to does not match to');
-    const target = this.#registry.get(to);
-    if (!target) return fail('ERR_UNKNOWN_PEER', 'no node with that id is connected');
     const delivery: SignalDelivery = { from, envelope: copyEnvelope(envelope) };
-    target.socket.emit(ServerEvent.signal, delivery);
+    const target = this.#registry.get(to);
+    if (target && !peer.relaying) {
+      target.socket.emit(ServerEvent.signal, delivery);
+      this.#counters.relayedSignals++;
+      return { ok: true };
+    }
+    if (!this.#io) return fail('ERR_UNKNOWN_PEER', 'no node with that id is connected');
+    const relayed = (peer.relaying ?? Promise.resolve()).then(() => this.#relayInCluster(this.#io!, to, delivery));
+    const settled = relayed.then(() => undefined);
+    peer.relaying = settled;
+    void settled.then(() => {
+      if (peer.relaying === settled) peer.relaying = undefined;
+    });
+    return relayed;
+  }
+
+  /** Delivers to `to` wherever in the cluster it is registered: one question to the other servers, then the room. */
+  async #relayInCluster(io: Server, to: string, delivery: SignalDelivery): Promise<Ack> {
+    const room = nodeRoom(to);
+    try {
+      if ((await io.in(room).fetchSockets()).length === 0) return fail('ERR_UNKNOWN_PEER', 'no node with that id is connected');
+    } catch (err) {
+      this.#logger.warn({ err: (err as Error).message }, 'cannot ask the cluster where a node is');
+      return fail('ERR_CLUSTER_UNAVAILABLE', 'the signaling cluster cannot be reached right now; retry shortly');
+    }
+    io.to(room).emit(ServerEvent.signal, delivery);
     this.#counters.relayedSignals++;
     return { ok: true };
   }
