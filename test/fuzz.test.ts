@@ -30,6 +30,7 @@ import type { Logger } from '../src/log.js';
 import { SIGNAL_CONTEXT, envelopeMessage, registerMessage, type Envelope, type SignalDelivery } from '../src/services/protocol.js';
 import { createSignalingServer, type SignalingServer } from '../src/services/signalingServer.js';
 import { RawSocketIo, type RawReply } from './support/rawSocketIo.js';
+import { eventually } from './helpers.js';
 
 const SEED = Number(process.env.FUZZ_SEED ?? 0x5eed_f022);
 const SCALE = Number(process.env.FUZZ_SCALE ?? 1);
@@ -148,17 +149,6 @@ let server: SignalingServer;
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 const tick = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
-async function eventually(check: () => void | Promise<void>, ms = WAIT_MS): Promise<void> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    try {
-      return await check();
-    } catch (err) {
-      if (Date.now() > deadline) throw err;
-      await sleep(5);
-    }
-  }
-}
 
 async function health(): Promise<{ status: string; nodes: number }> {
   const res = await fetch(`${server.url}/health`);

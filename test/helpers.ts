@@ -56,3 +56,16 @@ export function next<T>(source: Observable<T>, predicate: (value: T) => boolean 
 export function collect<T>(source: Observable<T>, count: number, predicate: (value: T) => boolean = () => true, ms = 10_000): Promise<T[]> {
   return firstValueFrom(source.pipe(filter(predicate), take(count), toArray(), timeout(ms)));
 }
+
+/** Retries `check` until it passes or `ms` run out (then rethrows its last failure). */
+export async function eventually(check: () => void | Promise<void>, ms = 3000): Promise<void> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    try {
+      return await check();
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+  }
+}

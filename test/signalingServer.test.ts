@@ -18,6 +18,7 @@ import {
 import { KeyedBuckets, TokenBucket } from '../src/services/rateLimit.js';
 import { addressKey } from '../src/services/admission.js';
 import { createSignalingServer, type SignalingServer, type SignalingServerOptions } from '../src/services/signalingServer.js';
+import { eventually } from './helpers.js';
 
 /** Upper bound for any single wait, so a broken server fails a test instead of hanging it. */
 const WAIT_MS = 3000;
@@ -70,18 +71,6 @@ function noEvent(socket: ClientSocket, event: string, ms = 200): Promise<void> {
   });
 }
 
-/** Retries `check` until it passes or the time runs out (then rethrows its last failure). */
-async function eventually(check: () => Promise<void>, ms = WAIT_MS): Promise<void> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    try {
-      return await check();
-    } catch (err) {
-      if (Date.now() > deadline) throw err;
-      await sleep(25);
-    }
-  }
-}
 
 /** Connects a fresh client and waits for its challenge. */
 async function connect(server: SignalingServer): Promise<{ socket: ClientSocket; nonce: string; challenge: unknown }> {
