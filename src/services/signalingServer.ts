@@ -375,8 +375,10 @@ class Relay {
       const response = this.#admit(peer)
         ? this.#route(peer, event, payload)
         : fail('ERR_RATE_LIMITED', 'too many events; slow down');
-      if (response instanceof Promise) void response.then((answer) => this.#answer(peer, event, answer, ack));
-      else this.#answer(peer, event, response, ack);
+      if (!(response instanceof Promise)) return this.#answer(peer, event, response, ack);
+      response
+        .then((answer) => this.#answer(peer, event, answer, ack))
+        .catch((err: unknown) => peer.log.error({ err, event: String(event) }, 'signaling event handler failed'));
     } catch (err) {
       peer.log.error({ err, event: String(event) }, 'signaling event handler failed');
     }
@@ -480,11 +482,11 @@ class Relay {
     const room = nodeRoom(to);
     try {
       if ((await io.in(room).fetchSockets()).length === 0) return fail('ERR_UNKNOWN_PEER', 'no node with that id is connected');
+      io.to(room).emit(ServerEvent.signal, delivery);
     } catch (err) {
       this.#logger.warn({ err: (err as Error).message }, 'cannot ask the cluster where a node is');
       return fail('ERR_CLUSTER_UNAVAILABLE', 'the signaling cluster cannot be reached right now; retry shortly');
     }
-    io.to(room).emit(ServerEvent.signal, delivery);
     this.#counters.relayedSignals++;
     return { ok: true };
   }
