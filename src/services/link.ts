@@ -225,7 +225,9 @@ export class PeerLink {
         const size = Math.min(this.options.chunkSize, this.queuedBytes);
         const partial = size < this.options.chunkSize;
         if (partial && !flush) break; // the end-of-turn flush sends it
-        if (!this.hasRoomFor(size) || (partial && !this.runningLow())) {
+        // Room for the chunk under the mark; a partial one also waits until fewer than two chunks are left.
+        const room = this.options.highWaterMark - size + 1;
+        if (!this.bufferedBelow(partial ? Math.min(room, 2 * this.options.chunkSize) : room)) {
           this.timer = setTimeout(() => this.onPoll(), this.options.pollMs);
           break;
         }
@@ -258,19 +260,11 @@ export class PeerLink {
     }
   }
 
-  /** Whether the channel has less than two chunks left to send (at most the mark), reading it only if our bound says otherwise. */
-  private runningLow(): boolean {
-    const low = Math.min(2 * this.options.chunkSize, this.options.highWaterMark);
-    if (this.buffered < low) return true;
+  /** Whether the channel holds fewer than `limit` unsent bytes, reading it only if our bound says otherwise. */
+  private bufferedBelow(limit: number): boolean {
+    if (this.buffered < limit) return true;
     this.buffered = this.raw.bufferedAmount;
-    return this.buffered < low;
-  }
-
-  private hasRoomFor(size: number): boolean {
-    const mark = this.options.highWaterMark;
-    if (this.buffered + size <= mark) return true;
-    this.buffered = this.raw.bufferedAmount;
-    return this.buffered + size <= mark;
+    return this.buffered < limit;
   }
 
   /** Copies the next `size` queued bytes into one channel message and sends it; false if the channel failed. */
