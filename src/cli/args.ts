@@ -4,7 +4,7 @@
  */
 import { parseArgs } from 'node:util';
 import { MAX_SIGNALING_URLS, SIGNALING_SCHEMES } from '../options.js';
-import { hasScheme } from '../services/url.js';
+import { REDIS_SCHEMES, hasScheme } from '../services/url.js';
 import { defaultIdentityPath, isNodeId } from '../services/identity.js';
 import { isTurnUrl } from '../services/protocol.js';
 import type { TurnRestOptions } from '../services/turnCredentials.js';
@@ -195,7 +195,7 @@ function nodeId(value: string): string {
 }
 
 function redisUrl(value: string | undefined): string | undefined {
-  if (value !== undefined && !hasScheme(value, ['redis:', 'rediss:'])) throw usageError('--redis must be a redis:// or rediss:// URL');
+  if (value !== undefined && !hasScheme(value, REDIS_SCHEMES)) throw usageError('--redis must be a redis:// or rediss:// URL');
   return value;
 }
 

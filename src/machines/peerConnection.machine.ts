@@ -82,6 +82,8 @@ const onRejection = { guard: 'isRejection', target: '#peer.closed', actions: 'cl
 const onNewOffer = { guard: 'isNewOffer', target: '#peer.answering', reenter: true, actions: 'adoptOffer' } as const;
 const onOtherSignal = { actions: 'dropSignal' } as const;
 const whileOpen = { 'SIGNAL.IN': [onCandidate, onRejection, onNewOffer, onOtherSignal] } as const;
+/** A new session's tally: the candidates the peer's offer carries (see webrtcTransport). */
+const offerTally = (offer: SignalData): CandidateTally => countCandidate(NO_CANDIDATES, 'remote', offer);
 /** Our transport's signals go to the peer; its candidates are counted on the way. */
 const onLocalSignal = { actions: ['countCandidate', 'signalOut'] } as const;
 
@@ -130,7 +132,7 @@ export const peerConnectionMachine = setup({
     feedOffer: sendTo('transport', ({ context }): TransportCommand => ({ type: 'REMOTE_SIGNAL', data: context.offer! })),
     adoptOffer: assign(({ event }) => {
       const { signal } = event as SignalIn;
-      return { role: 'responder' as const, session: signal.session, offer: signal.data, candidates: countCandidate(NO_CANDIDATES, 'remote', signal.data) };
+      return { role: 'responder' as const, session: signal.session, offer: signal.data, candidates: offerTally(signal.data) };
     }),
     forwardToTransport: sendTo('transport', ({ event }): TransportCommand => ({
       type: 'REMOTE_SIGNAL',
@@ -201,7 +203,7 @@ export const peerConnectionMachine = setup({
   },
 }).createMachine({
   id: 'peer',
-  context: ({ input }) => ({ ...input, candidates: input.offer ? countCandidate(NO_CANDIDATES, 'remote', input.offer) : NO_CANDIDATES }),
+  context: ({ input }) => ({ ...input, candidates: input.offer ? offerTally(input.offer) : NO_CANDIDATES }),
   initial: 'idle',
   on: {
     'TRANSPORT.SIGNAL': onLocalSignal,

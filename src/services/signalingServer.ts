@@ -32,7 +32,7 @@ import {
 } from './protocol.js';
 import { Doorman } from './admission.js';
 import { joinCluster, nodeRoom } from './cluster.js';
-import { hasScheme } from './url.js';
+import { REDIS_SCHEMES, hasScheme } from './url.js';
 import { KeyedBuckets, TokenBucket } from './rateLimit.js';
 import { EXPOSITION_CONTENT_TYPE, ServerCounters, exposition, type SignalingMetrics } from './serverMetrics.js';
 import { DEFAULT_TURN_TTL_SECONDS, turnCredentials, type TurnRestOptions } from './turnCredentials.js';
@@ -229,7 +229,7 @@ function resolveConfig(options: SignalingServerOptions): Config {
   if (config.serverId !== undefined && (typeof config.serverId !== 'string' || config.serverId === '')) {
     invalid('serverId', config.serverId);
   }
-  if (config.redis !== undefined && !hasScheme(config.redis, ['redis:', 'rediss:'])) invalid('redis', '(not a redis:// URL)');
+  if (config.redis !== undefined && !hasScheme(config.redis, REDIS_SCHEMES)) invalid('redis', '(not a redis:// URL)');
   return config;
 }
 
