@@ -16,20 +16,18 @@
  *
  * Standalone: tsx bench/manyPeers.ts [--smoke] [--window=N] [--levels=10,50,100]
  */
-import { fork, type ChildProcess } from 'node:child_process';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createSignalingServer } from '../src/index.js';
+import { Child, now } from './child.js';
 import { LOOPBACK_CROWD } from './serverLimits.js';
 import type { BenchOptions, BenchRow, BenchSection } from './types.js';
 import {
-  now,
   type ConnectResult,
   type FarRequest,
   type HubRequest,
   type Ready,
   type ReceiveResult,
-  type Reply,
   type SendResult,
   type Usage,
   udpDrops,
@@ -68,75 +66,6 @@ function plan(smoke: boolean, argv: string[] = []): Plan {
   return base;
 }
 
-type WithoutId<T> = T extends unknown ? Omit<T, 'id'> : never;
-
-/** A bench child process spoken to over IPC: one reply per request. */
-class Child {
-  readonly name: string;
-  readonly ready: Promise<Ready>;
-  readonly exited: Promise<string>;
-  #proc: ChildProcess;
-  #next = 1;
-  #pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
-  #exitReason: string | undefined;
-  #expectExit = false;
-
-  constructor(name: string, file: string, config: object) {
-    this.name = name;
-    this.#proc = fork(file, [JSON.stringify(config)], {
-      cwd: ROOT,
-      execArgv: ['--expose-gc', '--import', 'tsx'],
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    });
-    this.ready = new Promise((resolveReady, rejectReady) => {
-      this.#proc.on('message', (m: Ready | Reply) => {
-        if ('ready' in m) return resolveReady(m);
-        const pending = this.#pending.get(m.id);
-        this.#pending.delete(m.id);
-        if (m.ok) pending?.resolve(m.result);
-        else pending?.reject(new Error(`${name}: ${m.error}`));
-      });
-      this.#proc.once('exit', () => rejectReady(new Error(this.#exitReason)));
-    });
-    this.ready.catch(() => {});
-    this.exited = new Promise((resolveExit) => {
-      this.#proc.once('exit', (code, signal) => {
-        this.#exitReason = `${name} exited with ${signal ?? `code ${code}`}`;
-        for (const p of this.#pending.values()) p.reject(new Error(this.#exitReason));
-        this.#pending.clear();
-        resolveExit(this.#expectExit && code === 0 ? '' : this.#exitReason);
-      });
-    });
-  }
-
-  request<T>(req: WithoutId<HubRequest | FarRequest>, timeoutMs: number): Promise<T> {
-    if (this.#exitReason) return Promise.reject(new Error(this.#exitReason));
-    const id = this.#next++;
-    return new Promise<T>((resolveReq, rejectReq) => {
-      const timer = setTimeout(() => {
-        this.#pending.delete(id);
-        rejectReq(new Error(`${this.name}: ${req.cmd} timed out after ${timeoutMs} ms`));
-      }, timeoutMs);
-      this.#pending.set(id, {
-        resolve: (v) => (clearTimeout(timer), resolveReq(v as T)),
-        reject: (e) => (clearTimeout(timer), rejectReq(e)),
-      });
-      this.#proc.send({ ...req, id });
-    });
-  }
-
-  /** Asks the child to exit (it calls process.exit(0)); kills it by pid if it has not within 3 s. */
-  async stop(): Promise<string> {
-    this.#expectExit = true;
-    if (!this.#exitReason) {
-      await this.request({ cmd: 'exit' }, 2000).catch(() => {});
-      const killer = setTimeout(() => this.#proc.kill('SIGKILL'), 3000);
-      await this.exited;
-      clearTimeout(killer);
-    }
-    return this.exited;
-  }
-}
 
 interface LevelResult {
   peers: number;
@@ -167,8 +96,8 @@ function split(total: number, per: number): number[] {
 async function level(url: string, n: number, p: Plan): Promise<LevelResult> {
   const spares = p.lastReps;
   const counts = split(n - 1 + spares, PER_FAR);
-  const hub = new Child('hub', HUB, { signalingUrl: url, deadlineMs: p.childDeadlineMs });
-  const fars = counts.map((count, i) => new Child(`far${i}`, FAR, { signalingUrl: url, count, deadlineMs: p.childDeadlineMs }));
+  const hub = new Child<HubRequest, Ready>('hub', HUB, { signalingUrl: url, deadlineMs: p.childDeadlineMs });
+  const fars = counts.map((count, i) => new Child<FarRequest, Ready>(`far${i}`, FAR, { signalingUrl: url, count, deadlineMs: p.childDeadlineMs }));
   const result: LevelResult = {
     peers: n,
     processes: fars.length,

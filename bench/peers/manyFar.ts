@@ -4,7 +4,8 @@
  * bounded by boundChild().
  */
 import { createNode, loopbackOnly, type P2PNode } from '../../src/index.js';
-import { boundChild, cpuMs, now, serve, usage, type FarRequest, type Ready, type SendResult } from './manyProtocol.js';
+import { boundChild, now, serve } from '../child.js';
+import { cpuMs, usage, type FarRequest, type Ready, type SendResult } from './manyProtocol.js';
 
 const config = JSON.parse(process.argv[2] ?? '{}') as { signalingUrl: string; count: number; deadlineMs: number };
 boundChild('manyFar', config.deadlineMs);

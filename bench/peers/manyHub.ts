@@ -5,12 +5,9 @@
  */
 import { readdirSync } from 'node:fs';
 import { createNode, loopbackOnly } from '../../src/index.js';
+import { boundChild, collect, now, serve } from '../child.js';
 import {
-  boundChild,
-  collect,
   cpuMs,
-  now,
-  serve,
   usage,
   type ConnectResult,
   type HubRequest,

@@ -30,8 +30,6 @@ export interface Usage {
   dropped: string[];
 }
 
-export type Reply = { id: number; ok: true; result: unknown } | { id: number; ok: false; error: string };
-
 /** Sent once, unasked, when a child is ready: its node ids. */
 export interface Ready {
   ready: true;
@@ -77,11 +75,6 @@ export interface SendResult {
   errors: string[];
 }
 
-/** Wall-clock milliseconds with sub-millisecond resolution, comparable across processes on one host. */
-export function now(): number {
-  return performance.timeOrigin + performance.now();
-}
-
 /** UDP counters of the whole host (/proc/net/snmp): datagrams dropped for a full receive buffer, and in all. */
 export function udpDrops(): { rcvbufErrors: number; inErrors: number } {
   const lines = readFileSync('/proc/net/snmp', 'utf8').split('\n').filter((l) => l.startsWith('Udp:'));
@@ -98,45 +91,4 @@ export function usage(dropped: string[]): Usage {
     threads: Number(/^Threads:\s+(\d+)/m.exec(status)?.[1] ?? Number.NaN),
     dropped: [...dropped],
   };
-}
-
-/**
- * Makes a child bounded: it exits when the parent goes away (IPC closed) and after `deadlineMs`
- * whatever happens. Always `process.exit`: a natural exit after closing wrtc connections can segfault.
- */
-export function boundChild(name: string, deadlineMs: number): void {
-  if (!process.send) {
-    console.error(`${name}: must be started by bench/manyPeers.ts (needs an IPC channel)`);
-    process.exit(2);
-  }
-  process.on('disconnect', () => process.exit(0));
-  setTimeout(() => {
-    console.error(`${name}: deadline of ${deadlineMs} ms reached, exiting`);
-    process.exit(3);
-  }, deadlineMs).unref();
-}
-
-/** Serves requests from the parent with `handle`; replies with its result or its error message. */
-export function serve<Req extends { id: number; cmd: string }>(handle: (req: Req) => Promise<unknown>): void {
-  process.on('message', (req: Req) => {
-    if (req.cmd === 'exit') {
-      process.send!({ id: req.id, ok: true, result: null } satisfies Reply, undefined, {}, () => process.exit(0));
-      return;
-    }
-    handle(req).then(
-      (result) => process.send!({ id: req.id, ok: true, result } satisfies Reply),
-      (err: unknown) => process.send!({ id: req.id, ok: false, error: (err as Error)?.message ?? String(err) } satisfies Reply),
-    );
-  });
-}
-
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/** Full collection when the process was started with --expose-gc; then a pause for wrtc's async release. */
-export async function collect(settleMs: number): Promise<void> {
-  (globalThis as { gc?: () => void }).gc?.();
-  await sleep(settleMs);
-  (globalThis as { gc?: () => void }).gc?.();
 }
