@@ -31,7 +31,7 @@ import {
   type SignalDelivery,
 } from './protocol.js';
 import { Doorman } from './admission.js';
-import { joinCluster, nodeRoom } from './cluster.js';
+import { joinCluster, nodeRoom, type Cluster } from './cluster.js';
 import { REDIS_SCHEMES, hasScheme } from './url.js';
 import { KeyedBuckets, TokenBucket } from './rateLimit.js';
 import { EXPOSITION_CONTENT_TYPE, ServerCounters, exposition, type SignalingMetrics } from './serverMetrics.js';
@@ -73,7 +73,8 @@ export interface SignalingServerOptions {
   /**
    * `redis://…`: join the cluster of every server using this Redis. Nodes registered on any of them
    * signal each other, the registry is cluster-wide (a newer session anywhere replaces the older one,
-   * ERR_UNKNOWN_PEER means unknown everywhere). Default none: a single server.
+   * ERR_UNKNOWN_PEER means unknown everywhere). Needs Redis 7 or later (sharded pub/sub). Default none:
+   * a single server.
    */
   redis?: string;
   /**
@@ -122,8 +123,6 @@ interface Peer {
   readonly nonce: string;
   nodeId: string | undefined;
   registerTimer: NodeJS.Timeout | undefined;
-  /** Signals of this socket still asking the cluster where their target is; later ones wait, to keep order. */
-  relaying: Promise<void> | undefined;
 }
 
 type AckFn = (response: Ack) => void;
@@ -157,7 +156,7 @@ export async function createSignalingServer(options: SignalingServerOptions = {}
     allowRequest: (req, callback) => doorman.admit(req, callback),
   });
   const cluster = config.redis === undefined ? undefined : await joinCluster(io, config.redis, logger);
-  const relay = new Relay(registry, config, counters, logger, cluster && io);
+  const relay = new Relay(registry, config, counters, logger, cluster);
   io.on('connection', (socket) => relay.accept(socket));
 
   try {
@@ -322,11 +321,11 @@ class Relay {
   /** Budgets by node id, on top of each socket's: they outlive a session, so re-registering does not refill them. */
   readonly #nodes: KeyedBuckets;
 
-  /** Set when clustered: the server, to reach nodes registered on the others. */
-  readonly #io: Server | undefined;
+  /** Set when clustered, to reach nodes registered on the other servers. */
+  readonly #cluster: Cluster | undefined;
 
-  constructor(registry: Map<string, Peer>, config: Config, counters: ServerCounters, logger: Logger, io: Server | undefined) {
-    this.#io = io;
+  constructor(registry: Map<string, Peer>, config: Config, counters: ServerCounters, logger: Logger, cluster: Cluster | undefined) {
+    this.#cluster = cluster;
     this.#registry = registry;
     this.#config = config;
     this.#counters = counters;
@@ -355,7 +354,6 @@ class Relay {
       nonce: randomBytes(NONCE_BYTES).toString('base64url'),
       nodeId: undefined,
       registerTimer: undefined,
-      relaying: undefined,
     };
     // One catch-all listener instead of per-event ones: every event, known or not, pays the rate limit first.
     socket.onAny((event: unknown, ...args: unknown[]) => this.#onEvent(peer, event, args));
@@ -412,7 +410,7 @@ class Relay {
     }
   }
 
-  #register(peer: Peer, payload: unknown): Ack<RegisterReply> {
+  #register(peer: Peer, payload: unknown): Ack<RegisterReply> | Promise<Ack<RegisterReply>> {
     if (peer.nodeId !== undefined) return fail('ERR_ALREADY_REGISTERED', 'this connection is already registered');
     if (!isRegisterRequest(payload)) {
       return fail('ERR_BAD_REQUEST', 'register expects { publicKey, signature } in base64url');
@@ -426,7 +424,8 @@ class Relay {
     this.#bind(peer, nodeId);
     this.#counters.registrations++;
     const { turn } = this.#config;
-    return turn ? { ok: true, nodeId, iceServers: [turnGrant(turn, nodeId)] } : { ok: true, nodeId };
+    const reply: Ack<RegisterReply> = turn ? { ok: true, nodeId, iceServers: [turnGrant(turn, nodeId)] } : { ok: true, nodeId };
+    return this.#cluster ? this.#claim(this.#cluster, peer, nodeId).then(() => reply) : reply;
   }
 
   /** Points the registry at `peer`; a proven newer session of the same node replaces the old one. */
@@ -438,17 +437,30 @@ class Relay {
     // Set before disconnecting `previous`, so its disconnect handler sees it no longer owns the id.
     this.#registry.set(nodeId, peer);
     peer.log.info({ nodeId }, 'node registered');
+    // Joined before `previous` leaves, so the room and its Redis subscription never lapse.
+    if (this.#cluster) void peer.socket.join(nodeRoom(nodeId));
     if (previous) {
       previous.log.info({ nodeId, by: peer.socket.id }, 'session replaced by a newer one');
       previous.socket.emit(ServerEvent.replaced, {});
       previous.socket.disconnect(true);
     }
+  }
+
+  /**
+   * Acknowledged only once every server can reach the node (a signal sent right after the ack must not
+   * find it unknown), and after replacing its sessions on other servers. If Redis fails meanwhile, the
+   * node stays registered here: reachable from the other servers once Redis is back, and any session of
+   * it there is left alone.
+   */
+  async #claim(cluster: Cluster, peer: Peer, nodeId: string): Promise<void> {
     const room = nodeRoom(nodeId);
-    // Sessions of this node on other servers of the cluster go the same way, in the same order.
-    const elsewhere = this.#io?.to(room).except([peer.socket.id, ...(previous ? [previous.socket.id] : [])]);
-    elsewhere?.emit(ServerEvent.replaced, {});
-    elsewhere?.disconnectSockets(true);
-    void peer.socket.join(room);
+    try {
+      const elsewhere = await cluster.joined(room);
+      // Unless a newer session here has taken over meanwhile: it does this itself.
+      if (elsewhere && this.#registry.get(nodeId) === peer) cluster.replace(room, peer.socket.id, ServerEvent.replaced);
+    } catch (err) {
+      peer.log.warn({ err: (err as Error).message, nodeId }, 'node registered on this server only: Redis cannot be reached');
+    }
   }
 
   #signal(peer: Peer, payload: unknown): Ack | Promise<Ack> {
@@ -462,31 +474,28 @@ class Relay {
     if (envelope.to !== to) return fail('ERR_BAD_REQUEST', 'envelope.to does not match to');
     const delivery: SignalDelivery = { from, envelope: copyEnvelope(envelope) };
     const target = this.#registry.get(to);
-    if (target && !peer.relaying) {
+    if (target) {
       target.socket.emit(ServerEvent.signal, delivery);
       this.#counters.relayedSignals++;
       return { ok: true };
     }
-    if (!this.#io) return fail('ERR_UNKNOWN_PEER', 'no node with that id is connected');
-    const relayed = (peer.relaying ?? Promise.resolve()).then(() => this.#relayInCluster(this.#io!, to, delivery));
-    const settled = relayed.then(() => undefined);
-    peer.relaying = settled;
-    void settled.then(() => {
-      if (peer.relaying === settled) peer.relaying = undefined;
-    });
-    return relayed;
+    if (!this.#cluster) return fail('ERR_UNKNOWN_PEER', 'no node with that id is connected');
+    return this.#relayInCluster(this.#cluster, to, delivery);
   }
 
-  /** Delivers to `to` wherever in the cluster it is registered: one question to the other servers, then the room. */
-  async #relayInCluster(io: Server, to: string, delivery: SignalDelivery): Promise<Ack> {
-    const room = nodeRoom(to);
+  /**
+   * Publishes to `to`'s room before its first await, so one connection's signals reach Redis, and so
+   * the target's server, in the order they came; Redis answers whether any server holds the room.
+   */
+  async #relayInCluster(cluster: Cluster, to: string, delivery: SignalDelivery): Promise<Ack> {
+    let delivered: boolean;
     try {
-      if ((await io.in(room).fetchSockets()).length === 0) return fail('ERR_UNKNOWN_PEER', 'no node with that id is connected');
-      io.to(room).emit(ServerEvent.signal, delivery);
+      delivered = await cluster.emit(nodeRoom(to), ServerEvent.signal, delivery);
     } catch (err) {
-      this.#logger.warn({ err: (err as Error).message }, 'cannot ask the cluster where a node is');
+      this.#logger.warn({ err: (err as Error).message }, 'cannot relay through the cluster');
       return fail('ERR_CLUSTER_UNAVAILABLE', 'the signaling cluster cannot be reached right now; retry shortly');
     }
+    if (!delivered) return fail('ERR_UNKNOWN_PEER', 'no node with that id is connected');
     this.#counters.relayedSignals++;
     return { ok: true };
   }

@@ -1,12 +1,17 @@
 /**
  * Three signaling server processes joined through a real redis-server, and real nodes spread over
  * them connecting pairwise with real WebRTC: cross-server signaling, a cluster-wide registry, a
- * server killed under its nodes, and Redis lost and back.
+ * server killed under its nodes, and Redis lost and back. Then bare signaling clients and Redis's own
+ * counters pin what a relay and a registration cost, and who hears of them.
  */
 import { randomBytes } from 'node:crypto';
+import { createServer, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { generateIdentity, type P2PNode } from '../../src/index.js';
+import { CLUSTER_REQUEST_TIMEOUT_MS, nodeRoom, roomChannel } from '../../src/services/cluster.js';
+import { createSignalingServer } from '../../src/services/signalingServer.js';
 import { Harness, next } from '../helpers.js';
+import { Client, errorCode } from './client.js';
 import { Redis, SignalingProcess } from './processes.js';
 
 const FAST = { backoff: { initialMs: 50, maxMs: 500 }, timeouts: { offer: 5000 } };
@@ -99,5 +104,141 @@ describe('a signaling cluster of three server processes on one Redis', () => {
     }
     expect(connected).toBe(true);
     await exchange(a, b, 'after Redis came back');
+  });
+});
+
+/** Retries `check` every 100 ms (gentle on the servers' rate limits) until it passes or `ms` run out. */
+async function until(check: () => Promise<void> | void, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    try {
+      return await check();
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+}
+
+/** The channel of a node's room, as the servers compute it: Redis's counts below fail if it ever differs from the adapter's. */
+const channelOf = (client: Client): string => roomChannel(nodeRoom(client.nodeId));
+
+async function relayedTotal(server: SignalingProcess): Promise<number> {
+  const text = await (await fetch(`${server.url}/metrics`)).text();
+  return Number(/^p2p_signaling_relayed_signals_total\{[^}]*\} (\d+)$/m.exec(text)![1]);
+}
+
+describe('a cross-server relay in a cluster of three', () => {
+  const clients: Client[] = [];
+  const processes: { kill(): Promise<void> }[] = [];
+  afterEach(async () => {
+    for (const client of clients.splice(0)) client.close();
+    await Promise.all(processes.splice(0).map((p) => p.kill()));
+  });
+
+  async function cluster() {
+    const redis = await Redis.start();
+    processes.push(redis);
+    const servers = await Promise.all([0, 1, 2].map(() => SignalingProcess.start(redis.url)));
+    processes.push(...servers);
+    const on = async (server: SignalingProcess): Promise<Client> => {
+      const client = await Client.on(server.url);
+      clients.push(client);
+      return client;
+    };
+    return { redis, servers, on };
+  }
+
+  it('costs one SPUBLISH, heard only by the target’s server; a registration one SSUBSCRIBE and one SHARDNUMSUB', async () => {
+    const { redis, servers, on } = await cluster();
+    const [a, c] = await Promise.all([on(servers[0]!), on(servers[2]!)]);
+    const beforeRegistration = await redis.commandCalls();
+    const b = await on(servers[1]!);
+    const afterRegistration = await redis.commandCalls();
+    const calls = (from: Record<string, number>, to: Record<string, number>, name: string): number => (to[name] ?? 0) - (from[name] ?? 0);
+    expect(calls(beforeRegistration, afterRegistration, 'ssubscribe')).toBe(1);
+    expect(calls(beforeRegistration, afterRegistration, 'pubsub|shardnumsub')).toBe(1);
+    expect(calls(beforeRegistration, afterRegistration, 'spublish')).toBe(0);
+    // Each node's channel has one subscriber: the server the node registered on.
+    expect(await redis.shardNumSub(channelOf(a), channelOf(b), channelOf(c))).toEqual([1, 1, 1]);
+
+    const count = 50;
+    const beforeRelays = await redis.commandCalls();
+    const relayedBefore = await Promise.all(servers.map(relayedTotal));
+    const acks = await Promise.all(Array.from({ length: count }, (_, i) => a.signal(b.nodeId, `#${i}`)));
+    expect(acks.filter((ack) => !ack.ok)).toEqual([]);
+    await b.receivedCount(count);
+    expect(b.texts()).toEqual(Array.from({ length: count }, (_, i) => `#${i}`));
+    const afterRelays = await redis.commandCalls();
+    expect(calls(beforeRelays, afterRelays, 'spublish')).toBe(count);
+    expect(calls(beforeRelays, afterRelays, 'publish')).toBe(0);
+    expect(calls(beforeRelays, afterRelays, 'pubsub|shardnumsub')).toBe(0);
+    const relayed = (await Promise.all(servers.map(relayedTotal))).map((n, i) => n - relayedBefore[i]!);
+    expect(relayed).toEqual([count, 0, 0]);
+    expect(c.received).toEqual([]);
+  });
+
+  it('never finds unknown a node whose registration another server has acknowledged', async () => {
+    const { servers, on } = await cluster();
+    const a = await on(servers[0]!);
+    for (let i = 0; i < 50; i++) {
+      const target = await on(servers[1 + (i % 2)]!);
+      expect(await a.signal(target.nodeId, `#${i}`)).toEqual({ ok: true });
+      await target.receivedCount(1);
+      expect(target.texts()).toEqual([`#${i}`]);
+      target.close();
+    }
+  });
+
+  it('finds unknown a node as soon as its server is killed: Redis drops the dead server’s subscriptions', async () => {
+    const { redis, servers, on } = await cluster();
+    const [a, b] = await Promise.all([on(servers[0]!), on(servers[1]!)]);
+    await servers[1]!.kill('SIGKILL');
+    expect(await redis.shardNumSub(channelOf(b))).toEqual([0]);
+    expect(errorCode(await a.signal(b.nodeId))).toBe('ERR_UNKNOWN_PEER');
+  });
+
+  it('registers locally while Redis is away, and puts Redis right when it is back', async () => {
+    const { redis, servers, on } = await cluster();
+    const [a, leaving] = await Promise.all([on(servers[0]!), on(servers[2]!)]);
+    await redis.kill();
+    const started = Date.now();
+    const late = await on(servers[1]!);
+    expect(Date.now() - started).toBeLessThan(CLUSTER_REQUEST_TIMEOUT_MS);
+    leaving.close();
+    expect(errorCode(await a.signal(late.nodeId))).toBe('ERR_CLUSTER_UNAVAILABLE');
+
+    const back = await Redis.start(redis.port);
+    processes.push(back);
+    // The servers reconnect with backoff, at most 2 s apart; the subscription made during the outage
+    // is made again, and the one for the node that left meanwhile is dropped.
+    await until(async () => expect(await a.signal(late.nodeId, 'after')).toEqual({ ok: true }));
+    await until(() => expect(late.texts()).toContain('after'));
+    await until(async () => expect(await back.shardNumSub(channelOf(a), channelOf(late), channelOf(leaving))).toEqual([1, 1, 0]));
+    expect(errorCode(await a.signal(leaving.nodeId))).toBe('ERR_UNKNOWN_PEER');
+  });
+});
+
+describe('a Redis without sharded pub/sub (before 7)', () => {
+  it('is refused at startup with ERR_REDIS_UNAVAILABLE', async () => {
+    // Answers every command the way Redis 6 answers PUBSUB SHARDNUMSUB.
+    const sockets = new Set<Socket>();
+    const fake = createServer((socket) => {
+      sockets.add(socket);
+      socket.on('data', (chunk) => {
+        for (const _ of chunk.toString().matchAll(/(?:^|\r\n)\*\d+\r\n/g)) socket.write("-ERR unknown subcommand 'SHARDNUMSUB'. Try PUBSUB HELP.\r\n");
+      });
+    });
+    await new Promise<void>((resolve) => fake.listen(0, '127.0.0.1', resolve));
+    const { port } = fake.address() as { port: number };
+    try {
+      await expect(createSignalingServer({ redis: `redis://127.0.0.1:${port}` })).rejects.toMatchObject({
+        code: 'ERR_REDIS_UNAVAILABLE',
+        message: expect.stringMatching(/lacks sharded pub\/sub.*Redis 7 or later/),
+      });
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => fake.close(resolve));
+    }
   });
 });

@@ -2,7 +2,7 @@
  * The cluster tests' moving parts as real processes: a redis-server on a free loopback port, and
  * signaling servers started through the CLI (`p2p-node signal --redis`), each killable at will.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 
@@ -60,6 +60,26 @@ export class Redis extends Child {
 
   get url(): string {
     return `redis://127.0.0.1:${this.port}`;
+  }
+
+  /** One command through `redis-cli`, its reply as text (one line per element of an array reply). */
+  cli(...args: string[]): Promise<string> {
+    return new Promise((resolve, reject) => {
+      execFile('redis-cli', ['-h', '127.0.0.1', '-p', String(this.port), ...args], (err, stdout) => (err ? reject(err) : resolve(stdout.trim())));
+    });
+  }
+
+  /** How many clients are subscribed to each sharded channel. */
+  async shardNumSub(...channels: string[]): Promise<number[]> {
+    const lines = (await this.cli('PUBSUB', 'SHARDNUMSUB', ...channels)).split('\n');
+    return channels.map((_, i) => Number(lines[2 * i + 1]));
+  }
+
+  /** How many times Redis has run each command (`INFO commandstats`), by lower-case name. */
+  async commandCalls(): Promise<Record<string, number>> {
+    const calls: Record<string, number> = {};
+    for (const match of (await this.cli('INFO', 'commandstats')).matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) calls[match[1]!] = Number(match[2]);
+    return calls;
   }
 
   static async start(port?: number): Promise<Redis> {
