@@ -46,6 +46,38 @@ const TITLES: Record<string, string> = {
     '6. Signaling servers under load: registration, offer/answer/candidate relay, memory and CPU per message, against the PeerJS server (every server in its own process, clients in 4 others; a cluster puts consecutive clients on different servers)',
 };
 
+/** How to read a section, printed above its table. */
+const INTROS: Record<string, string> = {
+  signaling: [
+    'Contenders: the PeerJS server 1.0.2 (`peer`, the baseline: plain WebSocket, JSON forwarded by id, no proof of identity,',
+    'no acknowledgements); bench/relay.ts, bare Socket.IO 4.8 forwarding `{ to, data }` by socket id with nothing else, to',
+    'tell what Socket.IO itself costs; our server (challenge signed with Ed25519 at registration, every signal validated,',
+    'rate-limited per connection and per node id, and acknowledged); and clusters of 1, 2 and 3 of our servers on one',
+    'Redis 7, where consecutive clients sit on different servers so every signal of a cluster of 2 or 3 crosses servers.',
+    'Every server runs in its own process; 4 client processes speak each wire protocol by hand over `ws` (the same lean',
+    'client for everyone), each PeerJS client sends the PeerJS client\'s `HEARTBEAT` every 5 s. A session is the signaling of',
+    'one connection: an offer and an answer (about 900 B of SDP each) and 4 trickled candidates, each sent the moment the',
+    'previous one arrived; every delivery must equal, character for character, what the server should forward.',
+    '',
+    '- **registrations/s**: every client connects and registers, 64 at a time per client process (ours: WebSocket, Socket.IO',
+    '  handshake, challenge, signed `register`, ack; PeerJS: WebSocket and its `OPEN`). **server CPU per registration** is',
+    '  the servers\' (and Redis\') CPU over that phase divided by the clients.',
+    '- **relay p50/p99** at a fixed offered load the same for everyone (sessions started at a steady rate), send to receipt.',
+    '- **relayed msgs/s flat out**: 64 sessions in flight per client process, for 5 s after 1 s of warm-up; the notes give',
+    '  the latency at that load and how busy the client processes were.',
+    '- **server RSS per client**: resident memory of the server processes after full collections, with the clients',
+    '  connected, minus the same before any client connected, divided by the clients; within allocator noise (±10 MB) at',
+    '  1,000 clients, so read the 10,000-client rows. The notes give the JS heap per client, which is steadier.',
+    '- **server CPU per relayed msg**: CPU time of every server process (and Redis) over the flat-out phase divided by the',
+    '  messages delivered in it: the cost of a message, steadier than msgs/s.',
+    '- **msgs/s with a core per server (derived)**: not measured; servers × 10⁶ / their CPU µs per message, capped by',
+    "  Redis's single core: what the cluster would relay if each server process had a core of its own.",
+    '',
+    'This host has 2 cores for every server, Redis and the 4 client processes, so measured msgs/s cannot grow with servers',
+    'here; on loopback a socket write also pays for the receiving side, which weighs on every frame sent.',
+  ].join('\n'),
+};
+
 const here = fileURLToPath(new URL('.', import.meta.url));
 const root = fileURLToPath(new URL('..', import.meta.url));
 /** A section name as a file name: 'throughput' stays, '3. Connection setup (…)' becomes '3-connection-setup-…'. */
@@ -208,7 +240,9 @@ function writeDocs(resultsDir: string, contenderNotes: Record<string, string> | 
     );
   }
   for (const s of stored) {
-    parts.push(`## ${TITLES[s.section.name] ?? s.section.name}`, '', `Measured ${s.at}${s.durationSec ? ` (run of ${s.durationSec} s)` : ''}${s.load ? `, 1-min load average ${s.load.before} → ${s.load.after}` : ''}.`, '', table(s.section.rows), '');
+    parts.push(`## ${TITLES[s.section.name] ?? s.section.name}`, '');
+    if (INTROS[s.section.name]) parts.push(INTROS[s.section.name]!, '');
+    parts.push(`Measured ${s.at}${s.durationSec ? ` (run of ${s.durationSec} s)` : ''}${s.load ? `, 1-min load average ${s.load.before} → ${s.load.after}` : ''}.`, '', table(s.section.rows), '');
     const n = notes(s.section.rows);
     if (n) parts.push(n, '');
   }
@@ -262,7 +296,8 @@ async function main(): Promise<void> {
   }
   const totalSec = round((performance.now() - started) / 1000);
   writeFileSync(`${resultsDir}/latest.json`, `${JSON.stringify({ at, smoke, only, durationSec: totalSec, machine: info, sections: all }, null, 2)}\n`);
-  if (!smoke) writeDocs(resultsDir, contenderNotes);
+  // A run without the datapath sections (`--only signaling`) still documents how its stored tables were made.
+  if (!smoke) writeDocs(resultsDir, contenderNotes ?? ((await import('./datapath.js')) as { contenderNotes: Record<string, string> }).contenderNotes);
   console.log(`\n${all.length} section(s) in ${totalSec} s${smoke ? ' (smoke: docs/benchmarks.md untouched)' : ''}; results in ${resultsDir}`);
   process.exit(failed ? 1 : 0);
 }
