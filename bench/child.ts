@@ -75,7 +75,12 @@ export class Child<Req extends { cmd: string }, R extends object = object> {
     return this.#proc.pid ?? Number.NaN;
   }
 
-  constructor(name: string, file: string, config: object) {
+  /**
+   * Starts `file` with `config` as its argument. A child not ready within `readyTimeoutMs` is killed
+   * and `ready` rejects: a child can hang before its own deadline timer runs (a loader deadlock under
+   * `--import tsx` was seen once in about a hundred starts), and a bench must end by itself.
+   */
+  constructor(name: string, file: string, config: object, readyTimeoutMs = 60_000) {
     this.name = name;
     this.#proc = fork(file, [JSON.stringify(config)], {
       cwd: ROOT,
@@ -83,7 +88,12 @@ export class Child<Req extends { cmd: string }, R extends object = object> {
       execArgv: ['--expose-gc', '--import', 'tsx', ...(process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [])],
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
+    let late: NodeJS.Timeout | undefined;
     this.ready = new Promise((resolveReady, rejectReady) => {
+      late = setTimeout(() => {
+        this.#exitReason ??= `${name} was not ready within ${readyTimeoutMs} ms`;
+        this.#proc.kill('SIGKILL');
+      }, readyTimeoutMs);
       this.#proc.on('message', (m: ({ ready: true } & R) | Reply) => {
         if ('ready' in m) return resolveReady(m);
         const pending = this.#pending.get(m.id);
@@ -91,15 +101,20 @@ export class Child<Req extends { cmd: string }, R extends object = object> {
         if (m.ok) pending?.resolve(m.result);
         else pending?.reject(new Error(`${name}: ${m.error}`));
       });
-      this.#proc.once('exit', () => rejectReady(new Error(this.#exitReason)));
-    });
-    this.ready.catch(() => {});
-    this.exited = new Promise((resolveExit) => {
       this.#proc.once('exit', (code, signal) => {
-        this.#exitReason = `${name} exited with ${signal ?? `code ${code}`}`;
+        this.#exitReason ??= `${name} exited with ${signal ?? `code ${code}`}`;
+        rejectReady(new Error(this.#exitReason));
+      });
+    });
+    this.ready.then(
+      () => clearTimeout(late),
+      () => clearTimeout(late),
+    );
+    this.exited = new Promise((resolveExit) => {
+      this.#proc.once('exit', (code) => {
         for (const p of this.#pending.values()) p.reject(new Error(this.#exitReason));
         this.#pending.clear();
-        resolveExit(this.#expectExit && code === 0 ? '' : this.#exitReason);
+        resolveExit(this.#expectExit && code === 0 ? '' : this.#exitReason!);
       });
     });
   }

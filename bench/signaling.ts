@@ -32,6 +32,9 @@ const SELF = fileURLToPath(import.meta.url);
 const HOST = resolve(SELF, '../peers/signalingHost.ts');
 const LOAD = resolve(SELF, '../peers/signalingLoad.ts');
 
+/** Children are ready in 1–3 s; one that is not in 20 s is stuck, and its run is tried again. */
+const READY_TIMEOUT_MS = 20_000;
+
 interface Contender {
   name: string;
   dialect: Dialect;
@@ -85,6 +88,8 @@ interface RunResult {
   coreCapacity: number;
   clientCpuShare: number;
   problems: string[];
+  /** Why earlier tries of this run failed (they are retried once). */
+  retriedAfter?: string[];
 }
 
 /** Client counts per load process: even (clients come in pairs), as equal as possible. */
@@ -97,7 +102,7 @@ function sum(values: number[]): number {
   return values.reduce((a, b) => a + b, 0);
 }
 
-/** Losses, refusals and stray deliveries of one relay phase, as text for the notes ('' when clean). */
+/** Losses, refusals and stray deliveries of one relay phase, as lines for the notes (none when clean). */
 function problemsOf(phase: string, results: RelayResult[]): string[] {
   const out: string[] = [];
   const lost = sum(results.map((r) => r.lost));
@@ -121,7 +126,7 @@ async function runOnce(contender: Contender, clients: number, p: Plan, redis: Re
         ...(contender.clustered ? { redis: redis!.url } : {}),
         serverId: `bench-${i}`,
         deadlineMs: p.deadlineMs,
-      } satisfies HostConfig),
+      } satisfies HostConfig, READY_TIMEOUT_MS),
   );
   const loads: Child<LoadRequest, { clients: number }>[] = [];
   try {
@@ -130,7 +135,7 @@ async function runOnce(contender: Contender, clients: number, p: Plan, redis: Re
     let first = 0;
     for (const [i, count] of split(clients, p.loadProcesses).entries()) {
       const config: LoadConfig = { dialect: contender.dialect, urls, first, count, handshakeWindow: p.handshakeWindow, deadlineMs: p.deadlineMs };
-      loads.push(new Child(`load ${i}`, LOAD, config));
+      loads.push(new Child(`load ${i}`, LOAD, config, READY_TIMEOUT_MS));
       first += count;
     }
     await Promise.all(loads.map((l) => l.ready));
@@ -184,7 +189,7 @@ async function runOnce(contender: Contender, clients: number, p: Plan, redis: Re
   }
 }
 
-const FAILED: Omit<RunResult, 'problems'> = {
+const FAILED: Omit<RunResult, 'problems' | 'retriedAfter'> = {
   registrationsPerSecond: Number.NaN,
   registrationCpuUs: Number.NaN,
   flatPerSecond: Number.NaN,
@@ -201,7 +206,7 @@ const FAILED: Omit<RunResult, 'problems'> = {
 };
 
 function rowsFor(clients: number, p: Plan, results: Map<string, RunResult[]>): BenchRow[] {
-  const metric = (key: keyof Omit<RunResult, 'problems'>): Record<string, number[]> =>
+  const metric = (key: keyof Omit<RunResult, 'problems' | 'retriedAfter'>): Record<string, number[]> =>
     Object.fromEntries([...results].map(([name, runs]) => [name, runs.map((r) => r[key])]));
   const notes: Record<string, string> = {};
   for (const [name, runs] of results) {
@@ -213,6 +218,8 @@ function rowsFor(clients: number, p: Plan, results: Map<string, RunResult[]>): B
     if (runs.some((r) => r.redisCpuUsPerMessage > 0)) parts.push(`of which Redis ${runs.map((r) => round(r.redisCpuUsPerMessage)).join(', ')} µs/msg`);
     const problems = [...new Set(runs.flatMap((r) => r.problems))];
     if (problems.length) parts.push(`problems: ${problems.join('; ')}`);
+    const retries = runs.flatMap((r) => r.retriedAfter ?? []);
+    if (retries.length) parts.push(`runs retried after: ${retries.join('; ')}`);
     notes[name] = `${clients} clients: ${parts.join('; ')}`;
   }
   const n = clients.toLocaleString('en-US');
@@ -239,12 +246,18 @@ export async function run({ smoke, only, ...overrides }: BenchOptions & { only?:
       for (let round_ = 0; round_ < p.rounds; round_++) {
         for (const contender of contenders) {
           const started = performance.now();
-          let result: RunResult;
-          try {
-            result = await runOnce(contender, clients, p, redis);
-          } catch (err) {
-            result = { ...FAILED, problems: [`run failed: ${(err as Error).message}`] };
+          let result: RunResult | undefined;
+          const failures: string[] = [];
+          // One more try after a failed run, with the failure kept in the notes: a child can fail to start.
+          while (!result && failures.length < 2) {
+            try {
+              result = await runOnce(contender, clients, p, redis);
+              result.retriedAfter = failures;
+            } catch (err) {
+              failures.push((err as Error).message);
+            }
           }
+          result ??= { ...FAILED, problems: [`run failed twice: ${failures.join('; ')}`] };
           results.get(contender.name)!.push(result);
           console.error(
             `  ${clients} clients, ${contender.name}: ${round(result.registrationsPerSecond)} reg/s (${round(result.registrationCpuUs)} µs), ${round(result.flatPerSecond)} msg/s flat, ` +

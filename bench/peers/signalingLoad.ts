@@ -95,11 +95,12 @@ interface Pair {
 /** How one server dialect is spoken: registration, sending one step, and reading frames. */
 interface Speaker {
   url(base: string, client: Client): string;
-  /** A frame before registration; resolves `done` when registered, throws on refusal. */
+  /** Answers a frame received before registration; true once registered, throws on refusal. */
   handshake(client: Client, text: string): boolean;
+  /** Fills `pair.send` and `pair.expect` for the six steps of a session. */
   build(pair: Pair): void;
   send(client: Client, body: string): void;
-  /** A frame after registration that is not a delivery: an ack (ok, or the refusal's code), a ping, or noise. */
+  /** Answers a frame after registration that is not the expected delivery; a refusal's code if it is one. */
   other(client: Client, text: string): { refused: string } | undefined;
 }
 
