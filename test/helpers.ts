@@ -57,15 +57,15 @@ export function collect<T>(source: Observable<T>, count: number, predicate: (val
   return firstValueFrom(source.pipe(filter(predicate), take(count), toArray(), timeout(ms)));
 }
 
-/** Retries `check` until it passes or `ms` run out (then rethrows its last failure). */
-export async function eventually(check: () => void | Promise<void>, ms = 3000): Promise<void> {
+/** Retries `check` every `everyMs` until it passes or `ms` run out (then rethrows its last failure). */
+export async function eventually(check: () => void | Promise<void>, ms = 3000, everyMs = 5): Promise<void> {
   const deadline = Date.now() + ms;
   for (;;) {
     try {
       return await check();
     } catch (err) {
       if (Date.now() > deadline) throw err;
-      await new Promise((resolve) => setTimeout(resolve, 5));
+      await new Promise((resolve) => setTimeout(resolve, everyMs));
     }
   }
 }

@@ -10,11 +10,20 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { generateIdentity, type P2PNode } from '../../src/index.js';
 import { CLUSTER_REQUEST_TIMEOUT_MS, nodeRoom, roomChannel } from '../../src/services/cluster.js';
 import { createSignalingServer } from '../../src/services/signalingServer.js';
-import { Harness, next } from '../helpers.js';
+import { Harness, eventually, next } from '../helpers.js';
 import { Client, errorCode } from './client.js';
 import { Redis, SignalingProcess } from './processes.js';
 
 const FAST = { backoff: { initialMs: 50, maxMs: 500 }, timeouts: { offer: 5000 } };
+
+/** A redis-server and three signaling server processes on it, each added to `processes` for the test to kill. */
+async function startCluster(processes: { kill(): Promise<void> }[]): Promise<{ redis: Redis; servers: SignalingProcess[] }> {
+  const redis = await Redis.start();
+  processes.push(redis);
+  const servers = await Promise.all([0, 1, 2].map(() => SignalingProcess.start(redis.url)));
+  processes.push(...servers);
+  return { redis, servers };
+}
 
 describe('a signaling cluster of three server processes on one Redis', () => {
   const h = new Harness();
@@ -25,10 +34,7 @@ describe('a signaling cluster of three server processes on one Redis', () => {
   });
 
   async function cluster() {
-    const redis = await Redis.start();
-    processes.push(redis);
-    const servers = await Promise.all([0, 1, 2].map(() => SignalingProcess.start(redis.url)));
-    processes.push(...servers);
+    const { redis, servers } = await startCluster(processes);
     const urls = servers.map((s) => s.url);
     /** A node on server `i`, failing over to the others in turn. */
     const nodeOn = (i: number, options = {}): Promise<P2PNode> => h.started([...urls.slice(i), ...urls.slice(0, i)], { ...FAST, ...options });
@@ -107,18 +113,8 @@ describe('a signaling cluster of three server processes on one Redis', () => {
   });
 });
 
-/** Retries `check` every 100 ms (gentle on the servers' rate limits) until it passes or `ms` run out. */
-async function until(check: () => Promise<void> | void, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    try {
-      return await check();
-    } catch (err) {
-      if (Date.now() > deadline) throw err;
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-  }
-}
+/** Retries `check` every 100 ms (gentle on the servers' rate limits) for up to 10 s. */
+const until = (check: () => Promise<void> | void): Promise<void> => eventually(check, 10_000, 100);
 
 /** The channel of a node's room, as the servers compute it: Redis's counts below fail if it ever differs from the adapter's. */
 const channelOf = (client: Client): string => roomChannel(nodeRoom(client.nodeId));
@@ -137,10 +133,7 @@ describe('a cross-server relay in a cluster of three', () => {
   });
 
   async function cluster() {
-    const redis = await Redis.start();
-    processes.push(redis);
-    const servers = await Promise.all([0, 1, 2].map(() => SignalingProcess.start(redis.url)));
-    processes.push(...servers);
+    const { redis, servers } = await startCluster(processes);
     const on = async (server: SignalingProcess): Promise<Client> => {
       const client = await Client.on(server.url);
       clients.push(client);
