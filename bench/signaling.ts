@@ -14,8 +14,8 @@
  * Measured per run: registrations/s (all clients connecting and proving themselves, a bounded number
  * in flight per process); relay latency p50/p99 at a fixed offered load the same for everyone;
  * relayed messages/s flat out (a fixed number of sessions in flight); server RSS per connected
- * client (after full collections, over the idle server's); server CPU per relayed message (Redis
- * included for clusters).
+ * client (after full collections, between half and all of the clients registered); server CPU per
+ * relayed message (Redis included for clusters).
  *
  * Standalone: tsx bench/signaling.ts [--smoke] [--contender=<name>]… [--clients=<n>]… [--rounds=<n>]; or `npm run bench:signaling` for the docs table.
  */
@@ -131,27 +131,39 @@ async function runOnce(contender: Contender, clients: number, p: Plan, redis: Re
   const loads: Child<LoadRequest, { clients: number }>[] = [];
   try {
     const urls = (await Promise.all(hosts.map((h) => h.ready))).map((r) => `http://127.0.0.1:${r.port}`);
-    const idle = await Promise.all(hosts.map((h) => h.request<HostMemory>({ cmd: 'measure' }, 30_000)));
     let first = 0;
     for (const [i, count] of split(clients, p.loadProcesses).entries()) {
       const config: LoadConfig = { dialect: contender.dialect, urls, first, count, handshakeWindow: p.handshakeWindow, deadlineMs: p.deadlineMs };
       loads.push(new Child(`load ${i}`, LOAD, config, READY_TIMEOUT_MS));
       first += count;
     }
-    await Promise.all(loads.map((l) => l.ready));
+    await Promise.all([...loads.map((l) => l.ready), ...hosts.map((h) => h.request<HostMemory>({ cmd: 'settle' }, 60_000))]);
 
     const hostCpu = (): Promise<number[]> => Promise.all(hosts.map((h) => h.request<number>({ cmd: 'cpu' }, 10_000)));
     const redisCpu = (): number => (contender.clustered ? cpuMs(redis!.process.pid!).total : 0);
-    const cpuIdle = sum(await hostCpu()) + redisCpu();
-    const t0 = now();
-    const registered = await Promise.all(loads.map((l) => l.request<RegisterResult>({ cmd: 'register' }, p.deadlineMs)));
-    const seconds = (Math.max(...registered.map((r) => r.doneAt)) - t0) / 1000;
+    const memory = (): Promise<HostMemory[]> => Promise.all(hosts.map((h) => h.request<HostMemory>({ cmd: 'measure' }, 30_000)));
+    // Registered in two halves with a memory reading between them, so that memory per client is the
+    // slope between two warm states, never against a freshly started process.
+    const registered: RegisterResult[] = [];
+    let seconds = 0;
+    let registrationCpu = 0;
+    let half: HostMemory[] = [];
+    for (const share of [0.5, 1]) {
+      const cpuBefore = sum(await hostCpu()) + redisCpu();
+      const t0 = now();
+      const results = await Promise.all(loads.map((l) => l.request<RegisterResult>({ cmd: 'register', share }, p.deadlineMs)));
+      seconds += (Math.max(...results.map((r) => r.doneAt)) - t0) / 1000;
+      registrationCpu += sum(await hostCpu()) + redisCpu() - cpuBefore;
+      registered.push(...results);
+      if (share < 1) half = await memory();
+    }
+    const secondHalf = sum(registered.slice(loads.length).map((r) => r.registered));
     const ok = sum(registered.map((r) => r.registered));
-    const registrationCpuUs = ((sum(await hostCpu()) + redisCpu() - cpuIdle) * 1000) / ok;
+    const registrationCpuUs = (registrationCpu * 1000) / ok;
     const problems = registered.flatMap((r) => (r.failed ? [`registration: ${r.failed} failed (${r.failures.join('; ')})`] : []));
-    const loaded = await Promise.all(hosts.map((h) => h.request<HostMemory>({ cmd: 'measure' }, 30_000)));
-    const rssPerClientKB = sum(loaded.map((m, i) => m.rssBytes - idle[i]!.rssBytes)) / 1024 / ok;
-    const heapPerClientKB = sum(loaded.map((m, i) => m.heapUsedBytes - idle[i]!.heapUsedBytes)) / 1024 / ok;
+    const full = await memory();
+    const rssPerClientKB = sum(full.map((m, i) => m.rssBytes - half[i]!.rssBytes)) / 1024 / secondHalf;
+    const heapPerClientKB = sum(full.map((m, i) => m.heapUsedBytes - half[i]!.heapUsedBytes)) / 1024 / secondHalf;
 
     const relay = (phase: RelayPlan): Promise<RelayResult[]> =>
       Promise.all(loads.map((l) => l.request<RelayResult>({ cmd: 'relay', ...phase }, phase.warmupMs + phase.durationMs + 30_000)));

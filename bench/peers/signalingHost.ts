@@ -33,15 +33,34 @@ async function start(): Promise<number> {
   return server.port;
 }
 
+const SETTLE_ROUNDS = 20;
+
 async function measure(): Promise<HostMemory> {
   await collect(300);
   return { rssBytes: process.memoryUsage.rss(), heapUsedBytes: process.memoryUsage().heapUsed };
+}
+
+/**
+ * Memory once it has stopped shrinking: a fresh process gives back tens of megabytes over its first
+ * seconds (150 → 97 MB here, with the JS heap unchanged), which would swamp what clients add.
+ */
+async function settle(): Promise<HostMemory> {
+  let last = await measure();
+  for (let i = 0; i < SETTLE_ROUNDS; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const now = await measure();
+    if (Math.abs(now.rssBytes - last.rssBytes) < 1024 * 1024) return now;
+    last = now;
+  }
+  return last;
 }
 
 serve<HostRequest>(async (req) => {
   switch (req.cmd) {
     case 'measure':
       return measure();
+    case 'settle':
+      return settle();
     case 'cpu': {
       const cpu = process.cpuUsage();
       return (cpu.user + cpu.system) / 1000;

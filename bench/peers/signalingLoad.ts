@@ -239,27 +239,38 @@ function register(client: Client): Promise<string | undefined> {
   });
 }
 
-async function registerAll(): Promise<RegisterResult> {
+let registeredUpTo = 0;
+
+/**
+ * Registers this process's pairs up to `share` (0–1) of them, from where the last call stopped; the
+ * call that reaches all of them readies the pairs' messages and, for PeerJS, starts the heartbeats.
+ */
+async function registerUpTo(share: number): Promise<RegisterResult> {
   const failures: string[] = [];
   let failed = 0;
-  let next = 0;
+  const first = registeredUpTo;
+  const end = 2 * Math.round((share * clients.length) / 2);
+  let next = first;
   const worker = async (): Promise<void> => {
-    while (next < clients.length) {
+    while (next < end) {
       const failure = await register(clients[next++]!);
       if (failure === undefined) continue;
       failed++;
       if (failures.length < 5) failures.push(failure);
     }
   };
-  await Promise.all(Array.from({ length: Math.min(config.handshakeWindow, clients.length) }, worker));
+  await Promise.all(Array.from({ length: Math.min(config.handshakeWindow, end - first) }, worker));
   const doneAt = now();
-  for (const pair of pairs) {
-    pair.dead ||= pair.clients.some((c) => !c.registered);
-    // After registering: a bare Socket.IO client only learns its address (socket id) then.
-    if (!pair.dead) speaker.build(pair);
+  registeredUpTo = end;
+  if (end === clients.length) {
+    for (const pair of pairs) {
+      pair.dead ||= pair.clients.some((c) => !c.registered);
+      // After registering: a bare Socket.IO client only learns its address (socket id) then.
+      if (!pair.dead) speaker.build(pair);
+    }
+    if (config.dialect === 'peerjs') startHeartbeats();
   }
-  if (config.dialect === 'peerjs') startHeartbeats();
-  return { registered: clients.length - failed, failed, failures, doneAt };
+  return { registered: end - first - failed, failed, failures, doneAt };
 }
 
 /** Each PeerJS client sends `HEARTBEAT` every 5 s, as the PeerJS client does; spread over the interval. */
@@ -416,7 +427,7 @@ async function relay(plan: RelayPlan): Promise<RelayResult> {
 serve<LoadRequest>(async (req) => {
   switch (req.cmd) {
     case 'register':
-      return registerAll();
+      return registerUpTo(req.share);
     case 'relay':
       if (losses.closed) throw new Error(`${losses.closed} registered connections closed unasked`);
       return relay(req);

@@ -24,6 +24,8 @@ export interface HostReady {
 export type HostRequest =
   /** Memory after full collections. */
   | { id: number; cmd: 'measure' }
+  /** Memory after full collections, once it has stopped shrinking (at most about 30 s). */
+  | { id: number; cmd: 'settle' }
   /** CPU time used since the process started, in ms (no collection first, so a span's cost is its own). */
   | { id: number; cmd: 'cpu' }
   | { id: number; cmd: 'exit' };
@@ -53,7 +55,8 @@ export type RelayPlan =
   | { mode: 'flat'; window: number; warmupMs: number; durationMs: number };
 
 export type LoadRequest =
-  | { id: number; cmd: 'register' }
+  /** Registers clients up to `share` (0–1) of this process's, continuing where the last call stopped. */
+  | { id: number; cmd: 'register'; share: number }
   | ({ id: number; cmd: 'relay' } & RelayPlan)
   | { id: number; cmd: 'exit' };
 
