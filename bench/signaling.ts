@@ -19,6 +19,7 @@
  *
  * Standalone: tsx bench/signaling.ts [--smoke] [--contender=<name>]… [--clients=<n>]… [--rounds=<n>]; or `npm run bench:signaling` for the docs table.
  */
+import { execFileSync } from 'node:child_process';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Redis } from '../test/cluster/processes.js';
@@ -250,6 +251,11 @@ function rowsFor(clients: number, p: Plan, results: Map<string, RunResult[]>): B
 export async function run({ smoke, only, ...overrides }: BenchOptions & { only?: string[] } & Partial<Plan>): Promise<BenchSection[]> {
   const p = { ...plan(smoke), ...overrides };
   const contenders = CONTENDERS.filter((c) => !only?.length || only.includes(c.name));
+  try {
+    execFileSync('redis-server', ['--version'], { stdio: 'ignore' });
+  } catch {
+    throw new Error('redis-server not found: the cluster contenders need it (bash scripts/install-redis.sh installs it)');
+  }
   const redis = await Redis.start();
   const out: BenchRow[] = [];
   try {
