@@ -182,7 +182,10 @@ describe('across NATs, in a lab of network namespaces', () => {
       const idA = (await a.line(/^node id: ([0-9a-f]{64})$/, 20_000))[1]!;
       const b = cli(NS.hostB, 'b', ['--connect', idA]);
       const idB = (await b.line(/^node id: ([0-9a-f]{64})$/, 20_000))[1]!;
+      // Both sides, as a user would see before typing: B's channel may open a moment after A's, and a line
+      // typed before it is answered "! no connected peers" (CI once caught exactly that).
       await a.line(new RegExp(`^\\* connected ${idB.slice(0, 8)} \\((srflx|prflx|host)\\)$`), 20_000);
+      await b.line(new RegExp(`^\\* connected ${idA.slice(0, 8)} \\((srflx|prflx|host)\\)$`), 20_000);
       b.write('hello from the other LAN\n');
       await a.line(new RegExp(`^\\[${idB.slice(0, 8)}\\] hello from the other LAN$`));
       a.write('/peers\n');
