@@ -7,7 +7,7 @@
 import type { AddressInfo } from 'node:net';
 import { PeerServer } from 'peer';
 import { createSignalingServer } from '../../src/index.js';
-import { boundChild, collect, serve } from '../child.js';
+import { boundChild, collect, serve, sleep } from '../child.js';
 import { startRelay } from '../relay.js';
 import { SIGNALING_CROWD } from '../serverLimits.js';
 import type { HostConfig, HostReady, HostMemory, HostRequest } from './signalingProtocol.js';
@@ -47,7 +47,7 @@ async function measure(): Promise<HostMemory> {
 async function settle(): Promise<HostMemory> {
   let last = await measure();
   for (let i = 0; i < SETTLE_ROUNDS; i++) {
-    await new Promise((resolve) => setTimeout(resolve, 1000));
+    await sleep(1000);
     const now = await measure();
     if (Math.abs(now.rssBytes - last.rssBytes) < 1024 * 1024) return now;
     last = now;

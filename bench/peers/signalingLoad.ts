@@ -17,7 +17,7 @@ import WebSocket from 'ws';
 import { Envelopes, newSessionId } from '../../src/services/envelope.js';
 import { generateIdentity, type Identity } from '../../src/services/identity.js';
 import { registerMessage } from '../../src/services/protocol.js';
-import { boundChild, now, serve } from '../child.js';
+import { boundChild, now, serve, sleep } from '../child.js';
 import type { LoadConfig, LoadRequest, RegisterResult, RelayPlan, RelayResult } from './signalingProtocol.js';
 
 const config = JSON.parse(process.argv[2] ?? '{}') as LoadConfig;
@@ -402,12 +402,12 @@ async function relay(plan: RelayPlan): Promise<RelayResult> {
       }, 2);
     });
   }
-  while (now() < p.until) await new Promise((resolve) => setTimeout(resolve, Math.max(1, p.until - now())));
+  while (now() < p.until) await sleep(Math.max(1, p.until - now()));
   const used = process.cpuUsage(cpu);
   clearTimeout(cpuTimer);
   // Let sessions in flight finish (uncounted), so the next phase starts from quiet pairs.
   for (let waited = 0; pairs.some((pair) => pair.busy) && waited < LOST_AFTER_MS + 500; waited += 50) {
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await sleep(50);
   }
   clearInterval(reaper);
   phase = undefined;
