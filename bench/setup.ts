@@ -124,7 +124,7 @@ async function child(p: Plan): Promise<void> {
   const SimplePeer = (await import('simple-peer')).default;
   const { firstValueFrom, filter } = await import('rxjs');
   const { createNode, createSignalingServer, loopbackOnly } = await import('../src/index.js');
-  const { acceptsCandidate, filterSdp } = await import('../src/services/candidates.js');
+  const { acceptsCandidate, filterSdp } = await import('../src/webrtc/candidates.js');
   const { startRelay, relayClient } = await import('./relay.js');
   const { LOOPBACK_CROWD } = await import('./serverLimits.js');
   type Peer = InstanceType<typeof SimplePeer>;

@@ -2,30 +2,28 @@
  * p2p-dht-node: nodes that find each other through a signaling server and then talk directly over
  * signed, encrypted WebRTC data channels. Importing this module has no side effects.
  */
-export { createNode, closeError, P2PNode } from './node.js';
-export type { ConnectOptions, NodeSnapshot, PeerEvent, PeerInfo, Transition } from './node.js';
-export { DEFAULT_TIMEOUTS, type InspectOptions, type NodeOptions, type NodeTimeouts } from './options.js';
-export { machineChart, type MachineChart, type ChartState, type ChartTransition } from './charts/chart.js';
-export { toMermaid } from './charts/mermaid.js';
-export { chartSvg } from './charts/svg.js';
+// The node.
+export { createNode, P2PNode } from './node/node.js';
+export { closeError } from './node/closeError.js';
+export type { ConnectOptions, NodeSnapshot, PeerEvent, PeerInfo, Transition } from './node/types.js';
+export { DEFAULT_TIMEOUTS, type InspectOptions, type NodeOptions, type NodeTimeouts } from './node/options.js';
+export { defaultIdentityPath, generateIdentity, identityFromPem, loadOrCreateIdentity } from './services/identity.js';
+export { loopbackOnly, type CandidateFilter, type CandidateInfo } from './webrtc/candidates.js';
+export type { RouteInfo } from './webrtc/fingerprint.js';
+export type { DataMessage } from './data/dataPlane.js';
+export type { IceServer } from './services/webrtcTransport.js';
+
+// The signaling server.
+export { createSignalingServer, type SignalingServer } from './server/signalingServer.js';
+export type { SignalingServerOptions } from './server/config.js';
+export type { RejectReason, SignalingMetrics } from './server/serverMetrics.js';
+
+// Both sides.
+export { isNodeId, nodeIdOf, type Identity } from './wire/keys.js';
 export { P2PError, type ErrorCode } from './errors.js';
 export { silentLogger, type Logger } from './log.js';
-export { createSignalingServer } from './services/signalingServer.js';
-export type { SignalingServer, SignalingServerOptions } from './services/signalingServer.js';
-export type { RejectReason, SignalingMetrics } from './services/serverMetrics.js';
-export {
-  defaultIdentityPath,
-  generateIdentity,
-  identityFromPem,
-  isNodeId,
-  loadOrCreateIdentity,
-  nodeIdOf,
-  type Identity,
-} from './services/identity.js';
-export { loopbackOnly, type CandidateFilter, type CandidateInfo } from './services/candidates.js';
-export type { DataMessage } from './services/dataPlane.js';
-export type { RouteInfo } from './services/fingerprint.js';
-export type { IceServer } from './services/webrtcTransport.js';
+
+// The machines and their actor logic, to embed or `.provide()` with your own IO.
 export { nodeMachine, peerActorId, type NodeInput } from './machines/node.machine.js';
 export {
   peerConnectionMachine,
@@ -37,3 +35,8 @@ export {
 export { signalingMachine, backoffDelay, type SignalingInput } from './machines/signaling.machine.js';
 export { webrtcTransport } from './services/webrtcTransport.js';
 export { socketClient } from './services/socketClient.js';
+
+// Charts of the machines.
+export { machineChart, type MachineChart, type ChartState, type ChartTransition } from './charts/chart.js';
+export { toMermaid } from './charts/mermaid.js';
+export { chartSvg } from './charts/svg.js';

@@ -1,9 +1,9 @@
 import { createHmac } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createSignalingServer, generateIdentity, P2PError, type P2PNode } from '../src/index.js';
+import { parseCandidate, sdpCandidates } from '../src/webrtc/candidates.js';
 import { Harness, collect, next } from './helpers.js';
 import { maliciousServer } from './support/maliciousServer.js';
-import { parseCandidate, sdpCandidates } from '../src/services/candidates.js';
 
 describe('nodes on a real signaling server and real WebRTC', () => {
   const h = new Harness();

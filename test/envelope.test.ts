@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { generateIdentity } from '../src/index.js';
-import { Envelopes, newSessionId } from '../src/services/envelope.js';
-import { envelopeMessage, type Envelope } from '../src/services/protocol.js';
+import { Envelopes, newSessionId } from '../src/wire/envelope.js';
+import { envelopeMessage, type Envelope } from '../src/wire/protocol.js';
 
 const alice = generateIdentity();
 const bob = generateIdentity();

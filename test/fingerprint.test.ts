@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { filterSdp, loopbackOnly, parseCandidate, sdpCandidates, withCandidates } from '../src/services/candidates.js';
-import { readDtlsInfo, sameFingerprint, sdpFingerprint } from '../src/services/fingerprint.js';
+import { filterSdp, loopbackOnly, parseCandidate, sdpCandidates, withCandidates } from '../src/webrtc/candidates.js';
+import { readDtlsInfo, sameFingerprint, sdpFingerprint } from '../src/webrtc/fingerprint.js';
 
 const FP = '12:9F:0D:DD:09:6E:55:F7:CD:FC:A3:F7:53:A6:10:0C:81:02:01:9C:C5:49:85:C2:29:1E:92:7D:9D:83:5D:AC';
 

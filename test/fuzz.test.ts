@@ -24,13 +24,14 @@ import vm from 'node:vm';
 import fc from 'fast-check';
 import { io, type Socket as ClientSocket } from 'socket.io-client';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { Envelopes, newSessionId, type SignalData } from '../src/services/envelope.js';
-import { generateIdentity, type Identity } from '../src/services/identity.js';
 import type { Logger } from '../src/log.js';
-import { SIGNAL_CONTEXT, envelopeMessage, registerMessage, type Envelope, type SignalDelivery } from '../src/services/protocol.js';
-import { createSignalingServer, type SignalingServer } from '../src/services/signalingServer.js';
-import { RawSocketIo, type RawReply } from './support/rawSocketIo.js';
+import { createSignalingServer, type SignalingServer } from '../src/server/signalingServer.js';
+import { generateIdentity } from '../src/services/identity.js';
+import { Envelopes, newSessionId, type SignalData } from '../src/wire/envelope.js';
+import type { Identity } from '../src/wire/keys.js';
+import { SIGNAL_CONTEXT, envelopeMessage, registerMessage, type Envelope, type SignalDelivery } from '../src/wire/protocol.js';
 import { eventually } from './helpers.js';
+import { RawSocketIo, type RawReply } from './support/rawSocketIo.js';
 
 const SEED = Number(process.env.FUZZ_SEED ?? 0x5eed_f022);
 const SCALE = Number(process.env.FUZZ_SCALE ?? 1);
@@ -65,7 +66,7 @@ const WAIT_MS = 3000;
 /**
  * Heap growth allowed over the whole file, measured after a forced GC at both ends (server and clients
  * share this heap). The default run opens ~2,000 connections and pushes tens of MB of payloads through
- * the server. What legitimately stays — the bounded key cache of identity.ts, warmed-up code, fast-check's
+ * the server. What legitimately stays — the bounded key cache of wire/keys.ts, warmed-up code, fast-check's
  * and vitest's state — measured 6–9 MB, and stays flat at FUZZ_SCALE=4 (four times the connections); a
  * leak of ~10 KB per connection (a Peer, its socket, a slot or payload kept) would add 20 MB at 1× alone.
  */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { NO_CANDIDATES, countCandidate, diagnoseIceFailure, type CandidateTally, type CandidateType } from '../src/machines/iceDiagnosis.js';
-import type { SignalData } from '../src/services/envelope.js';
+import { NO_CANDIDATES, countCandidate, diagnoseIceFailure, type CandidateTally, type CandidateType } from '../src/webrtc/iceDiagnosis.js';
+import type { SignalData } from '../src/wire/envelope.js';
 
 const candidate = (type: string): SignalData => ({
   type: 'candidate',

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { defaultIdentityPath, generateIdentity, identityFromPem, loadOrCreateIdentity, P2PError } from '../src/index.js';
-import { hasSmallOrder, verifySignature } from '../src/services/identity.js';
+import { hasSmallOrder, verifySignature } from '../src/wire/keys.js';
 
 describe('identity', () => {
   it('derives the node id from the public key', () => {

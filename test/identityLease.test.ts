@@ -2,7 +2,7 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { identitySlot, leaseIdentity } from '../src/services/identityLease.js';
+import { identitySlot, leaseIdentity } from '../src/cli/identityLease.js';
 
 const dir = () => mkdtempSync(join(tmpdir(), 'p2p-lease-'));
 /** A pid far above Linux's default pid_max, so no process has it. */

@@ -1,7 +1,7 @@
 import { request } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { InspectionLog } from '../src/inspector/inspectionLog.js';
-import { startInspectorServer, type InspectorServer } from '../src/services/inspectorServer.js';
+import { startInspectorServer, type InspectorServer } from '../src/inspector/inspectorServer.js';
 import { Harness } from './helpers.js';
 import { InspectorStream } from './support/sse.js';
 import { World } from './support/world.js';

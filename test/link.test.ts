@@ -1,9 +1,10 @@
 import { createCipheriv, createHash } from 'node:crypto';
 import { describe, it, expect, vi } from 'vitest';
+import { FLAG_TEXT, HEADER_SIZE, RecordReader, RecordType, encodeHeader, type RecordHeader } from '../src/data/framing.js';
+import { PeerLink, type RawChannel } from '../src/data/link.js';
+import type { LinkOptions } from '../src/data/linkOptions.js';
 import { P2PError } from '../src/errors.js';
 import type { Logger } from '../src/log.js';
-import { FLAG_TEXT, HEADER_SIZE, RecordReader, RecordType, encodeHeader, type RecordHeader } from '../src/services/framing.js';
-import { PeerLink, type LinkOptions, type RawChannel } from '../src/services/link.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { Pacer, TokenBucket, type PacerOptions } from '../src/services/rateLimit.js';
+import { Pacer, type PacerOptions } from '../src/services/pacer.js';
+import { TokenBucket } from '../src/wire/tokenBucket.js';
 
 describe('Pacer', () => {
   afterEach(() => vi.useRealTimers());

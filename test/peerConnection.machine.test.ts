@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { peerConnectionMachine, type PeerInput } from '../src/index.js';
-import { NO_CANDIDATES } from '../src/machines/iceDiagnosis.js';
-import type { SignalData } from '../src/services/envelope.js';
+import { NO_CANDIDATES } from '../src/webrtc/iceDiagnosis.js';
+import type { SignalData } from '../src/wire/envelope.js';
 import {
   PEER_TIMEOUTS,
   answer,

@@ -12,11 +12,10 @@ import {
   type PeerOutput,
   type PeerSignal,
 } from '../src/machines/peerConnection.machine.js';
-import { NO_CANDIDATES, countCandidate, diagnoseIceFailure, type CandidateTally } from '../src/machines/iceDiagnosis.js';
-import type { SignalData } from '../src/services/envelope.js';
 import type { TransportCommand, TransportEvent } from '../src/services/webrtcTransport.js';
+import { NO_CANDIDATES, countCandidate, diagnoseIceFailure, type CandidateTally } from '../src/webrtc/iceDiagnosis.js';
+import type { SignalData } from '../src/wire/envelope.js';
 import { measureCoverage } from './models/coverage.js';
-import { runPath } from './models/run.js';
 import {
   effectsOf,
   peerConnectionModel,
@@ -28,6 +27,7 @@ import {
   type ModelPath,
   type ModelSnapshot,
 } from './models/peerConnection.model.js';
+import { runPath } from './models/run.js';
 import { PEER_TIMEOUTS, answer, candidate, fakeTransport, offer, orderedIds, signal, transportDefaults, underParent } from './support/fakes.js';
 
 type Inspect = (event: InspectionEvent) => void;

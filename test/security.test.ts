@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { generateIdentity, type Logger, type P2PNode } from '../src/index.js';
-import { Envelopes, newSessionId } from '../src/services/envelope.js';
-import { envelopeMessage, type Envelope } from '../src/services/protocol.js';
+import { Envelopes, newSessionId } from '../src/wire/envelope.js';
+import { envelopeMessage, type Envelope } from '../src/wire/protocol.js';
 import { Harness, next } from './helpers.js';
 import { maliciousServer, type Tamper } from './support/maliciousServer.js';
 

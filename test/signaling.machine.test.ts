@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { backoffDelay, generateIdentity, signalingMachine, type SignalingInput } from '../src/index.js';
 import { silentLogger } from '../src/log.js';
-import { Envelopes } from '../src/services/envelope.js';
+import { Envelopes } from '../src/wire/envelope.js';
 import { fakeSocket, offer, signal, underParent } from './support/fakes.js';
 
 const TIMEOUTS = { connect: 1000, register: 500 };

@@ -6,9 +6,9 @@ import { describe, expect, it } from 'vitest';
 import type { AnyMachineSnapshot, InspectionEvent } from 'xstate';
 import { silentLogger } from '../src/log.js';
 import { signalingMachine, type SignalingInput } from '../src/machines/signaling.machine.js';
-import { Envelopes } from '../src/services/envelope.js';
 import { generateIdentity } from '../src/services/identity.js';
 import type { SocketCommand, SocketEvent } from '../src/services/socketClient.js';
+import { Envelopes } from '../src/wire/envelope.js';
 import { measureCoverage } from './models/coverage.js';
 import { modelPaths, runAll, runPath, type Harness, type ModelPath } from './models/run.js';
 import {

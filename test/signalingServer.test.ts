@@ -3,9 +3,14 @@ import { request as httpRequest } from 'node:http';
 import { hostname } from 'node:os';
 import { afterEach, describe, expect, it } from 'vitest';
 import { io, type Socket as ClientSocket } from 'socket.io-client';
-import { Envelopes, newSessionId, type SignalData } from '../src/services/envelope.js';
-import { generateIdentity, type Identity } from '../src/services/identity.js';
 import type { Logger } from '../src/log.js';
+import { addressKey } from '../src/server/admission.js';
+import type { SignalingServerOptions } from '../src/server/config.js';
+import { KeyedBuckets } from '../src/server/keyedBuckets.js';
+import { createSignalingServer, type SignalingServer } from '../src/server/signalingServer.js';
+import { generateIdentity } from '../src/services/identity.js';
+import { Envelopes, newSessionId, type SignalData } from '../src/wire/envelope.js';
+import type { Identity } from '../src/wire/keys.js';
 import {
   isChallenge,
   isIceServerGrants,
@@ -14,10 +19,8 @@ import {
   type ChallengeMessage,
   type RegisterReply,
   type SignalDelivery,
-} from '../src/services/protocol.js';
-import { KeyedBuckets, TokenBucket } from '../src/services/rateLimit.js';
-import { addressKey } from '../src/services/admission.js';
-import { createSignalingServer, type SignalingServer, type SignalingServerOptions } from '../src/services/signalingServer.js';
+} from '../src/wire/protocol.js';
+import { TokenBucket } from '../src/wire/tokenBucket.js';
 import { eventually } from './helpers.js';
 
 /** Upper bound for any single wait, so a broken server fails a test instead of hanging it. */

@@ -1,8 +1,8 @@
 import { EventEmitter } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
+import { startStatelyInspector, type SkySocket } from '../src/inspector/statelyInspector.js';
 import { silentLogger } from '../src/log.js';
-import { startStatelyInspector, type SkySocket } from '../src/services/statelyInspector.js';
 import { World } from './support/world.js';
 
 /** Stands in for the WebSocket to stately.ai: this machine has no internet, and tests never go online. */

@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { isIceServerGrants, isTurnUrl, MAX_ICE_SERVER_GRANTS } from '../src/services/protocol.js';
-import { turnCredentials } from '../src/services/turnCredentials.js';
+import { turnCredentials } from '../src/server/turnCredentials.js';
+import { isIceServerGrants, isTurnUrl, MAX_ICE_SERVER_GRANTS } from '../src/wire/protocol.js';
 
 /** Node A of the docs/protocol.md test vectors. */
 const NODE_A = '34750f98bd59fcfc946da45aaabe933be154a4b5094e1c4abf42866505f3c97e';

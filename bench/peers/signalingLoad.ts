@@ -14,9 +14,10 @@
  */
 import { randomUUID } from 'node:crypto';
 import WebSocket from 'ws';
-import { Envelopes, newSessionId } from '../../src/services/envelope.js';
-import { generateIdentity, type Identity } from '../../src/services/identity.js';
-import { registerMessage } from '../../src/services/protocol.js';
+import { generateIdentity } from '../../src/services/identity.js';
+import { Envelopes, newSessionId } from '../../src/wire/envelope.js';
+import type { Identity } from '../../src/wire/keys.js';
+import { registerMessage } from '../../src/wire/protocol.js';
 import { boundChild, now, serve, sleep } from '../child.js';
 import type { LoadConfig, LoadRequest, RegisterResult, RelayPlan, RelayResult } from './signalingProtocol.js';
 

@@ -7,7 +7,7 @@
  */
 import { createRequire } from 'node:module';
 import SimplePeer from 'simple-peer';
-import { acceptsCandidate, filterSdp, loopbackOnly } from '../../src/services/candidates.js';
+import { acceptsCandidate, filterSdp, loopbackOnly } from '../../src/webrtc/candidates.js';
 import { pacedSender, reassembler, runPeer, waitImmediate, waitTimeout, type Command } from './harness.js';
 
 const require = createRequire(import.meta.url);

@@ -6,7 +6,7 @@
  * Usage: node --import tsx bench/peers/wrtc.ts <sender|receiver> ['{"wait":"immediate","chunkSize":262144}']
  */
 import { createRequire } from 'node:module';
-import { acceptsCandidate, filterSdp, loopbackOnly } from '../../src/services/candidates.js';
+import { acceptsCandidate, filterSdp, loopbackOnly } from '../../src/webrtc/candidates.js';
 import { pacedSender, reassembler, runPeer, waitImmediate, waitTimeout, type Command } from './harness.js';
 
 interface Channel {

@@ -3,12 +3,14 @@
  * before touching the network is rejected here, as a {@link CliError} with exit code 2.
  */
 import { parseArgs } from 'node:util';
-import { MAX_SIGNALING_URLS, SIGNALING_SCHEMES } from '../options.js';
-import { REDIS_SCHEMES, hasScheme } from '../services/url.js';
-import { defaultIdentityPath, isNodeId } from '../services/identity.js';
-import { isTurnUrl } from '../services/protocol.js';
-import type { TurnRestOptions } from '../services/turnCredentials.js';
+import { MAX_SIGNALING_URLS, SIGNALING_SCHEMES } from '../node/options.js';
+import { REDIS_SCHEMES } from '../server/config.js';
+import type { TurnRestOptions } from '../server/turnCredentials.js';
+import { defaultIdentityPath } from '../services/identity.js';
 import type { IceServer } from '../services/webrtcTransport.js';
+import { hasScheme } from '../url.js';
+import { isNodeId } from '../wire/keys.js';
+import { isTurnUrl } from '../wire/protocol.js';
 import { usageError } from './errors.js';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;

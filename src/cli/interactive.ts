@@ -1,7 +1,7 @@
 /** The line-oriented console of a running node: slash commands, everything else is chat. */
 import { createInterface, type Interface } from 'node:readline';
 import { P2PError } from '../errors.js';
-import type { P2PNode } from '../node.js';
+import type { P2PNode } from '../node/node.js';
 import { interactiveHelp } from './help.js';
 import { formatError, peersTable, type Print } from './output.js';
 

@@ -1,8 +1,9 @@
 /** What a running node prints on stdout: messages, peer events and tables. */
 import { Subscription } from 'rxjs';
+import type { DataMessage } from '../data/dataPlane.js';
 import { P2PError } from '../errors.js';
-import type { P2PNode, PeerEvent, PeerInfo, Transition } from '../node.js';
-import type { DataMessage } from '../services/dataPlane.js';
+import type { P2PNode } from '../node/node.js';
+import type { PeerEvent, PeerInfo, Transition } from '../node/types.js';
 
 /** Writes one line of human output. */
 export type Print = (line: string) => void;

@@ -2,13 +2,13 @@
 import { networkInterfaces } from 'node:os';
 import { P2PError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { createNode, type P2PNode } from '../node.js';
-import { loopbackOnly } from '../services/candidates.js';
-import { identitySlot, leaseIdentity, type IdentityLease } from '../services/identityLease.js';
-import { createSignalingServer, type SignalingServer } from '../services/signalingServer.js';
-import type { TurnRestOptions } from '../services/turnCredentials.js';
+import { createNode, type P2PNode } from '../node/node.js';
+import { createSignalingServer, type SignalingServer } from '../server/signalingServer.js';
+import type { TurnRestOptions } from '../server/turnCredentials.js';
+import { loopbackOnly } from '../webrtc/candidates.js';
 import type { SignalCommand, StartCommand } from './args.js';
 import { CliError } from './errors.js';
+import { identitySlot, leaseIdentity, type IdentityLease } from './identityLease.js';
 import { startConsole } from './interactive.js';
 import { formatError, watchNode, type Print } from './output.js';
 

@@ -4,8 +4,8 @@
  * this machine's `running.*` substate; connected peers are never touched by them.
  */
 import { and, assign, enqueueActions, sendTo, setup, type ActorRefFrom } from 'xstate';
-import { newSessionId, type VerifiedSignal } from '../services/envelope.js';
 import type { IceServer } from '../services/webrtcTransport.js';
+import { newSessionId, type VerifiedSignal } from '../wire/envelope.js';
 import {
   BUSY_CODE,
   peerConnectionMachine,

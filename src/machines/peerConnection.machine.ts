@@ -5,16 +5,16 @@
  * `idle → offering (initiator) | answering (responder) → connecting → verifying → connected → closed`
  */
 import { assign, sendParent, sendTo, setup, spawnChild, stopChild } from 'xstate';
-import type { SignalData, VerifiedSignal } from '../services/envelope.js';
-import type { RouteInfo } from '../services/fingerprint.js';
-import type { ProtocolError } from '../services/protocol.js';
-import { NO_CANDIDATES, countCandidate, diagnoseIceFailure, type CandidateTally } from './iceDiagnosis.js';
 import {
   webrtcTransport,
   type TransportCommand,
   type TransportEvent,
   type TransportInput,
 } from '../services/webrtcTransport.js';
+import type { RouteInfo } from '../webrtc/fingerprint.js';
+import { NO_CANDIDATES, countCandidate, diagnoseIceFailure, type CandidateTally } from '../webrtc/iceDiagnosis.js';
+import type { SignalData, VerifiedSignal } from '../wire/envelope.js';
+import type { ProtocolError } from '../wire/protocol.js';
 
 /** Why a peer actor ended; `busy`: the peer refused our offer while negotiating too many others (retry later). */
 export type CloseReason = 'closed' | 'timeout' | 'ice-failed' | 'rejected' | 'busy' | 'auth' | 'error';

@@ -4,11 +4,11 @@
  */
 import { assign, enqueueActions, sendParent, sendTo, setup } from 'xstate';
 import type { Logger } from '../log.js';
-import type { Envelopes, VerifiedSignal } from '../services/envelope.js';
-import type { Identity } from '../services/identity.js';
-import type { ProtocolError } from '../services/protocol.js';
 import { socketClient, type SocketCommand, type SocketEvent } from '../services/socketClient.js';
 import type { IceServer } from '../services/webrtcTransport.js';
+import type { Envelopes, VerifiedSignal } from '../wire/envelope.js';
+import type { Identity } from '../wire/keys.js';
+import type { ProtocolError } from '../wire/protocol.js';
 
 export interface SignalingTimeouts {
   /** Socket.IO connect, per attempt. */

@@ -6,9 +6,8 @@
 import { io, type Socket } from 'socket.io-client';
 import { fromCallback } from 'xstate';
 import type { Logger } from '../log.js';
-import { Pacer } from './rateLimit.js';
-import type { Envelopes, SignalData, VerifiedSignal } from './envelope.js';
-import type { Identity } from './identity.js';
+import type { Envelopes, SignalData, VerifiedSignal } from '../wire/envelope.js';
+import type { Identity } from '../wire/keys.js';
 import {
   ClientEvent,
   ServerEvent,
@@ -20,7 +19,8 @@ import {
   type Ack,
   type ProtocolError,
   type RegisterReply,
-} from './protocol.js';
+} from '../wire/protocol.js';
+import { Pacer } from './pacer.js';
 import type { IceServer } from './webrtcTransport.js';
 
 export interface SocketInput {

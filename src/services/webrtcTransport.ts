@@ -6,12 +6,13 @@
 import { createRequire } from 'node:module';
 import SimplePeer from 'simple-peer';
 import { fromCallback } from 'xstate';
+import type { DataPlane } from '../data/dataPlane.js';
+import { PeerLink } from '../data/link.js';
+import type { LinkOptions } from '../data/linkOptions.js';
 import type { Logger } from '../log.js';
-import { acceptsCandidate, candidateKey, filterSdp, sdpCandidates, withCandidates, type CandidateFilter } from './candidates.js';
-import type { DataPlane } from './dataPlane.js';
-import type { SignalData } from './envelope.js';
-import { readDtlsInfo, sameFingerprint, sdpFingerprint, type Fingerprint, type RouteInfo } from './fingerprint.js';
-import { PeerLink, type LinkOptions } from './link.js';
+import { acceptsCandidate, candidateKey, filterSdp, sdpCandidates, withCandidates, type CandidateFilter } from '../webrtc/candidates.js';
+import { readDtlsInfo, sameFingerprint, sdpFingerprint, type Fingerprint, type RouteInfo } from '../webrtc/fingerprint.js';
+import type { SignalData } from '../wire/envelope.js';
 import { connectionClosed } from './nativeCollector.js';
 
 /** An ICE server as RTCPeerConnection takes it. */

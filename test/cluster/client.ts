@@ -4,9 +4,10 @@
  * single relays.
  */
 import { io, type Socket } from 'socket.io-client';
-import { Envelopes, newSessionId } from '../../src/services/envelope.js';
-import { generateIdentity, type Identity } from '../../src/services/identity.js';
-import { registerMessage, type Ack, type ChallengeMessage, type SignalDelivery } from '../../src/services/protocol.js';
+import { generateIdentity } from '../../src/services/identity.js';
+import { Envelopes, newSessionId } from '../../src/wire/envelope.js';
+import type { Identity } from '../../src/wire/keys.js';
+import { registerMessage, type Ack, type ChallengeMessage, type SignalDelivery } from '../../src/wire/protocol.js';
 
 const WAIT_MS = 5000;
 

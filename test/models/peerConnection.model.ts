@@ -11,9 +11,9 @@
  * them, so the model names the failure and the harness, which knows what it signaled, words it.
  */
 import { assign, setup, transition, type AnyMachineSnapshot, type SnapshotFrom } from 'xstate';
-import { modelPaths, type ModelPath as RunnablePath } from './run.js';
 import { BUSY_DETAIL, type CloseReason, type PeerTimeouts } from '../../src/machines/peerConnection.machine.js';
-import type { ServerErrorCode } from '../../src/services/protocol.js';
+import type { ServerErrorCode } from '../../src/wire/protocol.js';
+import { modelPaths, type ModelPath as RunnablePath } from './run.js';
 
 /**
  * What ended ICE: the `ice` timer, or the transport reporting `message`. The real detail is then

@@ -26,9 +26,9 @@ import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, un
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
+import { isProcessAlive } from '../../src/cli/identityLease.js';
 import type { IceServer } from '../../src/index.js';
-import { isProcessAlive } from '../../src/services/identityLease.js';
-import { turnCredentials } from '../../src/services/turnCredentials.js';
+import { turnCredentials } from '../../src/server/turnCredentials.js';
 import { ADDR, INET, NS, PRELUDE, VOID, host, router, routerLinks, type Namespace, type NatKind } from './topology.js';
 
 export { ADDR, NS, type Namespace, type NatKind } from './topology.js';

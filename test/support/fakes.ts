@@ -1,10 +1,10 @@
 import { assign, createActor, fromCallback, setup, SimulatedClock, type AnyActorRef, type AnyStateMachine, type InspectionEvent } from 'xstate';
+import { DataPlane } from '../../src/data/dataPlane.js';
 import { generateIdentity } from '../../src/index.js';
 import { silentLogger } from '../../src/log.js';
-import { DataPlane } from '../../src/services/dataPlane.js';
-import type { SignalData, VerifiedSignal } from '../../src/services/envelope.js';
 import type { SocketCommand, SocketEvent, SocketInput } from '../../src/services/socketClient.js';
 import type { TransportCommand, TransportEvent, TransportInput } from '../../src/services/webrtcTransport.js';
+import type { SignalData, VerifiedSignal } from '../../src/wire/envelope.js';
 
 /** One started instance of a fake callback actor: what it received, and a handle to talk back. */
 export interface FakeInstance<TInput, TCommand, TEvent> {

@@ -3,7 +3,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Server, type Socket } from 'socket.io';
 import { nodeIdOf } from '../../src/index.js';
-import type { Envelope } from '../../src/services/protocol.js';
+import type { Envelope } from '../../src/wire/protocol.js';
 
 /** What the malicious server does with a relayed envelope: the envelopes to deliver instead (none drops it). */
 export type Tamper = (envelope: Envelope, from: string, to: string) => Envelope[];

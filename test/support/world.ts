@@ -1,10 +1,10 @@
 import { createActor, fromCallback, SimulatedClock, type Actor, type InspectionEvent } from 'xstate';
+import { DataPlane } from '../../src/data/dataPlane.js';
 import { generateIdentity, nodeMachine, peerConnectionMachine, signalingMachine } from '../../src/index.js';
 import { silentLogger } from '../../src/log.js';
-import { DataPlane } from '../../src/services/dataPlane.js';
-import { Envelopes, type SignalData } from '../../src/services/envelope.js';
 import type { SocketCommand, SocketEvent, SocketInput } from '../../src/services/socketClient.js';
 import type { TransportCommand, TransportEvent, TransportInput } from '../../src/services/webrtcTransport.js';
+import { Envelopes, type SignalData } from '../../src/wire/envelope.js';
 import { PEER_TIMEOUTS } from './fakes.js';
 
 type Send<E> = (event: E) => void;

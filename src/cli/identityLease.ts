@@ -1,7 +1,8 @@
 import { mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { dirname, extname, join, basename } from 'node:path';
 import { P2PError } from '../errors.js';
-import { loadOrCreateIdentity, type Identity } from './identity.js';
+import { loadOrCreateIdentity } from '../services/identity.js';
+import type { Identity } from '../wire/keys.js';
 
 /** An identity held by this process until `release()`. */
 export interface IdentityLease {

@@ -1,11 +1,12 @@
-import { hasScheme } from './services/url.js';
-import { P2PError } from './errors.js';
-import type { Logger } from './log.js';
-import type { BackoffOptions } from './machines/signaling.machine.js';
-import type { CandidateFilter } from './services/candidates.js';
-import { generateIdentity, loadOrCreateIdentity, type Identity } from './services/identity.js';
-import { resolveLinkOptions } from './services/link.js';
-import type { IceServer } from './services/webrtcTransport.js';
+import { resolveLinkOptions } from '../data/linkOptions.js';
+import { P2PError } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { BackoffOptions } from '../machines/signaling.machine.js';
+import { generateIdentity, loadOrCreateIdentity } from '../services/identity.js';
+import type { IceServer } from '../services/webrtcTransport.js';
+import { hasScheme } from '../url.js';
+import type { CandidateFilter } from '../webrtc/candidates.js';
+import type { Identity } from '../wire/keys.js';
 
 /** Every timeout of a node, in milliseconds. */
 export interface NodeTimeouts {

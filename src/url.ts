@@ -1,6 +1,3 @@
-/** What a Redis URL may start with. */
-export const REDIS_SCHEMES = ['redis:', 'rediss:'];
-
 /** Whether `value` parses as a URL with one of `schemes` (each with its colon, e.g. 'http:'). */
 export function hasScheme(value: unknown, schemes: readonly string[]): boolean {
   try {

@@ -7,8 +7,8 @@
  * process open), and contexts and events are redacted, because they hold the node's private key,
  * SDPs and candidate addresses. A lost connection is logged, not retried: this is a debugging aid.
  */
-import { createInspector } from '@statelyai/inspect';
 import { randomUUID } from 'node:crypto';
+import { createInspector } from '@statelyai/inspect';
 import type { AnyEventObject, InspectionEvent, MachineContext } from 'xstate';
 import WebSocket from 'ws';
 import type { Logger } from '../log.js';

@@ -7,8 +7,8 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import type { Subscription } from 'rxjs';
 import { P2PError } from '../errors.js';
-import type { InspectionLog, InspectorUpdate } from '../inspector/inspectionLog.js';
-import { inspectorPage } from '../inspector/page.js';
+import type { InspectionLog, InspectorUpdate } from './inspectionLog.js';
+import { inspectorPage } from './page.js';
 
 export interface InspectorServerOptions {
   /** 0 picks a free port. */

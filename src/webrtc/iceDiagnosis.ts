@@ -2,8 +2,8 @@
  * Why ICE failed, in words a user can act on: which candidate types each side signaled, and what
  * their absence points to (no STUN/TURN server, a symmetric NAT, a TURN server that does not work).
  */
-import { parseCandidate, sdpCandidates } from '../services/candidates.js';
-import type { SignalData } from '../services/envelope.js';
+import type { SignalData } from '../wire/envelope.js';
+import { parseCandidate, sdpCandidates } from './candidates.js';
 
 /** The candidate types of RFC 8445 §5.1.1, in the order a diagnosis lists them. */
 const TYPES = ['host', 'srflx', 'prflx', 'relay'] as const;

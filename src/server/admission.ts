@@ -5,8 +5,8 @@
 import type { IncomingMessage } from 'node:http';
 import { isIPv6 } from 'node:net';
 import type { Logger } from '../log.js';
-import type { HandshakeRefusalCode } from './protocol.js';
-import { KeyedBuckets } from './rateLimit.js';
+import type { HandshakeRefusalCode } from '../wire/protocol.js';
+import { KeyedBuckets } from './keyedBuckets.js';
 import type { ServerCounters } from './serverMetrics.js';
 
 export interface AdmissionLimits {

@@ -2,7 +2,7 @@
  * The signaling wire protocol shared by the server and the client (docs/protocol.md is its prose).
  * Validators here are the only place payload shapes are checked, so both sides agree by construction.
  */
-import { isNodeId } from './identity.js';
+import { isNodeId } from './keys.js';
 
 export const PROTOCOL_VERSION = 1;
 

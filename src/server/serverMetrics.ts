@@ -2,7 +2,7 @@
  * The signaling server's counters and their Prometheus text exposition (format 0.0.4), written by hand
  * so the server needs no metrics library. docs/protocol.md section 10 lists the series.
  */
-import type { HandshakeRefusalCode, ServerErrorCode } from './protocol.js';
+import type { HandshakeRefusalCode, ServerErrorCode } from '../wire/protocol.js';
 
 /**
  * Why the server refused something: the error code an event was answered with (or would have been,

@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { Identity } from './identity.js';
-import { nodeIdOf, verifySignature } from './identity.js';
+import { nodeIdOf, verifySignature, type Identity } from './keys.js';
 import {
   PROTOCOL_VERSION,
   envelopeMessage,

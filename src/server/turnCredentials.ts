@@ -4,6 +4,7 @@
  * the relay can check a credential it never issued and no per-user password is stored anywhere.
  */
 import { createHmac } from 'node:crypto';
+import type { IceServerGrant } from '../wire/protocol.js';
 
 /** A TURN relay run with coturn's `use-auth-secret` / `static-auth-secret`. */
 export interface TurnRestOptions {
@@ -38,4 +39,10 @@ export function turnCredentials(secret: string, user: string, expiresAt: number)
   // coturn splits the username at the first ':' (its default rest-api-separator) and reads the expiry before it.
   const username = `${expiresAt}:${user}`;
   return { username, credential: createHmac('sha1', secret).update(username).digest('base64') };
+}
+
+/** Credentials for `nodeId` from now on, so a node's relay access lapses `ttlSeconds` after its last registration. */
+export function turnGrant(turn: Required<TurnRestOptions>, nodeId: string): IceServerGrant {
+  const expiresAt = Math.floor(Date.now() / 1000) + turn.ttlSeconds;
+  return { urls: turn.urls, ...turnCredentials(turn.secret, nodeId, expiresAt) };
 }

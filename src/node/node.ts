@@ -1,0 +1,260 @@
+/** The public node: one supervisor actor, its peers' bookkeeping and the data plane behind one API. */
+import { Observable, Subject, filter } from 'rxjs';
+import { createActor, type InspectionEvent } from 'xstate';
+import { DataPlane, type DataMessage } from '../data/dataPlane.js';
+import { P2PError } from '../errors.js';
+import { InspectionLog } from '../inspector/inspectionLog.js';
+import { silentLogger, type Logger } from '../log.js';
+import { nodeMachine } from '../machines/node.machine.js';
+import { collectClosedConnections } from '../services/nativeCollector.js';
+import { isNodeId } from '../wire/keys.js';
+import { startInspectors, type Inspectors } from './inspection.js';
+import { resolveIdentity, validate, type NodeOptions } from './options.js';
+import { PeerBook } from './peerBook.js';
+import { supervisorInput } from './supervisorInput.js';
+import { TransitionTracker } from './transitions.js';
+import type { ConnectOptions, NodeSnapshot, PeerEvent, PeerInfo, Transition } from './types.js';
+
+/**
+ * A running node. Create it with {@link createNode}.
+ */
+export class P2PNode {
+  readonly nodeId: string;
+  /** Messages from every peer, strings as strings and binary as Uint8Array. */
+  readonly data$: Observable<DataMessage>;
+  /** Live peers (negotiating or connected); replays the current list to new subscribers. */
+  readonly peers$: Observable<PeerInfo[]>;
+  /** Every state change of the supervisor, the signaling actor and each peer actor. */
+  readonly transitions$: Observable<Transition>;
+  /** The supervisor's snapshot; replays the current one to new subscribers. */
+  readonly state$: Observable<NodeSnapshot>;
+  /** Every connection that opens, and every started attempt or connection that ends, with its reason. */
+  readonly peerEvents$: Observable<PeerEvent>;
+
+  readonly #log: Logger;
+  readonly #maxPeers: number;
+  readonly #dataPlane = new DataPlane();
+  readonly #book: PeerBook;
+  readonly #actor;
+  readonly #tracker = new TransitionTracker();
+  readonly #transitions = new Subject<Transition>();
+  readonly #inspectOptions;
+  /** Kept from construction on, so the inspector page shows the whole history. */
+  readonly #inspection: InspectionLog | undefined;
+  #inspectors: Inspectors = {};
+  #started: Promise<void> | undefined;
+  #stopped: Promise<void> | undefined;
+
+  constructor(options: NodeOptions) {
+    validate(options);
+    const identity = resolveIdentity(options);
+    this.nodeId = identity.nodeId;
+    this.#maxPeers = options.maxPeers ?? 200;
+    const maxNegotiations = options.maxNegotiations ?? 10;
+    this.#log = (options.logger ?? silentLogger).child({ node: identity.nodeId.slice(0, 8) });
+    this.#inspectOptions = options.inspect ?? {};
+    this.#inspection = this.#inspectOptions.port === undefined ? undefined : new InspectionLog();
+    this.#actor = createActor(nodeMachine, {
+      id: 'node',
+      inspect: (event) => this.#inspect(event),
+      input: supervisorInput(options, {
+        identity,
+        dataPlane: this.#dataPlane,
+        logger: this.#log,
+        maxPeers: this.#maxPeers,
+        maxNegotiations,
+      }),
+    });
+    this.#actor.subscribe({ error: (err) => this.#log.error({ err }, 'node supervisor failed') });
+    this.#book = new PeerBook({
+      maxNegotiations,
+      dataPlane: this.#dataPlane,
+      negotiator: {
+        refusal: () => this.#refusal(),
+        connect: (peerId) => this.#actor.send({ type: 'CONNECT', peerId }),
+        disconnect: (peerId) => this.#actor.send({ type: 'DISCONNECT', peerId }),
+      },
+    });
+
+    const messages = this.#dataPlane.messages;
+    this.data$ = messages.asObservable();
+    messages.subscribe(() => this.#book.bytesChanged());
+    this.peers$ = this.#book.peers$;
+    this.transitions$ = this.#transitions.asObservable();
+    this.peerEvents$ = this.#book.peerEvents$;
+    this.state$ = new Observable<NodeSnapshot>((subscriber) => {
+      subscriber.next(this.#actor.getSnapshot());
+      const sub = this.#actor.subscribe({ next: (s) => subscriber.next(s), complete: () => subscriber.complete() });
+      return () => sub.unsubscribe();
+    });
+  }
+
+  /** Connects to the signaling server; resolves once registered under {@link nodeId}. */
+  start(): Promise<void> {
+    this.#started ??= this.#start();
+    return this.#started;
+  }
+
+  async #start(): Promise<void> {
+    if (this.#stopped) throw new P2PError('ERR_STOPPED', 'node was stopped');
+    const outcome = new Promise<void>((resolve, reject) => {
+      const sub = this.#transitions.pipe(filter((t) => t.actor === 'node')).subscribe((t) => {
+        if (t.to === 'running.online') resolve();
+        else if (t.to === 'running.signalingFailed') reject(this.#signalingError());
+        else if (t.to === 'stopped') reject(new P2PError('ERR_STOPPED', 'node stopped while starting'));
+        else return;
+        sub.unsubscribe();
+      });
+    });
+    try {
+      this.#inspectors = await startInspectors(this.#inspectOptions, this.#inspection, this.#log);
+      this.#actor.start();
+      this.#actor.send({ type: 'START' });
+      await outcome;
+    } catch (err) {
+      await this.stop();
+      throw err;
+    }
+  }
+
+  /** The local inspector page (`inspect.port`), once {@link start} has begun. */
+  get inspectorUrl(): string | undefined {
+    return this.#inspectors.page?.url;
+  }
+
+  /** The Stately Inspector session (`inspect.stately`), once {@link start} has begun. */
+  get statelyUrl(): string | undefined {
+    return this.#inspectors.stately?.url;
+  }
+
+  #signalingError(): P2PError {
+    const error = this.#actor.getSnapshot().context.signalingError;
+    if (!error || error.code === 'ERR_SIGNALING_UNREACHABLE') {
+      return new P2PError('ERR_SIGNALING_UNREACHABLE', error?.message ?? 'signaling failed');
+    }
+    return new P2PError('ERR_SIGNALING_REJECTED', `signaling server refused this node (${error.code}): ${error.message}`);
+  }
+
+  #assertRunning(): void {
+    if (this.#stopped) throw new P2PError('ERR_STOPPED', 'node was stopped');
+    if (!this.#started) throw new P2PError('ERR_NOT_STARTED', 'call start() first');
+  }
+
+  /**
+   * Connects to `nodeId` (or joins an attempt already under way or queued); resolves once the data
+   * channel is open and the peer's DTLS certificate matched the one it signed for. At most
+   * `maxNegotiations` attempts negotiate at once; later ones wait in call order, and their timeouts
+   * start when they do. Aborting `options.signal` abandons the attempt.
+   */
+  async connectToNode(nodeId: string, options: ConnectOptions = {}): Promise<void> {
+    this.#assertRunning();
+    if (!isNodeId(nodeId)) throw new P2PError('ERR_INVALID_NODE_ID', `not a node id: ${JSON.stringify(nodeId).slice(0, 80)}`);
+    if (nodeId === this.nodeId) throw new P2PError('ERR_SELF_CONNECT', 'a node cannot connect to itself');
+    const state = this.#book.state(nodeId);
+    if (state === 'connected') return;
+    // No signal can leave any more: fail now rather than at the offer timeout.
+    if (this.#actor.getSnapshot().matches({ running: 'signalingFailed' })) throw this.#signalingError();
+    // Queued attempts are in the book too, so the cap still holds once they start.
+    if (state === undefined && this.#book.size >= this.#maxPeers) throw this.#tooManyPeers(this.#book.size);
+    options.signal?.throwIfAborted();
+    const outcome = this.#book.outcome(nodeId, options.signal);
+    if (state === undefined) this.#book.enqueue(nodeId);
+    return outcome;
+  }
+
+  #tooManyPeers(count: number): P2PError {
+    return new P2PError('ERR_TOO_MANY_PEERS', `already ${count} peers (maxPeers ${this.#maxPeers})`);
+  }
+
+  /** Why a queued attempt can no longer start, if the supervisor cannot take it. */
+  #refusal(): P2PError | undefined {
+    const snapshot = this.#actor.getSnapshot();
+    if (snapshot.matches({ running: 'signalingFailed' })) return this.#signalingError();
+    // Offers accepted while it waited may have taken the last peer slots: the CONNECT would be ignored.
+    const peers = Object.keys(snapshot.context.peers).length;
+    return peers >= this.#maxPeers ? this.#tooManyPeers(peers) : undefined;
+  }
+
+  /**
+   * Sends to one peer; resolves once the whole message is handed to its channel. A peer still
+   * negotiating (e.g. the far end of a `connectToNode` that just resolved) is waited for.
+   */
+  async send(nodeId: string, data: string | Uint8Array): Promise<void> {
+    this.#assertRunning();
+    if (!this.#dataPlane.get(nodeId) && this.#book.state(nodeId) !== undefined) await this.#book.outcome(nodeId, undefined);
+    const link = this.#dataPlane.get(nodeId);
+    if (!link) throw new P2PError('ERR_NOT_CONNECTED', `not connected to ${String(nodeId).slice(0, 12)}`);
+    try {
+      await link.send(data);
+    } finally {
+      this.#book.bytesChanged();
+    }
+  }
+
+  /** Sends to every connected peer. */
+  async sendData(data: string | Uint8Array): Promise<void> {
+    this.#assertRunning();
+    const ids = this.#dataPlane.peerIds();
+    if (ids.length === 0) throw new P2PError('ERR_NO_PEERS', 'no connected peer to send to');
+    await Promise.all(ids.map((id) => this.send(id, data)));
+  }
+
+  /** Closes the connection to `nodeId` (a no-op when there is none); resolves once it is closed. */
+  async disconnect(nodeId: string): Promise<void> {
+    this.#assertRunning();
+    if (this.#book.state(nodeId) === undefined) return;
+    const closed = this.#book.outcome(nodeId, undefined).catch(() => {});
+    this.#book.close(nodeId);
+    await closed;
+  }
+
+  /** Leaves the signaling server and closes every peer; resolves once every socket and connection is released. */
+  stop(): Promise<void> {
+    this.#stopped ??= this.#stop();
+    return this.#stopped;
+  }
+
+  async #stop(): Promise<void> {
+    this.#book.stop();
+    if (this.#started) this.#actor.send({ type: 'STOP' });
+    this.#actor.stop();
+    await this.#dataPlane.drained();
+    await collectClosedConnections();
+    await this.#inspectors.page?.close();
+    this.#inspectors.stately?.stop();
+    this.#dataPlane.messages.complete();
+    this.#transitions.complete();
+    this.#book.complete();
+  }
+
+  #inspect(event: InspectionEvent): void {
+    this.#inspection?.inspect(event);
+    this.#inspectors.stately?.inspect(event);
+    const change = this.#tracker.track(event);
+    if (!change) return;
+    this.#transitions.next(change.transition);
+    if (change.peer) this.#book.changed(change.peer);
+  }
+
+  /** The peers right now (same data as the latest `peers$` value, with fresh byte counts). */
+  peers(): PeerInfo[] {
+    return this.#book.list();
+  }
+}
+
+/**
+ * Creates a node. Nothing happens on the network until {@link P2PNode.start}.
+ *
+ * @example
+ * ```ts
+ * const node = createNode({ signalingUrl: 'http://127.0.0.1:8080' });
+ * await node.start();
+ * node.data$.subscribe(({ from, data }) => console.log(from, data));
+ * await node.connectToNode(otherId);
+ * await node.send(otherId, 'hello');
+ * await node.stop();
+ * ```
+ */
+export function createNode(options: NodeOptions): P2PNode {
+  return new P2PNode(options);
+}

@@ -1,0 +1,45 @@
+/** The shapes the public node API hands out: peers, transitions, peer events, snapshots. */
+import type { SnapshotFrom } from 'xstate';
+import type { nodeMachine } from '../machines/node.machine.js';
+import type { CloseReason } from '../machines/peerConnection.machine.js';
+import type { RouteInfo } from '../webrtc/fingerprint.js';
+
+/** A peer as `peers$` reports it. */
+export interface PeerInfo {
+  id: string;
+  /**
+   * The peer actor's state: offering, answering, connecting, verifying or connected; or `queued`, an
+   * outgoing attempt waiting for one of `maxNegotiations` slots.
+   */
+  state: string;
+  /** When it entered that state (ms since the epoch). */
+  since: number;
+  /** How the data flows once connected: `host`, `srflx`, `prflx` (direct) or `relay` (TURN). */
+  route?: RouteInfo['route'];
+  localAddress?: string;
+  remoteAddress?: string;
+  rttMs?: number;
+  bytesIn: number;
+  bytesOut: number;
+}
+
+/** One state change of one actor: the supervisor (`node`), `signaling` or a `peer.<id>`. */
+export interface Transition {
+  actor: string;
+  /** The previous state ('' for an actor's first state). */
+  from: string;
+  to: string;
+  event: string;
+  at: number;
+}
+
+/** A peer connection that opened, or one that ended (with why). */
+export type PeerEvent =
+  | { type: 'connected'; id: string; route?: RouteInfo }
+  | { type: 'closed'; id: string; reason: CloseReason; detail?: string; wasConnected: boolean };
+
+export interface ConnectOptions {
+  signal?: AbortSignal;
+}
+
+export type NodeSnapshot = SnapshotFrom<typeof nodeMachine>;

@@ -1,0 +1,284 @@
+/**
+ * The signaling protocol on one server: each connection's challenge, registration, rate budgets and
+ * relayed signals, and the node id → socket registry (cluster-wide through Redis when clustered).
+ */
+import { randomBytes } from 'node:crypto';
+import type { Socket } from 'socket.io';
+import type { Logger } from '../log.js';
+import { nodeIdOf, verifySignature } from '../wire/keys.js';
+import {
+  ClientEvent,
+  PROTOCOL_VERSION,
+  ServerEvent,
+  isRegisterRequest,
+  isSignalRequest,
+  registerMessage,
+  type Ack,
+  type ChallengeMessage,
+  type Envelope,
+  type ProtocolError,
+  type RegisterReply,
+  type ServerErrorCode,
+  type SignalDelivery,
+} from '../wire/protocol.js';
+import { TokenBucket } from '../wire/tokenBucket.js';
+import { nodeRoom, type Cluster } from './cluster.js';
+import type { Config } from './config.js';
+import { KeyedBuckets } from './keyedBuckets.js';
+import type { ServerCounters } from './serverMetrics.js';
+import { turnGrant } from './turnCredentials.js';
+
+/**
+ * Rejected events go into a second bucket this many times the burst, refilled at the same rate: a bursty
+ * client only gets ERR_RATE_LIMITED answers, one that keeps sending well over the rate empties it and is dropped.
+ */
+const FLOOD_FACTOR = 5;
+const NONCE_BYTES = 32;
+
+/** What the server knows about one connected socket. */
+export interface Peer {
+  readonly socket: Socket;
+  readonly log: Logger;
+  readonly bucket: TokenBucket;
+  /** Pays for rejected events; when it is empty too, the socket is flooding. */
+  readonly strikes: TokenBucket;
+  /** The challenge for this connection; a successful register uses it up (the socket cannot register again). */
+  readonly nonce: string;
+  nodeId: string | undefined;
+  registerTimer: NodeJS.Timeout | undefined;
+}
+
+type AckFn = (response: Ack) => void;
+
+function fail(code: ServerErrorCode, message: string): { ok: false; error: ProtocolError } {
+  return { ok: false, error: { code, message } };
+}
+
+/** Splits Socket.IO event arguments into the payload and the ack callback (present only if the client asked). */
+function splitArgs(args: unknown[]): { payload: unknown; ack: AckFn | undefined } {
+  const last = args[args.length - 1];
+  const ack = typeof last === 'function' ? (last as AckFn) : undefined;
+  return { payload: ack && args.length === 1 ? undefined : args[0], ack };
+}
+
+/** Copies exactly the signed fields, so junk a client attached never reaches the receiver. */
+function copyEnvelope(e: Envelope): Envelope {
+  const { v, from, key, to, session, seq, ts, kind, data, sig } = e;
+  return { v, from, key, to, session, seq, ts, kind, data, sig };
+}
+
+/** Per-connection protocol logic and the node id → socket registry; `accept` takes each new socket. */
+export class Relay {
+  readonly #registry: Map<string, Peer>;
+  readonly #config: Config;
+  readonly #counters: ServerCounters;
+  readonly #logger: Logger;
+  /** Budgets by node id, on top of each socket's: they outlive a session, so re-registering does not refill them. */
+  readonly #nodes: KeyedBuckets;
+
+  /** Set when clustered, to reach nodes registered on the other servers. */
+  readonly #cluster: Cluster | undefined;
+
+  constructor(registry: Map<string, Peer>, config: Config, counters: ServerCounters, logger: Logger, cluster: Cluster | undefined) {
+    this.#cluster = cluster;
+    this.#registry = registry;
+    this.#config = config;
+    this.#counters = counters;
+    this.#logger = logger;
+    this.#nodes = new KeyedBuckets({ ...config.nodeRateLimit, maxIdle: config.maxIdleBuckets });
+  }
+
+  accept(socket: Socket): void {
+    try {
+      this.#greet(socket);
+    } catch (err) {
+      this.#logger.error({ err, socket: socket.id }, 'could not set up socket');
+      socket.disconnect(true);
+    }
+  }
+
+  #greet(socket: Socket): void {
+    const peer: Peer = {
+      socket,
+      log: this.#logger.child({ socket: socket.id }),
+      bucket: new TokenBucket(this.#config.rateLimit),
+      strikes: new TokenBucket({
+        perSecond: this.#config.rateLimit.perSecond,
+        burst: FLOOD_FACTOR * this.#config.rateLimit.burst,
+      }),
+      nonce: randomBytes(NONCE_BYTES).toString('base64url'),
+      nodeId: undefined,
+      registerTimer: undefined,
+    };
+    // One catch-all listener instead of per-event ones: every event, known or not, pays the rate limit first.
+    socket.onAny((event: unknown, ...args: unknown[]) => this.#onEvent(peer, event, args));
+    socket.on('disconnect', (reason) => this.#onDisconnect(peer, reason));
+    peer.registerTimer = setTimeout(() => this.#onRegisterTimeout(peer), this.#config.registerTimeoutMs);
+    peer.registerTimer.unref();
+    const challenge: ChallengeMessage = { v: PROTOCOL_VERSION, nonce: peer.nonce, rateLimit: this.#config.rateLimit };
+    socket.emit(ServerEvent.challenge, challenge);
+    peer.log.debug({ address: socket.handshake.address }, 'socket connected');
+  }
+
+  /** The single entry point for client input, so no malformed event can throw past it. */
+  #onEvent(peer: Peer, event: unknown, args: unknown[]): void {
+    try {
+      if (!peer.socket.connected) return;
+      const { payload, ack } = splitArgs(args);
+      const response = this.#admit(peer)
+        ? this.#route(peer, event, payload)
+        : fail('ERR_RATE_LIMITED', 'too many events; slow down');
+      if (!(response instanceof Promise)) return this.#answer(peer, event, response, ack);
+      response
+        .then((answer) => this.#answer(peer, event, answer, ack))
+        .catch((err: unknown) => peer.log.error({ err, event: String(event) }, 'signaling event handler failed'));
+    } catch (err) {
+      peer.log.error({ err, event: String(event) }, 'signaling event handler failed');
+    }
+  }
+
+  #answer(peer: Peer, event: unknown, response: Ack, ack: AckFn | undefined): void {
+    if (!response.ok) {
+      this.#counters.rejected[response.error.code]++;
+      peer.log.debug({ code: response.error.code, event: String(event) }, response.error.message);
+    }
+    ack?.(response);
+  }
+
+  /** Takes a token (and one of its node's); evicts sockets whose rejected events show they ignore the limit entirely. */
+  #admit(peer: Peer): boolean {
+    if (peer.bucket.take() && (peer.nodeId === undefined || this.#nodes.take(peer.nodeId))) return true;
+    // Not "N rejections in a row": one refilled token would reset that, so a fast flood would never trip it.
+    if (!peer.strikes.take()) this.#evict(peer, 'ERR_RATE_LIMITED', 'disconnected for flooding');
+    return false;
+  }
+
+  #route(peer: Peer, event: unknown, payload: unknown): Ack | Promise<Ack> {
+    // A switch, not an object lookup, so event names like '__proto__' cannot reach inherited properties.
+    switch (event) {
+      case ClientEvent.register:
+        return this.#register(peer, payload);
+      case ClientEvent.signal:
+        return this.#signal(peer, payload);
+      default:
+        return fail('ERR_UNKNOWN_EVENT', `unknown event ${JSON.stringify(String(event))}`);
+    }
+  }
+
+  #register(peer: Peer, payload: unknown): Ack<RegisterReply> | Promise<Ack<RegisterReply>> {
+    if (peer.nodeId !== undefined) return fail('ERR_ALREADY_REGISTERED', 'this connection is already registered');
+    if (!isRegisterRequest(payload)) {
+      return fail('ERR_BAD_REQUEST', 'register expects { publicKey, signature } in base64url');
+    }
+    const signature = Buffer.from(payload.signature, 'base64url');
+    if (!verifySignature(payload.publicKey, registerMessage(peer.nonce), signature)) {
+      return fail('ERR_AUTH', "signature does not match the public key and this connection's challenge");
+    }
+    // The id is derived from the proven key, so nobody can register an id they hold no key for.
+    const nodeId = nodeIdOf(payload.publicKey);
+    this.#bind(peer, nodeId);
+    this.#counters.registrations++;
+    const { turn } = this.#config;
+    const reply: Ack<RegisterReply> = turn ? { ok: true, nodeId, iceServers: [turnGrant(turn, nodeId)] } : { ok: true, nodeId };
+    return this.#cluster ? this.#claim(this.#cluster, peer, nodeId).then(() => reply) : reply;
+  }
+
+  /** Points the registry at `peer`; a proven newer session of the same node replaces the old one. */
+  #bind(peer: Peer, nodeId: string): void {
+    clearTimeout(peer.registerTimer);
+    peer.nodeId = nodeId;
+    this.#nodes.hold(nodeId);
+    const previous = this.#registry.get(nodeId);
+    // Set before disconnecting `previous`, so its disconnect handler sees it no longer owns the id.
+    this.#registry.set(nodeId, peer);
+    peer.log.info({ nodeId }, 'node registered');
+    // Joined before `previous` leaves, so the room and its Redis subscription never lapse.
+    if (this.#cluster) void peer.socket.join(nodeRoom(nodeId));
+    if (previous) {
+      previous.log.info({ nodeId, by: peer.socket.id }, 'session replaced by a newer one');
+      previous.socket.emit(ServerEvent.replaced, {});
+      previous.socket.disconnect(true);
+    }
+  }
+
+  /**
+   * Acknowledged only once every server can reach the node (a signal sent right after the ack must not
+   * find it unknown), and after replacing its sessions on other servers. If Redis fails meanwhile, the
+   * node stays registered here: reachable from the other servers once Redis is back, and any session of
+   * it there is left alone.
+   */
+  async #claim(cluster: Cluster, peer: Peer, nodeId: string): Promise<void> {
+    const room = nodeRoom(nodeId);
+    try {
+      const elsewhere = await cluster.joined(room);
+      // Unless a newer session here has taken over meanwhile: it does this itself.
+      if (elsewhere && this.#registry.get(nodeId) === peer) cluster.replace(room, peer.socket.id, ServerEvent.replaced);
+    } catch (err) {
+      peer.log.warn({ err: (err as Error).message, nodeId }, 'node registered on this server only: Redis cannot be reached');
+    }
+  }
+
+  #signal(peer: Peer, payload: unknown): Ack | Promise<Ack> {
+    const from = peer.nodeId;
+    if (from === undefined) return fail('ERR_NOT_REGISTERED', 'register before signaling');
+    if (!isSignalRequest(payload)) {
+      return fail('ERR_BAD_REQUEST', 'signal expects { to, envelope } with a well-formed envelope');
+    }
+    const { to, envelope } = payload;
+    if (envelope.from !== from) return fail('ERR_BAD_REQUEST', 'envelope.from is not your registered node id');
+    if (envelope.to !== to) return fail('ERR_BAD_REQUEST', 'envelope.to does not match to');
+    const delivery: SignalDelivery = { from, envelope: copyEnvelope(envelope) };
+    const target = this.#registry.get(to);
+    if (target) {
+      target.socket.emit(ServerEvent.signal, delivery);
+      this.#counters.relayedSignals++;
+      return { ok: true };
+    }
+    if (!this.#cluster) return fail('ERR_UNKNOWN_PEER', 'no node with that id is connected');
+    return this.#relayInCluster(this.#cluster, to, delivery);
+  }
+
+  /**
+   * Publishes to `to`'s room before its first await, so one connection's signals reach Redis, and so
+   * the target's server, in the order they came; Redis answers whether any server holds the room.
+   */
+  async #relayInCluster(cluster: Cluster, to: string, delivery: SignalDelivery): Promise<Ack> {
+    let delivered: boolean;
+    try {
+      delivered = await cluster.emit(nodeRoom(to), ServerEvent.signal, delivery);
+    } catch (err) {
+      this.#logger.warn({ err: (err as Error).message }, 'cannot relay through the cluster');
+      return fail('ERR_CLUSTER_UNAVAILABLE', 'the signaling cluster cannot be reached right now; retry shortly');
+    }
+    if (!delivered) return fail('ERR_UNKNOWN_PEER', 'no node with that id is connected');
+    this.#counters.relayedSignals++;
+    return { ok: true };
+  }
+
+  #onRegisterTimeout(peer: Peer): void {
+    try {
+      if (peer.nodeId !== undefined) return;
+      this.#counters.rejected.ERR_REGISTER_TIMEOUT++;
+      this.#evict(peer, 'ERR_REGISTER_TIMEOUT', 'did not register in time');
+    } catch (err) {
+      peer.log.error({ err }, 'register timeout handler failed');
+    }
+  }
+
+  /** Tells the client why, then closes its connection (engine.io flushes the notice before closing). */
+  #evict(peer: Peer, code: ServerErrorCode, message: string): void {
+    peer.log.warn({ code, nodeId: peer.nodeId }, message);
+    peer.socket.emit(ServerEvent.notice, { code, message });
+    peer.socket.disconnect(true);
+  }
+
+  #onDisconnect(peer: Peer, reason: string): void {
+    clearTimeout(peer.registerTimer);
+    if (peer.nodeId !== undefined) {
+      // A replaced session must not unregister the session that replaced it.
+      if (this.#registry.get(peer.nodeId) === peer) this.#registry.delete(peer.nodeId);
+      this.#nodes.release(peer.nodeId);
+    }
+    peer.log.debug({ reason, nodeId: peer.nodeId }, 'socket disconnected');
+  }
+}
