@@ -2,29 +2,35 @@
  * Every error the library raises is a {@link P2PError}: one class, told apart by `code`, so callers
  * can branch on `err.code` without matching message text.
  */
-export type ErrorCode =
-  | 'ERR_INVALID_OPTION'
-  | 'ERR_INVALID_NODE_ID'
-  | 'ERR_SELF_CONNECT'
-  | 'ERR_NOT_STARTED'
-  | 'ERR_STOPPED'
-  | 'ERR_SIGNALING_UNREACHABLE'
-  | 'ERR_SIGNALING_REJECTED'
-  | 'ERR_TOO_MANY_PEERS'
-  | 'ERR_NOT_CONNECTED'
-  | 'ERR_NO_PEERS'
-  | 'ERR_MESSAGE_TOO_LARGE'
-  | 'ERR_INVALID_DATA'
-  | 'ERR_PEER_CLOSED'
-  | 'ERR_CONNECT_TIMEOUT'
-  | 'ERR_ICE_FAILED'
-  | 'ERR_PEER_REJECTED'
-  | 'ERR_PEER_BUSY'
-  | 'ERR_REDIS_UNAVAILABLE'
-  | 'ERR_AUTH'
-  | 'ERR_CONNECTION'
-  | 'ERR_IDENTITY'
-  | 'ERR_INSPECTOR';
+
+/** Every code a {@link P2PError} can carry. */
+export const ERROR_CODES = [
+  'ERR_INVALID_OPTION',
+  'ERR_INVALID_NODE_ID',
+  'ERR_SELF_CONNECT',
+  'ERR_NOT_STARTED',
+  'ERR_STOPPED',
+  'ERR_SIGNALING_UNREACHABLE',
+  'ERR_SIGNALING_REJECTED',
+  'ERR_TOO_MANY_PEERS',
+  'ERR_NOT_CONNECTED',
+  'ERR_NO_PEERS',
+  'ERR_MESSAGE_TOO_LARGE',
+  'ERR_INVALID_DATA',
+  'ERR_PEER_CLOSED',
+  'ERR_CONNECT_TIMEOUT',
+  'ERR_ICE_FAILED',
+  'ERR_PEER_LOST',
+  'ERR_FLUSH_TIMEOUT',
+  'ERR_PEER_REJECTED',
+  'ERR_PEER_BUSY',
+  'ERR_REDIS_UNAVAILABLE',
+  'ERR_AUTH',
+  'ERR_CONNECTION',
+  'ERR_IDENTITY',
+  'ERR_INSPECTOR',
+] as const;
+export type ErrorCode = (typeof ERROR_CODES)[number];
 
 /**
  * @example
@@ -43,3 +49,24 @@ export class P2PError extends Error {
     super(message, options);
   }
 }
+
+/**
+ * A short, safe description of any value for an error message: strings quoted and cut, other values
+ * by type, so a message can never throw (BigInt, cycles) or print a whole buffer.
+ *
+ * @example
+ * ```ts
+ * describeValue('zz'); // '"zz"'
+ * describeValue({}); // 'an object'
+ * ```
+ */
+export function describeValue(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value.length > 80 ? `${value.slice(0, 80)}…` : value);
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  if (value instanceof Uint8Array) return `${value.length} bytes`;
+  if (typeof value === 'object') return 'an object';
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
+  return typeof value === 'undefined' ? 'undefined' : `a ${typeof value}`;
+}
+

@@ -5,7 +5,8 @@
 // The node.
 export { createNode, P2PNode } from './node/node.js';
 export { closeError } from './node/closeError.js';
-export type { ConnectOptions, NodeSnapshot, PeerEvent, PeerInfo, Transition } from './node/types.js';
+export type { CloseOptions, ConnectOptions, NodeSnapshot, PeerEvent, PeerInfo, Transition } from './node/types.js';
+export type { HeartbeatOptions } from './data/liveness.js';
 export { DEFAULT_TIMEOUTS, type InspectOptions, type NodeOptions, type NodeTimeouts } from './node/options.js';
 export { defaultIdentityPath, generateIdentity, identityFromPem, loadOrCreateIdentity } from './services/identity.js';
 export { loopbackOnly, type CandidateFilter, type CandidateInfo } from './webrtc/candidates.js';
@@ -20,7 +21,7 @@ export type { RejectReason, SignalingMetrics } from './server/serverMetrics.js';
 
 // Both sides.
 export { isNodeId, nodeIdOf, type Identity } from './wire/keys.js';
-export { P2PError, type ErrorCode } from './errors.js';
+export { ERROR_CODES, P2PError, type ErrorCode } from './errors.js';
 export { silentLogger, type Logger } from './log.js';
 
 // The machines and their actor logic, to embed or `.provide()` with your own IO.

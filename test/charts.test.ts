@@ -31,6 +31,7 @@ describe('machineChart', () => {
       'connecting',
       'verifying',
       'connected',
+      'closing',
       'closed',
     ]);
     expect(peer.root).toMatchObject({ id: 'peer', kind: 'compound', initial: 'peer.idle' });

@@ -133,7 +133,7 @@ describe('a node with inspect.port, on real WebRTC', () => {
     await stream.until(() => stream.byName(`peer.${b.nodeId}`)?.status === 'done');
     expect(stream.byName(`peer.${b.nodeId}`)).toMatchObject({ state: 'closed', reason: 'closed' });
     const states = stream.log.filter((e) => e.actor === `peer.${b.nodeId}` && e.from !== e.to).map((e) => e.to);
-    expect(states).toEqual(['offering', 'connecting', 'verifying', 'connected', 'closed']);
+    expect(states).toEqual(['offering', 'connecting', 'verifying', 'connected', 'closing', 'closed']);
     stream.close();
     const url = a.inspectorUrl!;
     await a.stop();

@@ -1,7 +1,7 @@
 import { createCipheriv, createHash } from 'node:crypto';
 import { describe, it, expect, vi } from 'vitest';
 import { FLAG_TEXT, HEADER_SIZE, RecordReader, RecordType, encodeHeader, type RecordHeader } from '../src/data/framing.js';
-import { PeerLink, type RawChannel } from '../src/data/link.js';
+import { PeerLink, type EndResult, type LinkHooks, type RawChannel } from '../src/data/link.js';
 import type { LinkOptions } from '../src/data/linkOptions.js';
 import { P2PError } from '../src/errors.js';
 import type { Logger } from '../src/log.js';
@@ -509,5 +509,119 @@ describe('PeerLink', () => {
       `100 MB link transfer: ${messages.length} messages, ${channel.chunkSizes.length} channel messages, ` +
         `${seconds.toFixed(2)} s, ${(sentBytes / MiB / seconds).toFixed(0)} MiB/s`,
     );
+  });
+});
+
+/** Two links joined both ways by {@link FakeChannel}s, each with its own hooks. */
+function duplex(options: LinkOptions = {}, hooks: { a?: LinkHooks; b?: LinkHooks } = {}) {
+  const [ab, ba] = [new FakeChannel(), new FakeChannel()];
+  const [inboxA, inboxB] = [new Inbox(), new Inbox()];
+  const a = new PeerLink(ab, inboxA.push, options, hooks.a);
+  const b = new PeerLink(ba, inboxB.push, options, hooks.b);
+  ab.deliver = (chunk) => b.receive(chunk);
+  ba.deliver = (chunk) => a.receive(chunk);
+  return { a, b, ab, ba, inboxA, inboxB };
+}
+
+/** The record types a channel carried, in order. */
+function recordTypes(chunks: Uint8Array[]): number[] {
+  const types: number[] = [];
+  const reader = new RecordReader(() => true, (header) => types.push(header.type));
+  for (const chunk of chunks) reader.push(chunk);
+  return types;
+}
+
+class RecordingChannel implements RawChannel {
+  readonly chunks: Uint8Array[] = [];
+  bufferedAmount = 0;
+  send(chunk: Uint8Array): void {
+    this.chunks.push(new Uint8Array(chunk));
+  }
+}
+
+describe('PeerLink liveness', () => {
+  it('sends a heartbeat only after an interval without sending anything else', async () => {
+    let now = 0;
+    const channel = new RecordingChannel();
+    const link = new PeerLink(channel, () => {}, { now: () => now, heartbeat: { intervalMs: 1000 } });
+    now = 999;
+    link.tick();
+    expect(channel.chunks).toHaveLength(0);
+    await link.send('data');
+    now = 1500;
+    link.tick(); // data left at 999: not quiet for an interval yet
+    expect(recordTypes(channel.chunks)).toEqual([RecordType.Message]);
+    now = 1999;
+    link.tick();
+    expect(recordTypes(channel.chunks)).toEqual([RecordType.Message, RecordType.Heartbeat]);
+    expect(channel.chunks.at(-1)).toHaveLength(HEADER_SIZE);
+    now = 2500;
+    link.tick();
+    expect(recordTypes(channel.chunks)).toHaveLength(2);
+  });
+
+  it('reports the peer lost once, after missedBeats intervals of silence; anything heard resets it', () => {
+    let now = 0;
+    const lost = vi.fn();
+    const link = new PeerLink(new RecordingChannel(), () => {}, { now: () => now, heartbeat: { intervalMs: 1000, missedBeats: 4 } }, { lost });
+    now = 3999;
+    link.tick();
+    link.receive(encodeHeader(RecordType.Heartbeat, 0, 0));
+    now = 7998;
+    link.tick();
+    expect(lost).not.toHaveBeenCalled();
+    now = 7999;
+    link.tick();
+    now = 9000;
+    link.tick();
+    expect(lost.mock.calls).toEqual([[4000]]);
+  });
+
+  it('hears a heartbeat from the other side as life, and delivers nothing for it', () => {
+    const { a, b, inboxB } = duplex();
+    b.receive(encodeHeader(RecordType.Heartbeat, 0, 0));
+    expect(inboxB.messages).toEqual([]);
+    a.close();
+    b.close();
+  });
+});
+
+describe('PeerLink end of stream', () => {
+  it('delivers everything accepted before End, both ways, then acknowledges: 200 × 64 KiB and a 20 MB message', async () => {
+    const remoteEnd = vi.fn();
+    const { a, b, inboxA, inboxB } = duplex({}, { b: { remoteEnd } });
+    const chunk = new Uint8Array(64 * KiB);
+    const sends = Array.from({ length: 200 }, () => a.send(chunk));
+    sends.push(a.send(new Uint8Array(20 * 1000 * 1000)));
+    const replies = Array.from({ length: 50 }, (_, i) => b.send(`reply ${i}`));
+    const ended = new Promise<EndResult>((resolve) => a.end(10_000, resolve));
+    await expect(a.send('too late')).rejects.toMatchObject({ code: 'ERR_PEER_CLOSED' });
+    expect(await ended).toEqual({ acknowledged: true, unsent: 0 });
+    await Promise.all([...sends, ...replies]);
+    expect(inboxB.messages).toHaveLength(201);
+    expect(inboxA.messages).toEqual(Array.from({ length: 50 }, (_, i) => `reply ${i}`));
+    expect(remoteEnd).toHaveBeenCalledTimes(1);
+    await expect(b.send('after the end')).rejects.toMatchObject({ code: 'ERR_PEER_CLOSED' });
+    a.close();
+    b.close();
+  });
+
+  it('after the timeout, or when the link closes first, reports the bytes that never left', async () => {
+    const silent = { send: () => {}, bufferedAmount: 4096 };
+    const timedOut = new PeerLink(silent, () => {});
+    await timedOut.send('x');
+    expect(await new Promise<EndResult>((resolve) => timedOut.end(20, resolve))).toEqual({ acknowledged: false, unsent: 4096 });
+    const closing = new PeerLink(silent, () => {});
+    const result = new Promise<EndResult>((resolve) => closing.end(60_000, resolve));
+    closing.close();
+    expect(await result).toEqual({ acknowledged: false, unsent: 4096 });
+  });
+
+  it('answers End with EndAck even while ending itself, so both ends finish', async () => {
+    const { a, b } = duplex();
+    const both = Promise.all([new Promise<EndResult>((r) => a.end(10_000, r)), new Promise<EndResult>((r) => b.end(10_000, r))]);
+    expect(await both).toEqual([{ acknowledged: true, unsent: 0 }, { acknowledged: true, unsent: 0 }]);
+    a.close();
+    b.close();
   });
 });

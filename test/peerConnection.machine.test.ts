@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { peerConnectionMachine, type PeerInput } from '../src/index.js';
+import { CLOSE_GRACE_MS } from '../src/machines/peerConnection.machine.js';
 import { NO_CANDIDATES } from '../src/webrtc/iceDiagnosis.js';
 import type { SignalData } from '../src/wire/envelope.js';
 import {
@@ -207,14 +208,52 @@ describe('peer connection machine: glare, restarts and closing', () => {
     expect(p.state()).toBe('answering');
   });
 
-  it('closes locally without a goodbye signal once connected (the channel tells the peer)', () => {
+  it('closes once connected by ending the stream, and the peer acknowledging it, with no goodbye signal', () => {
     const p = peer('initiator');
     toConnected(p);
     const before = p.signalsOut().length;
     p.send({ type: 'CLOSE' });
-    expect(p.output()).toMatchObject({ reason: 'closed' });
+    expect(p.state()).toBe('closing');
+    expect(p.transport.last().commands.at(-1)).toEqual({ type: 'END', timeoutMs: PEER_TIMEOUTS.flush });
+    p.transport.last().emit({ type: 'TRANSPORT.ENDED', acknowledged: true, unsent: 0 });
+    expect(p.output()).toEqual({ remoteId: expect.any(String), reason: 'closed', detail: undefined });
     expect(p.signalsOut()).toHaveLength(before);
     expect(p.transport.last().stopped).toBe(true);
+  });
+
+  it('reports what a flush left undelivered, and closes at once when forced', () => {
+    const flushing = peer('initiator');
+    toConnected(flushing);
+    flushing.send({ type: 'CLOSE' });
+    flushing.transport.last().emit({ type: 'TRANSPORT.ENDED', acknowledged: false, unsent: 4096 });
+    expect(flushing.output()).toMatchObject({
+      reason: 'closed',
+      undelivered: 4096,
+      detail: 'the peer did not acknowledge everything before the flush timeout; 4096 bytes never left',
+    });
+    const forced = peer('initiator');
+    toConnected(forced);
+    forced.send({ type: 'CLOSE', force: true });
+    expect(forced.output()).toMatchObject({ reason: 'closed' });
+    expect(forced.transport.last().commands.some((c) => c.type === 'END')).toBe(false);
+  });
+
+  it('closes with peer-lost when the heartbeat finds the peer silent, whatever ICE says', () => {
+    const p = peer('initiator');
+    toConnected(p);
+    p.transport.last().emit({ type: 'TRANSPORT.LOST', detail: 'nothing heard for 4000 ms; ICE connected' });
+    expect(p.output()).toMatchObject({ reason: 'peer-lost', detail: 'nothing heard for 4000 ms; ICE connected' });
+  });
+
+  it('waits for the peer to close after acknowledging its end, but no longer than flush plus the grace period', () => {
+    const p = peer('initiator');
+    toConnected(p);
+    p.transport.last().emit({ type: 'TRANSPORT.REMOTE_END' });
+    expect(p.state()).toBe('closing');
+    p.clock.increment(PEER_TIMEOUTS.flush + CLOSE_GRACE_MS - 1);
+    expect(p.state()).toBe('closing');
+    p.clock.increment(1);
+    expect(p.output()).toMatchObject({ reason: 'closed', detail: 'the transport did not finish closing in time' });
   });
 
   it('tells the peer when it closes during negotiation', () => {

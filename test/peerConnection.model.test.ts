@@ -6,6 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { SimulatedClock, type InspectionEvent } from 'xstate';
 import {
+  CLOSE_GRACE_MS,
   peerConnectionMachine,
   type PeerEvent,
   type PeerInput,
@@ -142,7 +143,13 @@ class PathRun {
           error: { code: event.code, message: event.message },
         });
       case 'USER.CLOSE':
-        return this.#send({ type: 'CLOSE' });
+        return this.#send(event.force ? { type: 'CLOSE', force: true } : { type: 'CLOSE' });
+      case 'TRANSPORT.LOST':
+        return this.#emit({ type: event.type, detail: event.detail });
+      case 'TRANSPORT.REMOTE_END':
+        return this.#emit({ type: event.type });
+      case 'TRANSPORT.ENDED':
+        return this.#emit({ type: event.type, acknowledged: event.acknowledged, unsent: event.unsent });
       case 'TIMEOUT':
         return this.#runOutTimer(before);
     }
@@ -168,6 +175,9 @@ class PathRun {
       }
       case 'requestVerification':
         this.#expectedCommands.push({ type: 'VERIFY' });
+        return;
+      case 'endStream':
+        this.#expectedCommands.push({ type: 'END', timeoutMs: PEER_TIMEOUTS.flush });
         return;
       case 'tellPeer':
         this.#expectedTold.push(this.#toPeer(reject(after.context.end!.reason)));
@@ -214,7 +224,9 @@ class PathRun {
   #runOutTimer(before: ModelSnapshot): undefined {
     const timer = timerOf(before);
     if (!timer) throw new Error(`the model has TIMEOUT in ${String(before.value)}, which names no timer`);
-    this.#clock.increment(PEER_TIMEOUTS[timer] - 1);
+    // Closing waits a grace period past the flush timeout, for the transport's own report of it.
+    const limit = PEER_TIMEOUTS[timer] + (timer === 'flush' ? CLOSE_GRACE_MS : 0);
+    this.#clock.increment(limit - 1);
     expect(this.#real!.state()).toBe(before.value);
     this.#clock.increment(1);
     return undefined;

@@ -71,10 +71,15 @@ describe('peer connection model paths on real wrtc and a real signaling server',
     expect(await atB).toEqual(responder.states);
   });
 
-  it('remote close: the initiator ends as the model says when the responder closes', async () => {
+  it('remote close: the responder ends its stream, the initiator acknowledges and both end as the model says', async () => {
     const { a, b } = await twoNodes();
-    const initiator = expected([spawnInitiator(a, b), ...INITIATOR_CONNECTS, { type: 'TRANSPORT.CLOSED' }]);
-    const responder = expected([SPAWN_RESPONDER, ...RESPONDER_CONNECTS, { type: 'USER.CLOSE' }]);
+    const initiator = expected([spawnInitiator(a, b), ...INITIATOR_CONNECTS, { type: 'TRANSPORT.REMOTE_END' }, { type: 'TRANSPORT.CLOSED' }]);
+    const responder = expected([
+      SPAWN_RESPONDER,
+      ...RESPONDER_CONNECTS,
+      { type: 'USER.CLOSE' },
+      { type: 'TRANSPORT.ENDED', acknowledged: true, unsent: 0 },
+    ]);
     const atA = reportedStates(a, b, 'closed');
     const atB = reportedStates(b, a, 'closed');
     const endA = ending(a, b);

@@ -16,16 +16,27 @@ export class DataPlane {
   readonly #links = new Map<string, PeerLink>();
   readonly #closing = new Set<Promise<void>>();
   readonly messages = new Subject<DataMessage>();
+  /** One timer drives every link's heartbeat, and runs only while there are links. */
+  #ticker: NodeJS.Timeout | undefined;
 
   attach(peerId: string, link: PeerLink): void {
     this.#links.get(peerId)?.close();
     this.#links.set(peerId, link);
+    this.#ticker ??= setInterval(() => this.#tick(), link.tickEveryMs).unref();
   }
 
   /** Removes `link` if it is still the one registered for `peerId` (a replacement may have taken its place). */
   detach(peerId: string, link: PeerLink): void {
     if (this.#links.get(peerId) === link) this.#links.delete(peerId);
     link.close();
+    if (this.#links.size === 0) {
+      clearInterval(this.#ticker);
+      this.#ticker = undefined;
+    }
+  }
+
+  #tick(): void {
+    for (const link of this.#links.values()) link.tick();
   }
 
   get(peerId: string): PeerLink | undefined {

@@ -23,6 +23,12 @@
 export const RecordType = {
   /** An application message handed to `PeerLink.send`. */
   Message: 0,
+  /** Empty: "still here", sent by a link that has sent nothing else for a heartbeat interval. */
+  Heartbeat: 1,
+  /** Empty: "everything I accepted precedes this; I accept no more". Answered by {@link RecordType.EndAck}. */
+  End: 2,
+  /** Empty: "your End arrived, and everything I accepted precedes this": the far side may close. */
+  EndAck: 3,
 } as const;
 export type RecordType = (typeof RecordType)[keyof typeof RecordType];
 

@@ -9,6 +9,7 @@ import { P2PError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
 import { FLAG_TEXT, HEADER_SIZE, KNOWN_FLAGS, RecordReader, RecordType, encodeHeader, type RecordHeader } from './framing.js';
 import { resolveLinkOptions, type LinkOptions, type ResolvedLinkOptions } from './linkOptions.js';
+import { Liveness } from './liveness.js';
 
 /**
  * The channel under a link: one `send` per channel message, and how many bytes it has not sent yet.
@@ -26,7 +27,31 @@ interface Outgoing {
   offset: number;
   resolve: () => void;
   reject: (err: P2PError) => void;
+  /** Called once the record is handed to the channel whole (control records act on it). */
+  onSent?: () => void;
 }
+
+/** What a link tells its owner besides messages. */
+export interface LinkHooks {
+  /** Nothing arrived for `missedBeats` heartbeat intervals: the peer is gone or frozen. */
+  lost?(silentMs: number): void;
+  /** The peer ended the stream and our EndAck is on its way: it will close the channel. */
+  remoteEnd?(): void;
+}
+
+/** How a local end of the stream finished: acknowledged by the peer, or not (then `unsent` bytes never left). */
+export interface EndResult {
+  acknowledged: boolean;
+  unsent: number;
+}
+
+interface Ending {
+  done: (result: EndResult) => void;
+  timer: NodeJS.Timeout;
+}
+
+const EMPTY = new Uint8Array(0);
+const noop = (): void => {};
 
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
@@ -80,16 +105,25 @@ export class PeerLink {
   private scratch: Buffer | undefined;
   private pumping = false;
   private closed = false;
+  /** Set once either side ended the stream: no new message is accepted. */
+  private ended = false;
+  private ending: Ending | undefined;
+  private remoteEnded = false;
   private delivered = 0;
   private handedOver = 0;
+  private readonly now: () => number;
+  private readonly liveness: Liveness;
 
   constructor(
     private readonly raw: RawChannel,
     private readonly onMessage: (data: string | Uint8Array) => void,
     options: LinkOptions = {},
+    private readonly hooks: LinkHooks = {},
   ) {
     this.options = resolveLinkOptions(options);
     this.log = options.logger ?? silentLogger;
+    this.now = options.now ?? (() => performance.now());
+    this.liveness = new Liveness(this.options.heartbeat, this.now());
     this.reader = new RecordReader(
       (header) => this.accepts(header),
       (header, payload) => this.deliver(header, payload),
@@ -115,6 +149,7 @@ export class PeerLink {
    */
   send(data: string | Uint8Array): Promise<void> {
     if (this.closed) return Promise.reject(new P2PError('ERR_PEER_CLOSED', 'link is closed'));
+    if (this.ended) return Promise.reject(new P2PError('ERR_PEER_CLOSED', 'link is ending'));
     let payload: Uint8Array;
     let flags = 0;
     try {
@@ -139,12 +174,74 @@ export class PeerLink {
 
   /** Feeds one channel message; never throws, whatever the bytes. */
   receive(chunk: Uint8Array): void {
-    if (!this.closed) this.reader.push(chunk);
+    if (this.closed) return;
+    this.liveness.heard(this.now());
+    this.reader.push(chunk);
+  }
+
+  /** How often {@link tick} should run. */
+  get tickEveryMs(): number {
+    return this.liveness.checkEveryMs;
+  }
+
+  /** Sends a heartbeat if this link has been quiet for an interval; reports the peer lost once it is silent too long. */
+  tick(): void {
+    if (this.closed) return;
+    const { beat, lostAfterMs } = this.liveness.check(this.now());
+    if (beat && this.queue.length === 0) this.enqueueControl(RecordType.Heartbeat);
+    if (lostAfterMs !== undefined) this.hooks.lost?.(lostAfterMs);
+  }
+
+  /**
+   * Ends the stream: accepts no more messages, sends what it accepted, then an End record, and calls
+   * `done` once the peer acknowledges that everything arrived. After `timeoutMs`, or if the link
+   * closes first, `done` says it was not acknowledged and how many bytes never left this node (bytes
+   * that left but were not acknowledged may be lost as well).
+   */
+  end(timeoutMs: number, done: (result: EndResult) => void): void {
+    if (this.closed || this.ending) return done({ acknowledged: false, unsent: this.closed ? 0 : this.unsentBytes() });
+    this.ended = true;
+    this.ending = { done, timer: setTimeout(() => this.finishEnd(false), timeoutMs) };
+    this.enqueueControl(RecordType.End);
   }
 
   /** Rejects every unfinished send with `ERR_PEER_CLOSED` and stops all timers; idempotent. */
   close(): void {
     this.shutdown(new P2PError('ERR_PEER_CLOSED', 'link closed'));
+  }
+
+  /** Queues an empty record of `type` behind everything accepted so far. */
+  private enqueueControl(type: RecordType, onSent?: () => void): void {
+    this.queue.push({ header: encodeHeader(type, 0, 0), payload: EMPTY, offset: 0, resolve: noop, reject: noop, onSent });
+    this.queuedBytes += HEADER_SIZE;
+    this.pump(true);
+  }
+
+  /** Bytes accepted that never reached the network: still queued, or still in the channel's buffer. */
+  private unsentBytes(): number {
+    let buffered = 0;
+    try {
+      buffered = this.raw.bufferedAmount;
+    } catch {
+      // a closed channel may refuse the read; whatever it held is gone either way
+    }
+    return this.queuedBytes + buffered;
+  }
+
+  private finishEnd(acknowledged: boolean): void {
+    const ending = this.ending;
+    if (!ending) return;
+    this.ending = undefined;
+    clearTimeout(ending.timer);
+    ending.done({ acknowledged, unsent: acknowledged ? 0 : this.unsentBytes() });
+  }
+
+  /** The peer ended its stream: refuse new messages, send what was accepted, then acknowledge. */
+  private onRemoteEnd(): void {
+    if (this.remoteEnded) return;
+    this.remoteEnded = true;
+    this.ended = true;
+    this.enqueueControl(RecordType.EndAck, () => this.hooks.remoteEnd?.());
   }
 
   private encodeText(text: string): Uint8Array {
@@ -247,18 +344,23 @@ export class PeerLink {
       this.shutdown(new P2PError('ERR_PEER_CLOSED', 'channel closed while sending', { cause }));
       return false;
     }
+    this.liveness.sent(this.now());
     this.buffered += size;
     this.queuedBytes -= size;
     this.acceptedBytes -= Math.min(size, this.acceptedBytes);
     this.handedOver += payloadBytes;
     // Records sent whole are handed over: resolve those the budget had not accepted yet.
-    for (const record of this.queue.splice(0, completed)) record.resolve();
+    for (const record of this.queue.splice(0, completed)) {
+      record.resolve();
+      record.onSent?.();
+    }
     this.accepted = Math.max(0, this.accepted - completed);
     return true;
   }
 
   private shutdown(reason: P2PError): void {
     if (this.closed) return;
+    if (this.ending) this.finishEnd(false);
     this.closed = true;
     clearTimeout(this.timer);
     clearImmediate(this.flush);
@@ -270,6 +372,7 @@ export class PeerLink {
 
   /** Whether to keep an incoming record's payload; anything refused is skipped without buffering. */
   private accepts({ type, flags, length }: RecordHeader): boolean {
+    if (type === RecordType.Heartbeat || type === RecordType.End || type === RecordType.EndAck) return length === 0;
     if (type !== RecordType.Message) {
       this.log.debug({ type, length }, 'skipping record of unknown type');
       return false;
@@ -285,8 +388,11 @@ export class PeerLink {
     return true;
   }
 
-  private deliver({ flags }: RecordHeader, payload: Uint8Array): void {
+  private deliver({ type, flags }: RecordHeader, payload: Uint8Array): void {
     if (this.closed) return;
+    if (type === RecordType.End) return this.onRemoteEnd();
+    if (type === RecordType.EndAck) return this.finishEnd(true);
+    if (type === RecordType.Heartbeat) return;
     let data: string | Uint8Array = payload;
     if (flags & FLAG_TEXT) {
       try {

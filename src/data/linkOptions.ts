@@ -2,6 +2,7 @@
 import { P2PError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { MAX_RECORD_LENGTH } from './framing.js';
+import { DEFAULT_HEARTBEAT, type HeartbeatOptions } from './liveness.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -26,11 +27,15 @@ export interface LinkOptions {
   highWaterMark?: number;
   /** How often to re-check `bufferedAmount` while above the mark, default 2 ms. */
   pollMs?: number;
+  /** When to send heartbeats and declare the peer lost (see `liveness.ts`). */
+  heartbeat?: HeartbeatOptions;
   logger?: Logger;
+  /** Monotonic clock in ms, default `performance.now`; injectable so tests need no real waiting. */
+  now?: () => number;
 }
 
 /** {@link LinkOptions} with every default filled in. */
-export type ResolvedLinkOptions = Required<Omit<LinkOptions, 'logger'>>;
+export type ResolvedLinkOptions = Required<Omit<LinkOptions, 'logger' | 'heartbeat' | 'now'>> & { heartbeat: Required<HeartbeatOptions> };
 
 /** Link options with defaults applied; throws P2PError ERR_INVALID_OPTION for values the binding cannot honour. */
 export function resolveLinkOptions(options: LinkOptions): ResolvedLinkOptions {
@@ -39,11 +44,14 @@ export function resolveLinkOptions(options: LinkOptions): ResolvedLinkOptions {
     chunkSize: options.chunkSize ?? MAX_CHUNK_SIZE,
     highWaterMark: options.highWaterMark ?? 4 * MiB,
     pollMs: options.pollMs ?? 2,
+    heartbeat: { ...DEFAULT_HEARTBEAT, ...options.heartbeat },
   };
   checkInteger('maxMessageSize', resolved.maxMessageSize, 0, MAX_RECORD_LENGTH);
   checkInteger('chunkSize', resolved.chunkSize, 1, MAX_CHUNK_SIZE);
   // Below one chunk, a chunk would never fit even into an empty buffer and sending would stall forever.
   checkInteger('highWaterMark', resolved.highWaterMark, resolved.chunkSize, MAX_HIGH_WATER_MARK);
+  checkInteger('heartbeat.intervalMs', resolved.heartbeat.intervalMs, 10, 3_600_000);
+  checkInteger('heartbeat.missedBeats', resolved.heartbeat.missedBeats, 2, 1000);
   if (!Number.isFinite(resolved.pollMs) || resolved.pollMs < 0) {
     throw new P2PError('ERR_INVALID_OPTION', `pollMs must be a finite number >= 0, got ${resolved.pollMs}`);
   }

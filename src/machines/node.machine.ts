@@ -43,7 +43,7 @@ export type NodeEvent =
   | { type: 'START' }
   | { type: 'STOP' }
   | { type: 'CONNECT'; peerId: string }
-  | { type: 'DISCONNECT'; peerId: string }
+  | { type: 'DISCONNECT'; peerId: string; force?: boolean }
   | SignalingNotice
   | PeerSignal
   | { type: 'xstate.done.actor.signaling'; output: SignalingOutput }
@@ -111,7 +111,10 @@ export const nodeMachine = setup({
         return { type: 'SIGNAL.FAILED' as const, session: failed.session, error: failed.error };
       },
     ),
-    closePeer: sendTo(({ context, event }) => context.peers[(event as { peerId: string }).peerId]!, { type: 'CLOSE' }),
+    closePeer: sendTo(
+      ({ context, event }) => context.peers[(event as { peerId: string }).peerId]!,
+      ({ event }) => ({ type: 'CLOSE' as const, force: (event as { force?: boolean }).force }),
+    ),
     refuseOffer: sendTo('signaling', ({ event }, params: { code: string }) => {
       const { from, session } = (event as Extract<NodeEvent, { type: 'SIGNAL.IN' }>).signal;
       return { type: 'SEND' as const, to: from, session, data: { type: 'reject' as const, code: params.code } };

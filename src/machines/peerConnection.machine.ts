@@ -2,7 +2,7 @@
  * One actor per remote node: negotiates a data channel through signed signals, checks that the DTLS
  * handshake used the certificate the peer signed for, and ends with the reason it closed.
  *
- * `idle → offering (initiator) | answering (responder) → connecting → verifying → connected → closed`
+ * `idle → offering (initiator) | answering (responder) → connecting → verifying → connected → closing → closed`
  */
 import { assign, sendParent, sendTo, setup, spawnChild, stopChild } from 'xstate';
 import {
@@ -16,8 +16,11 @@ import { NO_CANDIDATES, countCandidate, diagnoseIceFailure, type CandidateTally 
 import type { SignalData, VerifiedSignal } from '../wire/envelope.js';
 import type { ProtocolError } from '../wire/protocol.js';
 
-/** Why a peer actor ended; `busy`: the peer refused our offer while negotiating too many others (retry later). */
-export type CloseReason = 'closed' | 'timeout' | 'ice-failed' | 'rejected' | 'busy' | 'auth' | 'error';
+/**
+ * Why a peer actor ended; `busy`: the peer refused our offer while negotiating too many others (retry
+ * later); `peer-lost`: an open connection fell silent (the peer died, froze or lost its network).
+ */
+export type CloseReason = 'closed' | 'timeout' | 'ice-failed' | 'peer-lost' | 'rejected' | 'busy' | 'auth' | 'error';
 
 /** The reject code of a node that refuses offers while too many of its peers negotiate. */
 export const BUSY_CODE = 'ERR_BUSY';
@@ -32,6 +35,8 @@ export interface PeerTimeouts {
   ice: number;
   /** Both: reading the DTLS certificate and route from getStats(). */
   verify: number;
+  /** Closing: for the peer to acknowledge everything we sent, or to close after we acknowledged its end. */
+  flush: number;
 }
 
 export interface PeerInput {
@@ -51,24 +56,34 @@ export interface PeerContext extends PeerInput {
   route?: RouteInfo;
   reason?: CloseReason;
   detail?: string;
+  undelivered?: number;
 }
 
 export interface PeerOutput {
   remoteId: string;
   reason: CloseReason;
   detail?: string;
+  /**
+   * Set when closing did not flush (the peer did not acknowledge the end of the stream in time): the
+   * bytes accepted by `send()` that never left this node; bytes in flight may be lost as well.
+   */
+  undelivered?: number;
 }
 
 export type PeerEvent =
   | { type: 'SIGNAL.IN'; signal: VerifiedSignal }
   | { type: 'SIGNAL.FAILED'; session: string; error: ProtocolError }
-  | { type: 'CLOSE' }
+  /** Close; with `force`, at once, without flushing what was accepted. */
+  | { type: 'CLOSE'; force?: boolean }
   | TransportEvent;
 
 /** What a peer actor asks its parent to signal. */
 export type PeerSignal = { type: 'PEER.SIGNAL'; to: string; session: string; data: SignalData };
 
 type SignalIn = Extract<PeerEvent, { type: 'SIGNAL.IN' }>;
+
+/** How much longer than `flush` a closing actor waits for its transport before closing anyway. */
+export const CLOSE_GRACE_MS = 1000;
 
 /** The detail of a `busy` close. */
 export const BUSY_DETAIL = 'the peer is negotiating too many connections at once; retry later';
@@ -108,6 +123,7 @@ export const peerConnectionMachine = setup({
     answerTimeout: ({ context }) => context.timeouts.answer,
     iceTimeout: ({ context }) => context.timeouts.ice,
     verifyTimeout: ({ context }) => context.timeouts.verify,
+    closeTimeout: ({ context }) => context.timeouts.flush + CLOSE_GRACE_MS,
   },
   guards: {
     isInitiator: ({ context }) => context.role === 'initiator',
@@ -122,6 +138,7 @@ export const peerConnectionMachine = setup({
     isLocalAnswer: ({ event }) => event.type === 'TRANSPORT.SIGNAL' && event.data.type === 'answer',
     /** A signal of this session went undelivered; one of an earlier session no longer matters. */
     isCurrentFailure: ({ context, event }) => event.type === 'SIGNAL.FAILED' && event.session === context.session,
+    isForced: ({ event }) => event.type === 'CLOSE' && event.force === true,
   },
   actions: {
     startTransport: spawnChild('transport', {
@@ -146,6 +163,7 @@ export const peerConnectionMachine = setup({
       },
     }),
     requestVerification: sendTo('transport', { type: 'VERIFY' } satisfies TransportCommand),
+    endTransport: sendTo('transport', ({ context }): TransportCommand => ({ type: 'END', timeoutMs: context.timeouts.flush })),
     signalOut: sendParent(({ context, event }): PeerSignal => ({
       type: 'PEER.SIGNAL',
       to: context.remoteId,
@@ -191,6 +209,19 @@ export const peerConnectionMachine = setup({
         default:
           return { reason: 'error' as const, detail: event.type };
       }
+    }),
+    closeOnLost: assign(({ event }) => ({
+      reason: 'peer-lost' as const,
+      detail: event.type === 'TRANSPORT.LOST' ? event.detail : undefined,
+    })),
+    /** Our end of the stream finished: acknowledged by the peer, or not (then `unsent` bytes never left). */
+    closeOnEnded: assign(({ event }) => {
+      if (event.type !== 'TRANSPORT.ENDED' || event.acknowledged) return { reason: 'closed' as const, undelivered: undefined, detail: undefined };
+      return {
+        reason: 'closed' as const,
+        undelivered: event.unsent,
+        detail: `the peer did not acknowledge everything before the flush timeout; ${event.unsent} bytes never left`,
+      };
     }),
     setRoute: assign({
       route: ({ event }) => (event.type === 'TRANSPORT.VERIFIED' ? event.route : undefined),
@@ -275,12 +306,38 @@ export const peerConnectionMachine = setup({
         // Data flows directly now; a late trickle candidate the server could not deliver changes nothing.
         'SIGNAL.FAILED': { actions: 'dropSignal' },
         'TRANSPORT.CLOSED': { target: 'closed', actions: { type: 'closeWith', params: { reason: 'closed' } } },
-        CLOSE: { target: 'closed', actions: { type: 'closeWith', params: { reason: 'closed' } } },
+        'TRANSPORT.LOST': { target: 'closed', actions: 'closeOnLost' },
+        'TRANSPORT.REMOTE_END': { target: 'closing', actions: { type: 'closeWith', params: { reason: 'closed', detail: 'the peer ended the connection' } } },
+        CLOSE: [
+          { guard: 'isForced', target: 'closed', actions: { type: 'closeWith', params: { reason: 'closed' } } },
+          { target: 'closing', actions: 'endTransport' },
+        ],
+      },
+    },
+    /** Everything accepted is sent and the peer acknowledges it (we closed), or we acknowledged its end and wait for it to close. */
+    closing: {
+      on: {
+        'TRANSPORT.ENDED': { target: 'closed', actions: 'closeOnEnded' },
+        'TRANSPORT.CLOSED': { target: 'closed' },
+        'TRANSPORT.LOST': { target: 'closed', actions: 'closeOnLost' },
+        // Both ended at once: our own end is under way and the peer acknowledges it too.
+        'TRANSPORT.REMOTE_END': {},
+        'SIGNAL.IN': [{ guard: 'isRejection', target: 'closed' }, onOtherSignal],
+        'SIGNAL.FAILED': { actions: 'dropSignal' },
+        CLOSE: [{ guard: 'isForced', target: 'closed' }, {}],
+      },
+      after: {
+        closeTimeout: { target: 'closed', actions: { type: 'closeWith', params: { reason: 'closed', detail: 'the transport did not finish closing in time' } } },
       },
     },
     closed: {
       type: 'final',
     },
   },
-  output: ({ context }) => ({ remoteId: context.remoteId, reason: context.reason ?? 'closed', detail: context.detail }),
+  output: ({ context }) => ({
+    remoteId: context.remoteId,
+    reason: context.reason ?? 'closed',
+    detail: context.detail,
+    ...(context.undelivered === undefined ? {} : { undelivered: context.undelivered }),
+  }),
 });

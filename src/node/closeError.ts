@@ -5,6 +5,7 @@ const CLOSE_ERRORS: Record<CloseReason, ErrorCode> = {
   closed: 'ERR_PEER_CLOSED',
   timeout: 'ERR_CONNECT_TIMEOUT',
   'ice-failed': 'ERR_ICE_FAILED',
+  'peer-lost': 'ERR_PEER_LOST',
   rejected: 'ERR_PEER_REJECTED',
   busy: 'ERR_PEER_BUSY',
   auth: 'ERR_AUTH',
@@ -22,4 +23,24 @@ const CLOSE_ERRORS: Record<CloseReason, ErrorCode> = {
 export function closeError(output: PeerOutput): P2PError {
   const detail = output.detail ? `: ${output.detail}` : '';
   return new P2PError(CLOSE_ERRORS[output.reason], `connection to ${output.remoteId.slice(0, 12)}… ${output.reason}${detail}`);
+}
+
+/**
+ * ERR_FLUSH_TIMEOUT if any of these closes was not acknowledged by its peer (see `PeerOutput.undelivered`).
+ *
+ * @example
+ * ```ts
+ * const error = flushError(await Promise.all(ids.map((id) => book.ended(id))));
+ * if (error) throw error;
+ * ```
+ */
+export function flushError(outputs: readonly (PeerOutput | undefined)[]): P2PError | undefined {
+  const failed = outputs.filter((o): o is PeerOutput & { undelivered: number } => o?.undelivered !== undefined);
+  if (failed.length === 0) return undefined;
+  const bytes = failed.reduce((sum, o) => sum + o.undelivered, 0);
+  const peers = failed.map((o) => `${o.remoteId.slice(0, 12)}…`).join(', ');
+  return new P2PError(
+    'ERR_FLUSH_TIMEOUT',
+    `${peers} did not acknowledge everything sent before the flush timeout; ${bytes} bytes never left this node`,
+  );
 }

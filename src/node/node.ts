@@ -6,14 +6,16 @@ import { P2PError } from '../errors.js';
 import { InspectionLog } from '../inspector/inspectionLog.js';
 import { silentLogger, type Logger } from '../log.js';
 import { nodeMachine } from '../machines/node.machine.js';
+import type { PeerOutput } from '../machines/peerConnection.machine.js';
 import { collectClosedConnections } from '../services/nativeCollector.js';
-import { isNodeId } from '../wire/keys.js';
+import { assertCloseOptions, assertConnectOptions, assertMessage, assertNodeId } from './arguments.js';
 import { startInspectors, type Inspectors } from './inspection.js';
+import { flushError } from './closeError.js';
 import { resolveIdentity, validate, type NodeOptions } from './options.js';
 import { PeerBook } from './peerBook.js';
 import { supervisorInput } from './supervisorInput.js';
 import { TransitionTracker } from './transitions.js';
-import type { ConnectOptions, NodeSnapshot, PeerEvent, PeerInfo, Transition } from './types.js';
+import type { CloseOptions, ConnectOptions, NodeSnapshot, PeerEvent, PeerInfo, Transition } from './types.js';
 
 /**
  * A running node. Create it with {@link createNode}.
@@ -72,7 +74,7 @@ export class P2PNode {
       negotiator: {
         refusal: () => this.#refusal(),
         connect: (peerId) => this.#actor.send({ type: 'CONNECT', peerId }),
-        disconnect: (peerId) => this.#actor.send({ type: 'DISCONNECT', peerId }),
+        disconnect: (peerId, force) => this.#actor.send({ type: 'DISCONNECT', peerId, force }),
       },
     });
 
@@ -146,9 +148,10 @@ export class P2PNode {
    * `maxNegotiations` attempts negotiate at once; later ones wait in call order, and their timeouts
    * start when they do. Aborting `options.signal` abandons the attempt.
    */
-  async connectToNode(nodeId: string, options: ConnectOptions = {}): Promise<void> {
+  async connectToNode(nodeId: string, options?: ConnectOptions): Promise<void> {
     this.#assertRunning();
-    if (!isNodeId(nodeId)) throw new P2PError('ERR_INVALID_NODE_ID', `not a node id: ${JSON.stringify(nodeId).slice(0, 80)}`);
+    assertNodeId(nodeId);
+    assertConnectOptions(options);
     if (nodeId === this.nodeId) throw new P2PError('ERR_SELF_CONNECT', 'a node cannot connect to itself');
     const state = this.#book.state(nodeId);
     if (state === 'connected') return;
@@ -156,8 +159,8 @@ export class P2PNode {
     if (this.#actor.getSnapshot().matches({ running: 'signalingFailed' })) throw this.#signalingError();
     // Queued attempts are in the book too, so the cap still holds once they start.
     if (state === undefined && this.#book.size >= this.#maxPeers) throw this.#tooManyPeers(this.#book.size);
-    options.signal?.throwIfAborted();
-    const outcome = this.#book.outcome(nodeId, options.signal);
+    options?.signal?.throwIfAborted();
+    const outcome = this.#book.outcome(nodeId, options?.signal);
     if (state === undefined) this.#book.enqueue(nodeId);
     return outcome;
   }
@@ -181,9 +184,11 @@ export class P2PNode {
    */
   async send(nodeId: string, data: string | Uint8Array): Promise<void> {
     this.#assertRunning();
+    assertNodeId(nodeId);
+    assertMessage(data);
     if (!this.#dataPlane.get(nodeId) && this.#book.state(nodeId) !== undefined) await this.#book.outcome(nodeId, undefined);
     const link = this.#dataPlane.get(nodeId);
-    if (!link) throw new P2PError('ERR_NOT_CONNECTED', `not connected to ${String(nodeId).slice(0, 12)}`);
+    if (!link) throw new P2PError('ERR_NOT_CONNECTED', `not connected to ${nodeId.slice(0, 12)}…`);
     try {
       await link.send(data);
     } finally {
@@ -194,28 +199,47 @@ export class P2PNode {
   /** Sends to every connected peer. */
   async sendData(data: string | Uint8Array): Promise<void> {
     this.#assertRunning();
+    assertMessage(data);
     const ids = this.#dataPlane.peerIds();
     if (ids.length === 0) throw new P2PError('ERR_NO_PEERS', 'no connected peer to send to');
     await Promise.all(ids.map((id) => this.send(id, data)));
   }
 
-  /** Closes the connection to `nodeId` (a no-op when there is none); resolves once it is closed. */
-  async disconnect(nodeId: string): Promise<void> {
+  /**
+   * Closes the connection to `nodeId` (a no-op when there is none); resolves once it is closed. By
+   * default it first delivers everything `send()` accepted, and resolves once the peer acknowledged
+   * it all; after `timeouts.flush` it closes anyway and rejects with ERR_FLUSH_TIMEOUT, which says
+   * how many bytes never left. `{ force: true }` closes at once.
+   */
+  async disconnect(nodeId: string, options?: CloseOptions): Promise<void> {
     this.#assertRunning();
+    assertNodeId(nodeId);
+    assertCloseOptions(options);
     if (this.#book.state(nodeId) === undefined) return;
-    const closed = this.#book.outcome(nodeId, undefined).catch(() => {});
-    this.#book.close(nodeId);
-    await closed;
+    const ended = this.#book.ended(nodeId);
+    this.#book.close(nodeId, options?.force ?? false);
+    const error = flushError([await ended]);
+    if (error) throw error;
   }
 
-  /** Leaves the signaling server and closes every peer; resolves once every socket and connection is released. */
-  stop(): Promise<void> {
-    this.#stopped ??= this.#stop();
+  /**
+   * Leaves the signaling server and closes every peer; resolves once every socket and connection is
+   * released. Connected peers are closed as {@link disconnect} closes them, flushing by default;
+   * if any flush timed out, it rejects with ERR_FLUSH_TIMEOUT once everything is released.
+   */
+  stop(options?: CloseOptions): Promise<void> {
+    try {
+      assertCloseOptions(options);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    this.#stopped ??= this.#stop(options?.force ?? false);
     return this.#stopped;
   }
 
-  async #stop(): Promise<void> {
+  async #stop(force: boolean): Promise<void> {
     this.#book.stop();
+    const flushed = this.#started && !force ? await this.#closeConnected() : [];
     if (this.#started) this.#actor.send({ type: 'STOP' });
     this.#actor.stop();
     await this.#dataPlane.drained();
@@ -225,6 +249,16 @@ export class P2PNode {
     this.#dataPlane.messages.complete();
     this.#transitions.complete();
     this.#book.complete();
+    const error = flushError(flushed);
+    if (error) throw error;
+  }
+
+  /** Closes every connected peer, flushing; resolves with how each ended. */
+  #closeConnected(): Promise<(PeerOutput | undefined)[]> {
+    const ids = this.#book.inState('connected');
+    const ended = ids.map((id) => this.#book.ended(id));
+    for (const id of ids) this.#book.close(id);
+    return Promise.all(ended);
   }
 
   #inspect(event: InspectionEvent): void {

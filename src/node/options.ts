@@ -1,12 +1,13 @@
 import { resolveLinkOptions } from '../data/linkOptions.js';
-import { P2PError } from '../errors.js';
+import type { HeartbeatOptions } from '../data/liveness.js';
+import { P2PError, describeValue } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { BackoffOptions } from '../machines/signaling.machine.js';
 import { generateIdentity, loadOrCreateIdentity } from '../services/identity.js';
 import type { IceServer } from '../services/webrtcTransport.js';
 import { hasScheme } from '../url.js';
 import type { CandidateFilter } from '../webrtc/candidates.js';
-import type { Identity } from '../wire/keys.js';
+import { isNodeId, type Identity } from '../wire/keys.js';
 
 /** Every timeout of a node, in milliseconds. */
 export interface NodeTimeouts {
@@ -22,6 +23,8 @@ export interface NodeTimeouts {
   ice: number;
   /** Reading and checking the DTLS certificate after connecting. */
   verify: number;
+  /** Closing: for the peer to acknowledge every message sent (then ERR_FLUSH_TIMEOUT), or to close after its own end. */
+  flush: number;
 }
 
 export const DEFAULT_TIMEOUTS: NodeTimeouts = {
@@ -31,6 +34,7 @@ export const DEFAULT_TIMEOUTS: NodeTimeouts = {
   answer: 10_000,
   ice: 20_000,
   verify: 5_000,
+  flush: 10_000,
 };
 
 export interface NodeOptions {
@@ -60,6 +64,11 @@ export interface NodeOptions {
   maxNegotiations?: number;
   /** Largest message `send` accepts and the receiver reassembles (default 64 MiB). */
   maxMessageSize?: number;
+  /**
+   * Liveness of open connections: a heartbeat after `intervalMs` without sending (default 1000), and a
+   * peer silent for `missedBeats` intervals (default 4) closes with `peer-lost`.
+   */
+  heartbeat?: HeartbeatOptions;
   /** Which ICE candidates to use, e.g. {@link loopbackOnly}; all by default. */
   candidateFilter?: CandidateFilter;
   /** Reconnect backoff towards the signaling server (default 250 ms doubling to 30 s, 30% jitter). */
@@ -80,7 +89,7 @@ export interface InspectOptions {
 /** The node's key: the one given, the one in `identityFile`, or a fresh one. */
 export function resolveIdentity(options: NodeOptions): Identity {
   if (options.identity && options.identityFile) {
-    throw new P2PError('ERR_INVALID_OPTION', 'pass identity or identityFile, not both');
+    throw invalid('pass identity or identityFile, not both');
   }
   if (options.identity) return options.identity;
   return options.identityFile ? loadOrCreateIdentity(options.identityFile) : generateIdentity();
@@ -97,41 +106,79 @@ export function signalingUrls(signalingUrl: string | readonly string[]): string[
   return typeof signalingUrl === 'string' ? [signalingUrl] : [...signalingUrl];
 }
 
-/** Throws P2PError ERR_INVALID_OPTION for the first option that cannot work. */
+/** Throws P2PError ERR_INVALID_OPTION for the first option that cannot work, whatever `options` is. */
 export function validate(options: NodeOptions): void {
+  if (!isObject(options)) {
+    throw invalid(`createNode needs an options object such as { signalingUrl: 'http://127.0.0.1:8080' }, got ${describeValue(options)}`);
+  }
   const urls: unknown = options.signalingUrl;
   if (Array.isArray(urls) && (urls.length === 0 || urls.length > MAX_SIGNALING_URLS)) {
-    throw new P2PError('ERR_INVALID_OPTION', `signalingUrl must list 1 to ${MAX_SIGNALING_URLS} servers, got ${urls.length}`);
+    throw invalid(`signalingUrl must list 1 to ${MAX_SIGNALING_URLS} servers, got ${urls.length}`);
   }
   for (const url of Array.isArray(urls) ? (urls as unknown[]) : [urls]) {
-    if (!hasScheme(url, SIGNALING_SCHEMES)) {
-      throw new P2PError('ERR_INVALID_OPTION', `signalingUrl must be an http(s) or ws(s) URL, got ${JSON.stringify(url)?.slice(0, 200)}`);
-    }
+    if (!hasScheme(url, SIGNALING_SCHEMES)) throw invalid(`signalingUrl must be an http(s) or ws(s) URL, got ${describeValue(url)}`);
+  }
+  for (const name of ['timeouts', 'backoff', 'inspect'] as const) {
+    if (options[name] !== undefined && !isObject(options[name])) throw invalid(`${name} must be an object, got ${describeValue(options[name])}`);
   }
   for (const [name, value] of Object.entries(options.timeouts ?? {})) {
-    if (!(name in DEFAULT_TIMEOUTS) || !Number.isFinite(value) || value <= 0) {
-      throw new P2PError('ERR_INVALID_OPTION', `timeouts.${name} must be a known timeout and a positive number of ms`);
+    if (!(name in DEFAULT_TIMEOUTS) || typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
+      throw invalid(`timeouts.${name} must be a known timeout and a positive number of ms`);
     }
   }
   for (const name of ['maxPeers', 'maxNegotiations', 'maxMessageSize', 'signalingAttempts'] as const) {
     const value = options[name];
-    if (value !== undefined && !(Number.isSafeInteger(value) && value > 0)) {
-      throw new P2PError('ERR_INVALID_OPTION', `${name} must be a positive integer`);
-    }
+    if (value !== undefined && !(Number.isSafeInteger(value) && value > 0)) throw invalid(`${name} must be a positive integer`);
   }
-  resolveLinkOptions({ maxMessageSize: options.maxMessageSize }); // the data plane's own bounds
+  if (options.heartbeat !== undefined && !isObject(options.heartbeat)) throw invalid(`heartbeat must be an object, got ${describeValue(options.heartbeat)}`);
+  resolveLinkOptions({ maxMessageSize: options.maxMessageSize, heartbeat: options.heartbeat }); // the data plane's own bounds
   const { initialMs = 1, maxMs = Infinity, jitter = 0 } = options.backoff ?? {};
-  if (!(initialMs > 0 && maxMs >= initialMs && jitter >= 0 && jitter <= 1)) {
-    throw new P2PError('ERR_INVALID_OPTION', 'backoff needs initialMs > 0, maxMs >= initialMs and jitter in [0, 1]');
+  if (![initialMs, maxMs, jitter].every((n) => typeof n === 'number') || !(initialMs > 0 && maxMs >= initialMs && jitter >= 0 && jitter <= 1)) {
+    throw invalid('backoff needs initialMs > 0, maxMs >= initialMs and jitter in [0, 1]');
   }
-  if (options.iceServers !== undefined && !(Array.isArray(options.iceServers) && options.iceServers.every((s) => s && s.urls))) {
-    throw new P2PError('ERR_INVALID_OPTION', 'iceServers must be an array of { urls, username?, credential? }');
+  if (options.iceServers !== undefined && !(Array.isArray(options.iceServers) && options.iceServers.every(isIceServer))) {
+    throw invalid('iceServers must be an array of { urls, username?, credential? } with string URLs');
   }
   if (options.candidateFilter !== undefined && typeof options.candidateFilter !== 'function') {
-    throw new P2PError('ERR_INVALID_OPTION', 'candidateFilter must be a function');
+    throw invalid('candidateFilter must be a function');
+  }
+  if (options.logger !== undefined && !isLogger(options.logger)) {
+    throw invalid('logger must have debug, info, warn, error and child methods (pino has them)');
+  }
+  if (options.identity !== undefined && !isIdentity(options.identity)) {
+    throw invalid('identity must be an Identity, e.g. from generateIdentity() or loadOrCreateIdentity()');
+  }
+  if (options.identityFile !== undefined && (typeof options.identityFile !== 'string' || options.identityFile === '')) {
+    throw invalid(`identityFile must be a path, got ${describeValue(options.identityFile)}`);
   }
   const port = options.inspect?.port;
   if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port <= 65_535)) {
-    throw new P2PError('ERR_INVALID_OPTION', `inspect.port must be an integer from 0 to 65535, got ${JSON.stringify(port)}`);
+    throw invalid(`inspect.port must be an integer from 0 to 65535, got ${describeValue(port)}`);
   }
+  if (options.inspect?.stately !== undefined && typeof options.inspect.stately !== 'boolean') {
+    throw invalid('inspect.stately must be a boolean');
+  }
+}
+
+function invalid(message: string): P2PError {
+  return new P2PError('ERR_INVALID_OPTION', message);
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function isIceServer(value: unknown): value is IceServer {
+  if (!isObject(value)) return false;
+  const { urls, username, credential } = value;
+  const validUrls = typeof urls === 'string' || (Array.isArray(urls) && urls.length > 0 && urls.every((u) => typeof u === 'string'));
+  return validUrls && ['undefined', 'string'].includes(typeof username) && ['undefined', 'string'].includes(typeof credential);
+}
+
+function isLogger(value: unknown): value is Logger {
+  return isObject(value) && (['debug', 'info', 'warn', 'error', 'child'] as const).every((m) => typeof value[m] === 'function');
+}
+
+function isIdentity(value: unknown): value is Identity {
+  return isObject(value) && isNodeId(value.nodeId) && typeof value.publicKey === 'string' && typeof value.sign === 'function';
 }

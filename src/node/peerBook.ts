@@ -27,8 +27,8 @@ export interface Negotiator {
   refusal(nodeId: string): P2PError | undefined;
   /** Starts the attempt: its peer actor will report through {@link PeerBook.changed}. */
   connect(nodeId: string): void;
-  /** Closes the peer actor of `nodeId`. */
-  disconnect(nodeId: string): void;
+  /** Closes the peer actor of `nodeId`; with `force`, without flushing what was sent. */
+  disconnect(nodeId: string, force: boolean): void;
 }
 
 export interface PeerBookOptions {
@@ -99,13 +99,31 @@ export class PeerBook {
   }
 
   /** Ends the attempt or connection to `nodeId`: a queued attempt leaves the queue, an actor is closed. */
-  close(nodeId: string): void {
+  close(nodeId: string, force = false): void {
     if (this.#queued.has(nodeId)) {
       const error = new P2PError('ERR_PEER_CLOSED', `connection to ${nodeId.slice(0, 12)}… closed before it started`);
       this.changed({ id: nodeId, state: QUEUED, since: Date.now(), error });
     } else {
-      this.#negotiator.disconnect(nodeId);
+      this.#negotiator.disconnect(nodeId, force);
     }
+  }
+
+  /** Ids of the peers in `state`. */
+  inState(state: string): string[] {
+    return [...this.#peers.values()].filter((p) => p.state === state).map((p) => p.id);
+  }
+
+  /** Resolves with how `nodeId`'s actor ended; undefined if it ended before it had one, or the book completed. */
+  ended(nodeId: string): Promise<PeerOutput | undefined> {
+    return new Promise((resolve) => {
+      const sub = this.#status.pipe(filter((s) => s.id === nodeId && (s.output !== undefined || s.error !== undefined))).subscribe({
+        next: (status) => {
+          sub.unsubscribe();
+          resolve(status.output);
+        },
+        complete: () => resolve(undefined),
+      });
+    });
   }
 
   /**
@@ -141,7 +159,8 @@ export class PeerBook {
   /** Records a peer's new status and reports it on `peers$`, `peerEvents$` and to waiting outcomes. */
   changed(status: PeerStatus): void {
     const { id } = status;
-    const wasConnected = this.#peers.get(id)?.state === 'connected';
+    const previous = this.#peers.get(id)?.state;
+    const wasConnected = previous === 'connected' || previous === 'closing';
     const ended = status.output !== undefined || status.error !== undefined;
     if (ended) this.#peers.delete(id);
     else this.#peers.set(id, status);

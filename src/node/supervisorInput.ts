@@ -26,7 +26,7 @@ export interface SupervisorParts {
 export function supervisorInput(options: NodeOptions, parts: SupervisorParts): NodeInput {
   const { identity, dataPlane, logger, maxPeers, maxNegotiations } = parts;
   const timeouts = { ...DEFAULT_TIMEOUTS, ...options.timeouts };
-  const link: LinkOptions = { maxMessageSize: options.maxMessageSize };
+  const link: LinkOptions = { maxMessageSize: options.maxMessageSize, heartbeat: options.heartbeat };
   return {
     localId: identity.nodeId,
     maxPeers,
@@ -44,7 +44,7 @@ export function supervisorInput(options: NodeOptions, parts: SupervisorParts): N
       initialAttempts: options.signalingAttempts ?? 3,
       queueLimit: 1024,
     },
-    peerTimeouts: { offer: timeouts.offer, answer: timeouts.answer, ice: timeouts.ice, verify: timeouts.verify },
+    peerTimeouts: { offer: timeouts.offer, answer: timeouts.answer, ice: timeouts.ice, verify: timeouts.verify, flush: timeouts.flush },
     transport: {
       iceServers: options.iceServers ?? [],
       candidateFilter: options.candidateFilter,

@@ -42,4 +42,10 @@ export interface ConnectOptions {
   signal?: AbortSignal;
 }
 
+/** How `disconnect()` and `stop()` close: by default after delivering everything `send()` accepted. */
+export interface CloseOptions {
+  /** Close at once; messages accepted but not yet delivered are lost. */
+  force?: boolean;
+}
+
 export type NodeSnapshot = SnapshotFrom<typeof nodeMachine>;

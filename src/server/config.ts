@@ -1,5 +1,5 @@
 /** The signaling server's options: what each means, its default, and the checks it must pass. */
-import { P2PError } from '../errors.js';
+import { P2PError, describeValue } from '../errors.js';
 import type { Logger } from '../log.js';
 import { hasScheme } from '../url.js';
 import { MAX_TURN_URLS, isTurnUrl } from '../wire/protocol.js';
@@ -65,6 +65,7 @@ export type Config = Required<Omit<SignalingServerOptions, 'logger' | 'turn' | '
 
 /** {@link SignalingServerOptions} with defaults filled in, checked. */
 export function resolveConfig(options: SignalingServerOptions): Config {
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) invalid('options', describeValue(options));
   const rateLimit = options.rateLimit ?? { perSecond: 100, burst: 200 };
   const config: Config = {
     port: options.port ?? 0,
@@ -96,11 +97,16 @@ export function resolveConfig(options: SignalingServerOptions): Config {
     invalid('serverId', config.serverId);
   }
   if (config.redis !== undefined && !hasScheme(config.redis, REDIS_SCHEMES)) invalid('redis', '(not a redis:// URL)');
+  const { logger } = options;
+  if (logger !== undefined && (typeof logger !== 'object' || logger === null || typeof logger.child !== 'function')) {
+    invalid('logger', describeValue(logger));
+  }
   return config;
 }
 
 function resolveTurn(turn: TurnRestOptions | undefined): Required<TurnRestOptions> | undefined {
   if (turn === undefined) return undefined;
+  if (typeof turn !== 'object' || turn === null) invalid('turn', describeValue(turn));
   const { urls, secret, ttlSeconds = DEFAULT_TURN_TTL_SECONDS } = turn;
   // The client refuses more URLs than MAX_TURN_URLS, so more would silently cost every node its relay.
   if (!Array.isArray(urls) || urls.length === 0 || urls.length > MAX_TURN_URLS || !urls.every(isTurnUrl)) {
@@ -123,5 +129,5 @@ function isPositiveInteger(value: unknown): value is number {
 }
 
 function invalid(name: string, value: unknown): never {
-  throw new P2PError('ERR_INVALID_OPTION', `signaling server option ${name} is invalid: ${String(value)}`);
+  throw new P2PError('ERR_INVALID_OPTION', `signaling server option ${name} is invalid: ${typeof value === 'string' ? value : describeValue(value)}`);
 }

@@ -3,7 +3,7 @@ import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, type KeyO
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { P2PError } from '../errors.js';
+import { P2PError, describeValue } from '../errors.js';
 import { nodeIdOf, type Identity } from '../wire/keys.js';
 
 function identityOf(privateKey: KeyObject): Identity {
@@ -37,12 +37,15 @@ export function identityFromPem(pem: string): Identity {
 
 /** Where the CLI keeps its key unless told otherwise: `$XDG_CONFIG_HOME/p2p-dht-node/identity.pem`. */
 export function defaultIdentityPath(env: NodeJS.ProcessEnv = process.env): string {
-  const base = env.XDG_CONFIG_HOME || join(homedir(), '.config');
+  const configured: unknown = typeof env === 'object' && env !== null ? env.XDG_CONFIG_HOME : undefined;
+  const base = typeof configured === 'string' && configured !== '' ? configured : join(homedir(), '.config');
   return join(base, 'p2p-dht-node', 'identity.pem');
 }
 
 /** Loads the identity at `path`, creating it (mode 0600, directory 0700) on first use. */
 export function loadOrCreateIdentity(path: string): Identity {
+  // A number would be read as a file descriptor, which may block forever.
+  if (typeof path !== 'string' || path === '') throw new P2PError('ERR_IDENTITY', `an identity file is a path, got ${describeValue(path)}`);
   let pem: string;
   try {
     pem = readFileSync(path, 'utf8');

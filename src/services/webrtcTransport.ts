@@ -7,7 +7,7 @@ import { createRequire } from 'node:module';
 import SimplePeer from 'simple-peer';
 import { fromCallback } from 'xstate';
 import type { DataPlane } from '../data/dataPlane.js';
-import { PeerLink } from '../data/link.js';
+import { PeerLink, type EndResult } from '../data/link.js';
 import type { LinkOptions } from '../data/linkOptions.js';
 import type { Logger } from '../log.js';
 import { acceptsCandidate, candidateKey, filterSdp, sdpCandidates, withCandidates, type CandidateFilter } from '../webrtc/candidates.js';
@@ -32,7 +32,11 @@ export interface TransportInput {
   logger: Logger;
 }
 
-export type TransportCommand = { type: 'REMOTE_SIGNAL'; data: SignalData } | { type: 'VERIFY' };
+export type TransportCommand =
+  | { type: 'REMOTE_SIGNAL'; data: SignalData }
+  | { type: 'VERIFY' }
+  /** End the data stream: flush, then wait at most `timeoutMs` for the peer's acknowledgement. */
+  | { type: 'END'; timeoutMs: number };
 
 export type TransportEvent =
   | { type: 'TRANSPORT.SIGNAL'; data: SignalData }
@@ -40,11 +44,20 @@ export type TransportEvent =
   | { type: 'TRANSPORT.VERIFIED'; route: RouteInfo }
   | { type: 'TRANSPORT.AUTH_FAILED'; message: string }
   | { type: 'TRANSPORT.CLOSED' }
-  | { type: 'TRANSPORT.ERROR'; reason: 'ice-failed' | 'error'; message: string };
+  | { type: 'TRANSPORT.ERROR'; reason: 'ice-failed' | 'error'; message: string }
+  /** Nothing arrived from the peer for the heartbeat timeout; `detail` says what was seen. */
+  | { type: 'TRANSPORT.LOST'; detail: string }
+  /** The peer ended its stream and we acknowledged it: it is about to close the connection. */
+  | { type: 'TRANSPORT.REMOTE_END' }
+  /** Our END finished: acknowledged by the peer, or not, with the bytes that never left. */
+  | ({ type: 'TRANSPORT.ENDED' } & EndResult);
 
 /** The parts of simple-peer's internals this file relies on (typed here, nowhere else). */
 interface PeerInternals {
-  _pc: { getStats(): Promise<{ values(): Iterable<Record<string, unknown> & { id: string; type: string }> }> };
+  _pc: {
+    getStats(): Promise<{ values(): Iterable<Record<string, unknown> & { id: string; type: string }> }>;
+    iceConnectionState: string;
+  };
   _channel: { send(data: Uint8Array): void; bufferedAmount: number } | null;
   _iceCompleteTimer: NodeJS.Timeout | null;
 }
@@ -154,7 +167,10 @@ export const webrtcTransport = fromCallback<TransportCommand, TransportInput, Tr
       }
     });
     peer.on('connect', () => sendBack({ type: 'TRANSPORT.OPEN' }));
-    peer.on('close', () => sendBack({ type: 'TRANSPORT.CLOSED' }));
+    peer.on('close', () => {
+      link?.close(); // settles an END in progress first, with what never left
+      sendBack({ type: 'TRANSPORT.CLOSED' });
+    });
     peer.on('error', (err: Error & { code?: string }) => {
       sendBack({ type: 'TRANSPORT.ERROR', reason: ICE_FAILURES.has(err.code ?? '') ? 'ice-failed' : 'error', message: err.message });
     });
@@ -182,6 +198,11 @@ export const webrtcTransport = fromCallback<TransportCommand, TransportInput, Tr
         { send: (frame) => channel.send(frame), get bufferedAmount() { return channel.bufferedAmount; } },
         (data) => input.dataPlane.deliver(input.remoteId, data),
         { ...input.link, logger: log },
+        {
+          lost: (silentMs) =>
+            sendBack({ type: 'TRANSPORT.LOST', detail: `nothing heard for ${silentMs} ms; ICE ${internals._pc.iceConnectionState}` }),
+          remoteEnd: () => sendBack({ type: 'TRANSPORT.REMOTE_END' }),
+        },
       );
       input.dataPlane.attach(input.remoteId, link);
       const verified = link;
@@ -194,6 +215,12 @@ export const webrtcTransport = fromCallback<TransportCommand, TransportInput, Tr
         if (command.type === 'VERIFY') {
           verify().catch((err: Error) => sendBack({ type: 'TRANSPORT.ERROR', reason: 'error', message: err.message }));
           return;
+        }
+        if (command.type === 'END') {
+          const report = (result: EndResult): void => {
+            if (!stopped) sendBack({ type: 'TRANSPORT.ENDED', ...result });
+          };
+          return link ? link.end(command.timeoutMs, report) : report({ acknowledged: true, unsent: 0 });
         }
         const data = command.data;
         if (data.type === 'offer' || data.type === 'answer') {

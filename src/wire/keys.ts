@@ -1,5 +1,6 @@
 /** Node ids and Ed25519 signature checks: what both sides of the wire verify. */
 import { createHash, createPublicKey, verify, type KeyObject } from 'node:crypto';
+import { P2PError, describeValue } from '../errors.js';
 
 /**
  * A node's Ed25519 key pair. The node id is derived from the public key, never chosen, so proving
@@ -22,8 +23,9 @@ export function isNodeId(value: unknown): value is string {
   return typeof value === 'string' && NODE_ID.test(value);
 }
 
-/** Node id of a raw base64url Ed25519 public key. */
+/** Node id of a raw base64url Ed25519 public key; throws P2PError ERR_INVALID_DATA for a non-string. */
 export function nodeIdOf(publicKey: string): string {
+  if (typeof publicKey !== 'string') throw new P2PError('ERR_INVALID_DATA', `a public key is a base64url string, got ${describeValue(publicKey)}`);
   return createHash('sha256').update(Buffer.from(publicKey, 'base64url')).digest('hex');
 }
 

@@ -25,7 +25,9 @@ export interface ModelContext {
   /** Our id against the peer's: on glare the smaller id keeps its offer. */
   localId: 'smaller' | 'larger';
   /** The output the real actor must end with. */
-  end?: { reason: CloseReason; detail?: string; ice?: ModelIceFailure };
+  end?: { reason: CloseReason; detail?: string; ice?: ModelIceFailure; undelivered?: number };
+  /** While closing: the output it ends with unless the close goes otherwise. */
+  pending?: { reason: CloseReason; detail?: string };
 }
 
 export type ModelEvent =
@@ -50,9 +52,16 @@ export type ModelEvent =
   | { type: 'TRANSPORT.ERROR'; reason: 'ice-failed' | 'error'; message: string }
   | { type: 'TRANSPORT.AUTH_FAILED'; message: string }
   | { type: 'TRANSPORT.CLOSED' }
+  /** The heartbeat found the peer silent too long. */
+  | { type: 'TRANSPORT.LOST'; detail: string }
+  /** The peer ended its stream and our acknowledgement is on its way. */
+  | { type: 'TRANSPORT.REMOTE_END' }
+  /** Our end of the stream finished: acknowledged, or not, with that many bytes never sent. */
+  | { type: 'TRANSPORT.ENDED'; acknowledged: boolean; unsent: number }
   /** The signaling server could not deliver one of our signals (peer gone, rate limit, no ack), of this or an earlier session. */
   | { type: 'SIGNALING.FAILED'; session: 'current' | 'stale'; code: ServerErrorCode; message: string }
-  | { type: 'USER.CLOSE' }
+  /** `disconnect()`: flushing by default, at once with `force`. */
+  | { type: 'USER.CLOSE'; force?: boolean }
   | { type: 'TIMEOUT' };
 
 /** What the real actor must do besides changing state; the model's actions carry these names. */
@@ -67,6 +76,8 @@ export type ModelEffect =
   | 'requestVerification'
   /** Send the peer a reject carrying the close reason, so it stops waiting. */
   | 'tellPeer'
+  /** Ask the transport to end the stream, waiting up to the flush timeout for the peer's acknowledgement. */
+  | 'endStream'
   /** Nothing at all: a signal that does not fit. */
   | 'drop';
 
@@ -128,6 +139,7 @@ export const peerConnectionModel = setup({
     currentSession: ({ event }) => event.type === 'SIGNALING.FAILED' && event.session === 'current',
     peerGaveUpOnIce: ({ event }) => event.type === 'REMOTE.REJECT' && event.code === 'ice-failed',
     peerIsBusy: ({ event }) => event.type === 'REMOTE.REJECT' && event.code === 'ERR_BUSY',
+    forced: ({ event }) => event.type === 'USER.CLOSE' && event.force === true,
   },
   actions: {
     relay: effect,
@@ -135,8 +147,19 @@ export const peerConnectionModel = setup({
     adopt: effect,
     requestVerification: effect,
     tellPeer: effect,
+    endStream: effect,
     drop: effect,
     ends: assign((_, end: NonNullable<ModelContext['end']>) => ({ end })),
+    closesLater: assign((_, pending: NonNullable<ModelContext['pending']>) => ({ pending })),
+    endsAsPending: assign(({ context }) => ({ end: context.pending })),
+    endsWithLoss: assign(({ event }) => (event.type === 'TRANSPORT.LOST' ? { end: { reason: 'peer-lost' as const, detail: event.detail } } : {})),
+    endsWithFlush: assign(({ event }) => {
+      if (event.type !== 'TRANSPORT.ENDED') return {};
+      const { acknowledged, unsent } = event;
+      if (acknowledged) return { end: { reason: 'closed' as const } };
+      const detail = `the peer did not acknowledge everything before the flush timeout; ${unsent} bytes never left`;
+      return { end: { reason: 'closed' as const, detail, undelivered: unsent } };
+    }),
     endsWithTransportError: assign(({ event }) => {
       if (event.type !== 'TRANSPORT.ERROR') return {};
       const { reason, message } = event;
@@ -204,8 +227,36 @@ export const peerConnectionModel = setup({
         ...whileOpen,
         'REMOTE.REJECT': closes({ reason: 'closed', detail: 'peer said goodbye' }),
         'TRANSPORT.CLOSED': closes({ reason: 'closed' }),
-        // Closing the channel tells the peer; no reject signal is needed.
-        'USER.CLOSE': closes({ reason: 'closed' }),
+        'TRANSPORT.LOST': { target: '#model.closed', actions: 'endsWithLoss' },
+        'TRANSPORT.REMOTE_END': {
+          target: 'closing',
+          actions: { type: 'closesLater', params: { reason: 'closed', detail: 'the peer ended the connection' } },
+        },
+        // The channel tells the peer (End, or closing at once); no reject signal is needed.
+        'USER.CLOSE': [
+          { guard: 'forced', ...closes({ reason: 'closed' }) },
+          { target: 'closing', actions: ['endStream', { type: 'closesLater', params: { reason: 'closed' } }] },
+        ],
+      },
+    },
+    /** Flushing: waiting for the peer to acknowledge our end, or to close after acknowledging its own. */
+    closing: {
+      meta: { timeout: 'flush' },
+      on: {
+        'LOCAL.CANDIDATE': { actions: 'relay' },
+        'REMOTE.CANDIDATE': { actions: 'drop' },
+        'REMOTE.ANSWER': { actions: 'drop' },
+        'REMOTE.NEW_OFFER': { actions: 'drop' },
+        'REMOTE.STALE': { actions: 'drop' },
+        'REMOTE.REJECT': { target: '#model.closed', actions: 'endsAsPending' },
+        'SIGNALING.FAILED': { actions: 'drop' },
+        'TRANSPORT.ENDED': { target: '#model.closed', actions: 'endsWithFlush' },
+        'TRANSPORT.CLOSED': { target: '#model.closed', actions: 'endsAsPending' },
+        'TRANSPORT.LOST': { target: '#model.closed', actions: 'endsWithLoss' },
+        'TRANSPORT.REMOTE_END': { actions: 'drop' },
+        'TRANSPORT.ERROR': { target: '#model.closed', actions: 'endsWithTransportError' },
+        'USER.CLOSE': [{ guard: 'forced', target: '#model.closed', actions: 'endsAsPending' }, { actions: 'drop' }],
+        TIMEOUT: closes({ reason: 'closed', detail: 'the transport did not finish closing in time' }),
       },
     },
     closed: { type: 'final' },
@@ -226,6 +277,12 @@ export const MODEL_EVENTS: ModelEvent[] = [
   { type: 'TRANSPORT.AUTH_FAILED', message: 'DTLS certificate does not match the signed SDP' },
   { type: 'SIGNALING.FAILED', session: 'current', code: 'ERR_UNKNOWN_PEER', message: 'no node with that id is connected' },
   { type: 'SIGNALING.FAILED', session: 'stale', code: 'ERR_RATE_LIMITED', message: 'too many events; slow down' },
+  { type: 'USER.CLOSE' },
+  { type: 'USER.CLOSE', force: true },
+  { type: 'TRANSPORT.LOST', detail: 'nothing heard for 4000 ms; ICE connected' },
+  { type: 'TRANSPORT.ENDED', acknowledged: true, unsent: 0 },
+  { type: 'TRANSPORT.ENDED', acknowledged: false, unsent: 0 },
+  { type: 'TRANSPORT.ENDED', acknowledged: false, unsent: 4096 },
 ];
 
 export type ModelPath = RunnablePath<ModelEvent>;
@@ -252,7 +309,7 @@ export function peerModelPaths(): { paths: ModelPath[]; shortest: number; simple
   return { paths: withoutPrefixes([...simple, ...shortest]), shortest: shortest.length, simple: simple.length };
 }
 
-const EFFECTS = new Set<string>(['relay', 'forward', 'adopt', 'requestVerification', 'tellPeer', 'drop'] satisfies ModelEffect[]);
+const EFFECTS = new Set<string>(['relay', 'forward', 'adopt', 'requestVerification', 'tellPeer', 'endStream', 'drop'] satisfies ModelEffect[]);
 
 /** The effects the model says `event` has in `before`, in order (entry effects included). */
 export function effectsOf(before: ModelSnapshot, event: ModelEvent): ModelEffect[] {

@@ -38,7 +38,7 @@ export function fakeLogic<TInput, TCommand extends { type: string }, TEvent exte
 export const fakeTransport = () => fakeLogic<TransportInput, TransportCommand, TransportEvent>();
 export const fakeSocket = () => fakeLogic<SocketInput, SocketCommand, SocketEvent>();
 
-export const PEER_TIMEOUTS = { offer: 1000, answer: 500, ice: 2000, verify: 300 };
+export const PEER_TIMEOUTS = { offer: 1000, answer: 500, ice: 2000, verify: 300, flush: 700 };
 
 export const transportDefaults = () => ({
   iceServers: [],

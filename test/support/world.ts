@@ -56,6 +56,12 @@ export class World {
       if (input.initiator) emit({ type: 'TRANSPORT.SIGNAL', data: { type: 'offer', sdp: `offer from ${owner}` } });
       receive((command) => {
         if (command.type === 'VERIFY') return emit({ type: 'TRANSPORT.VERIFIED', route: { route: 'host' } });
+        if (command.type === 'END') {
+          // The far side acknowledges our end at once, then waits for us to close.
+          const far = this.#far(t);
+          if (far) this.later(() => far.stopped || far.sendBack({ type: 'TRANSPORT.REMOTE_END' }));
+          return emit({ type: 'TRANSPORT.ENDED', acknowledged: true, unsent: 0 });
+        }
         if (command.data.type === 'offer') {
           emit({ type: 'TRANSPORT.SIGNAL', data: { type: 'answer', sdp: `answer from ${owner}` } });
           t.open = true;
@@ -67,11 +73,16 @@ export class World {
       });
       return () => {
         t.stopped = true;
-        const far = this.transports.find((o) => !o.stopped && o.open && o.owner === t.remoteId && o.remoteId === owner);
+        const far = this.#far(t);
         if (t.open && far) this.later(() => far.stopped || far.sendBack({ type: 'TRANSPORT.CLOSED' }));
       };
     },
   );
+
+  /** The open transport at the other end of `t`, if any. */
+  #far(t: FakeTransport): FakeTransport | undefined {
+    return this.transports.find((o) => !o.stopped && o.open && o.owner === t.remoteId && o.remoteId === t.owner);
+  }
 
   /** Two nodes, `a` connected to `b`, with everything they do seen by `inspect`. */
   static connectedPair(inspect?: (event: InspectionEvent) => void): { world: World; a: string; b: string } {

@@ -1,0 +1,71 @@
+/**
+ * Whether a peer is still there, judged from the data channel alone: any bytes from it count as a
+ * sign of life, and a link that has sent nothing for an interval sends a heartbeat, so two idle peers
+ * still hear each other. A frozen or killed peer falls silent and is declared lost after
+ * `missedBeats` intervals, long before ICE consent freshness (~15 s) would notice.
+ */
+
+/** Heartbeat settings of a link. */
+export interface HeartbeatOptions {
+  /** A link that has sent nothing for this long sends a heartbeat; default 1000 ms. */
+  intervalMs?: number;
+  /** The peer is lost after this many intervals without a byte from it; default 4. */
+  missedBeats?: number;
+}
+
+export const DEFAULT_HEARTBEAT: Required<HeartbeatOptions> = { intervalMs: 1000, missedBeats: 4 };
+
+/** What {@link Liveness.check} found: send a heartbeat now, and/or the peer is lost (silent that long). */
+export interface LivenessVerdict {
+  beat: boolean;
+  lostAfterMs?: number;
+}
+
+/**
+ * The clock arithmetic of a heartbeat, without timers: the link reports what it sent and heard, and a
+ * periodic check asks what to do.
+ *
+ * @example
+ * ```ts
+ * const liveness = new Liveness({ intervalMs: 1000, missedBeats: 4 }, performance.now());
+ * liveness.heard(performance.now()); // on every chunk received
+ * const { beat, lostAfterMs } = liveness.check(performance.now()); // every quarter interval
+ * ```
+ */
+export class Liveness {
+  readonly #intervalMs: number;
+  readonly #timeoutMs: number;
+  #lastHeard: number;
+  #lastSent: number;
+  #lost = false;
+
+  constructor(options: HeartbeatOptions, now: number) {
+    const { intervalMs, missedBeats } = { ...DEFAULT_HEARTBEAT, ...options };
+    this.#intervalMs = intervalMs;
+    this.#timeoutMs = intervalMs * missedBeats;
+    this.#lastHeard = now;
+    this.#lastSent = now;
+  }
+
+  /** How often {@link check} should run so that detection stays within a quarter interval of the timeout. */
+  get checkEveryMs(): number {
+    return this.#intervalMs / 4;
+  }
+
+  heard(now: number): void {
+    this.#lastHeard = now;
+  }
+
+  sent(now: number): void {
+    this.#lastSent = now;
+  }
+
+  /** A heartbeat is due once nothing was sent for an interval; the loss is reported once. */
+  check(now: number): LivenessVerdict {
+    const beat = now - this.#lastSent >= this.#intervalMs;
+    const silent = now - this.#lastHeard;
+    if (this.#lost || silent < this.#timeoutMs) return { beat };
+    this.#lost = true;
+    return { beat, lostAfterMs: Math.round(silent) };
+  }
+}
