@@ -11,7 +11,7 @@ export { DEFAULT_TIMEOUTS, type InspectOptions, type NodeOptions, type NodeTimeo
 export { defaultIdentityPath, generateIdentity, identityFromPem, loadOrCreateIdentity } from './services/identity.js';
 export { loopbackOnly, type CandidateFilter, type CandidateInfo } from './webrtc/candidates.js';
 export type { RouteInfo } from './webrtc/fingerprint.js';
-export type { DataMessage } from './data/dataPlane.js';
+export type { DataMessage, UnreadLimits } from './data/dataPlane.js';
 export type { IceServer } from './services/webrtcTransport.js';
 
 // The signaling server.

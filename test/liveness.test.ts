@@ -41,4 +41,24 @@ describe('a peer that dies or freezes', () => {
       console.log(`${signal}: peer-lost after ${times.join(', ')} ms`);
     });
   }
+
+  it('connectToNode() does not resolve on a connection that missed a heartbeat, until the peer is heard again', async () => {
+    const server = await harness.server();
+    const node = await harness.started(server.url);
+    const { child, id } = await peerProcess(server.url);
+    children.push(child);
+    await node.connectToNode(id);
+    const events: PeerEvent[] = [];
+    node.peerEvents$.subscribe((e) => events.push(e));
+    child.kill('SIGSTOP');
+    await new Promise((resolve) => setTimeout(resolve, 2000)); // past 1.5 intervals, short of the 4 s timeout
+    let settled = false;
+    const connecting = node.connectToNode(id).finally(() => (settled = true));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(settled).toBe(false);
+    child.kill('SIGCONT');
+    await connecting;
+    expect(events).toEqual([]);
+    expect(node.peers()).toMatchObject([{ id, state: 'connected' }]);
+  });
 });

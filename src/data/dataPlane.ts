@@ -1,4 +1,4 @@
-import { Subject } from 'rxjs';
+import { Observable, Subject } from 'rxjs';
 import type { PeerLink } from './link.js';
 
 /** A message as it arrives from a peer. */
@@ -7,17 +7,62 @@ export interface DataMessage {
   data: string | Uint8Array;
 }
 
+/** How much a node keeps of what arrives while nobody subscribes to `data$`. */
+export interface UnreadLimits {
+  /** Default 1000. */
+  messages?: number;
+  /** Payload bytes, default 16 MiB. */
+  bytes?: number;
+}
+
+export const DEFAULT_UNREAD: Required<UnreadLimits> = { messages: 1000, bytes: 16 * 1024 * 1024 };
+
 /**
  * The data plane of one node: the verified link of every connected peer and the stream of what they
  * send. Data bypasses the statecharts on purpose: the machines decide *whether* a peer may carry data,
  * and bulk traffic then costs no event dispatch.
+ *
+ * Messages that arrive while nobody subscribes to {@link data$} are kept, within `unread` limits, and
+ * replayed in order to the next subscriber; beyond the limits they are dropped and counted per peer.
+ *
+ * @example
+ * ```ts
+ * const plane = new DataPlane({ onDeliver: () => countBytes() });
+ * plane.deliver(peerId, 'early'); // kept: nobody reads yet
+ * plane.data$.subscribe(({ from, data }) => console.log(from, data)); // gets 'early' first
+ * ```
  */
 export class DataPlane {
   readonly #links = new Map<string, PeerLink>();
   readonly #closing = new Set<Promise<void>>();
-  readonly messages = new Subject<DataMessage>();
+  readonly #messages = new Subject<DataMessage>();
+  readonly #limits: Required<UnreadLimits>;
+  readonly #onDeliver: () => void;
+  #readers = 0;
+  #unread: DataMessage[] = [];
+  #unreadBytes = 0;
+  readonly #dropped = new Map<string, number>();
   /** One timer drives every link's heartbeat, and runs only while there are links. */
   #ticker: NodeJS.Timeout | undefined;
+  /** Every message from every peer; the first subscriber after a quiet spell gets what arrived meanwhile. */
+  readonly data$: Observable<DataMessage>;
+
+  constructor(options: { unread?: UnreadLimits; onDeliver?: () => void } = {}) {
+    this.#limits = { ...DEFAULT_UNREAD, ...options.unread };
+    this.#onDeliver = options.onDeliver ?? (() => {});
+    this.data$ = new Observable<DataMessage>((subscriber) => {
+      this.#readers++;
+      const subscription = this.#messages.subscribe(subscriber);
+      const backlog = this.#unread;
+      this.#unread = [];
+      this.#unreadBytes = 0;
+      for (const message of backlog) subscriber.next(message);
+      return () => {
+        this.#readers--;
+        subscription.unsubscribe();
+      };
+    });
+  }
 
   attach(peerId: string, link: PeerLink): void {
     this.#links.get(peerId)?.close();
@@ -48,7 +93,29 @@ export class DataPlane {
   }
 
   deliver(from: string, data: string | Uint8Array): void {
-    this.messages.next({ from, data });
+    this.#onDeliver();
+    if (this.#readers > 0) return this.#messages.next({ from, data });
+    const size = typeof data === 'string' ? Buffer.byteLength(data) : data.byteLength;
+    if (this.#unread.length >= this.#limits.messages || this.#unreadBytes + size > this.#limits.bytes) {
+      this.#dropped.set(from, (this.#dropped.get(from) ?? 0) + 1);
+      return;
+    }
+    // A view into a channel message would pin all of it while it waits: keep a copy of its own.
+    const pins = typeof data !== 'string' && data.byteLength !== data.buffer.byteLength;
+    this.#unread.push({ from, data: pins ? new Uint8Array(data) : data });
+    this.#unreadBytes += size;
+  }
+
+  /** Messages from `peerId` dropped because nobody read `data$` and the unread limits were full. */
+  dropped(peerId: string): number {
+    return this.#dropped.get(peerId) ?? 0;
+  }
+
+  /** Ends `data$`; what was never read is released. */
+  complete(): void {
+    this.#unread = [];
+    this.#unreadBytes = 0;
+    this.#messages.complete();
   }
 
   /** Registers a transport shutdown still in progress, so that {@link drained} can wait for it. */

@@ -113,6 +113,8 @@ export class PeerLink {
   private handedOver = 0;
   private readonly now: () => number;
   private readonly liveness: Liveness;
+  /** Resolved, and emptied, by the next chunk received. */
+  private hearing: (() => void)[] = [];
 
   constructor(
     private readonly raw: RawChannel,
@@ -176,7 +178,18 @@ export class PeerLink {
   receive(chunk: Uint8Array): void {
     if (this.closed) return;
     this.liveness.heard(this.now());
+    if (this.hearing.length > 0) for (const resolve of this.hearing.splice(0)) resolve();
     this.reader.push(chunk);
+  }
+
+  /** Whether the peer has missed a heartbeat (nothing heard for one and a half intervals). */
+  get silent(): boolean {
+    return this.liveness.isSilent(this.now());
+  }
+
+  /** Resolves when the next bytes arrive from the peer (never, if none do: race it with the close). */
+  nextHeard(): Promise<void> {
+    return new Promise((resolve) => this.hearing.push(resolve));
   }
 
   /** How often {@link tick} should run. */
@@ -362,6 +375,7 @@ export class PeerLink {
     if (this.closed) return;
     if (this.ending) this.finishEnd(false);
     this.closed = true;
+    this.hearing = [];
     clearTimeout(this.timer);
     clearImmediate(this.flush);
     this.timer = undefined;

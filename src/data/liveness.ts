@@ -56,6 +56,11 @@ export class Liveness {
     this.#lastHeard = now;
   }
 
+  /** Whether the peer has missed a heartbeat: nothing heard for one and a half intervals. */
+  isSilent(now: number): boolean {
+    return now - this.#lastHeard > 1.5 * this.#intervalMs;
+  }
+
   sent(now: number): void {
     this.#lastSent = now;
   }

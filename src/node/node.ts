@@ -6,7 +6,6 @@ import { P2PError } from '../errors.js';
 import { InspectionLog } from '../inspector/inspectionLog.js';
 import { silentLogger, type Logger } from '../log.js';
 import { nodeMachine } from '../machines/node.machine.js';
-import type { PeerOutput } from '../machines/peerConnection.machine.js';
 import { collectClosedConnections } from '../services/nativeCollector.js';
 import { assertCloseOptions, assertConnectOptions, assertMessage, assertNodeId } from './arguments.js';
 import { startInspectors, type Inspectors } from './inspection.js';
@@ -22,7 +21,11 @@ import type { CloseOptions, ConnectOptions, NodeSnapshot, PeerEvent, PeerInfo, T
  */
 export class P2PNode {
   readonly nodeId: string;
-  /** Messages from every peer, strings as strings and binary as Uint8Array. */
+  /**
+   * Messages from every peer, strings as strings and binary as Uint8Array. What arrives while nobody
+   * subscribes is kept (options.unread, default 1000 messages and 16 MiB) and replayed to the next
+   * subscriber; beyond that it is dropped and counted in `PeerInfo.dropped`.
+   */
   readonly data$: Observable<DataMessage>;
   /** Live peers (negotiating or connected); replays the current list to new subscribers. */
   readonly peers$: Observable<PeerInfo[]>;
@@ -35,7 +38,7 @@ export class P2PNode {
 
   readonly #log: Logger;
   readonly #maxPeers: number;
-  readonly #dataPlane = new DataPlane();
+  readonly #dataPlane: DataPlane;
   readonly #book: PeerBook;
   readonly #actor;
   readonly #tracker = new TransitionTracker();
@@ -55,6 +58,7 @@ export class P2PNode {
     const maxNegotiations = options.maxNegotiations ?? 10;
     this.#log = (options.logger ?? silentLogger).child({ node: identity.nodeId.slice(0, 8) });
     this.#inspectOptions = options.inspect ?? {};
+    this.#dataPlane = new DataPlane({ unread: options.unread, onDeliver: () => this.#book.bytesChanged() });
     this.#inspection = this.#inspectOptions.port === undefined ? undefined : new InspectionLog();
     this.#actor = createActor(nodeMachine, {
       id: 'node',
@@ -78,9 +82,7 @@ export class P2PNode {
       },
     });
 
-    const messages = this.#dataPlane.messages;
-    this.data$ = messages.asObservable();
-    messages.subscribe(() => this.#book.bytesChanged());
+    this.data$ = this.#dataPlane.data$;
     this.peers$ = this.#book.peers$;
     this.transitions$ = this.#transitions.asObservable();
     this.peerEvents$ = this.#book.peerEvents$;
@@ -146,7 +148,8 @@ export class P2PNode {
    * Connects to `nodeId` (or joins an attempt already under way or queued); resolves once the data
    * channel is open and the peer's DTLS certificate matched the one it signed for. At most
    * `maxNegotiations` attempts negotiate at once; later ones wait in call order, and their timeouts
-   * start when they do. Aborting `options.signal` abandons the attempt.
+   * start when they do. Aborting `options.signal` abandons the attempt. On a connection that has
+   * missed a heartbeat it waits until the peer is heard again, or lost (then it connects anew).
    */
   async connectToNode(nodeId: string, options?: ConnectOptions): Promise<void> {
     this.#assertRunning();
@@ -154,7 +157,15 @@ export class P2PNode {
     assertConnectOptions(options);
     if (nodeId === this.nodeId) throw new P2PError('ERR_SELF_CONNECT', 'a node cannot connect to itself');
     const state = this.#book.state(nodeId);
-    if (state === 'connected') return;
+    if (state === 'connected') {
+      const link = this.#dataPlane.get(nodeId);
+      if (!link?.silent) return;
+      const watch = new AbortController();
+      const ended = this.#book.ended(nodeId, watch.signal).then(() => false);
+      const heard = await Promise.race([link.nextHeard().then(() => true), ended]);
+      watch.abort();
+      return heard ? undefined : this.connectToNode(nodeId, options);
+    }
     // No signal can leave any more: fail now rather than at the offer timeout.
     if (this.#actor.getSnapshot().matches({ running: 'signalingFailed' })) throw this.#signalingError();
     // Queued attempts are in the book too, so the cap still holds once they start.
@@ -239,26 +250,18 @@ export class P2PNode {
 
   async #stop(force: boolean): Promise<void> {
     this.#book.stop();
-    const flushed = this.#started && !force ? await this.#closeConnected() : [];
+    const flushed = this.#started && !force ? await this.#book.closeConnected() : [];
     if (this.#started) this.#actor.send({ type: 'STOP' });
     this.#actor.stop();
     await this.#dataPlane.drained();
     await collectClosedConnections();
     await this.#inspectors.page?.close();
     this.#inspectors.stately?.stop();
-    this.#dataPlane.messages.complete();
+    this.#dataPlane.complete();
     this.#transitions.complete();
     this.#book.complete();
     const error = flushError(flushed);
     if (error) throw error;
-  }
-
-  /** Closes every connected peer, flushing; resolves with how each ended. */
-  #closeConnected(): Promise<(PeerOutput | undefined)[]> {
-    const ids = this.#book.inState('connected');
-    const ended = ids.map((id) => this.#book.ended(id));
-    for (const id of ids) this.#book.close(id);
-    return Promise.all(ended);
   }
 
   #inspect(event: InspectionEvent): void {

@@ -1,4 +1,5 @@
 import { resolveLinkOptions } from '../data/linkOptions.js';
+import { DEFAULT_UNREAD, type UnreadLimits } from '../data/dataPlane.js';
 import type { HeartbeatOptions } from '../data/liveness.js';
 import { P2PError, describeValue } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -69,6 +70,8 @@ export interface NodeOptions {
    * peer silent for `missedBeats` intervals (default 4) closes with `peer-lost`.
    */
   heartbeat?: HeartbeatOptions;
+  /** What `data$` keeps while nobody subscribes, replayed to the next subscriber (default 1000 messages, 16 MiB). */
+  unread?: UnreadLimits;
   /** Which ICE candidates to use, e.g. {@link loopbackOnly}; all by default. */
   candidateFilter?: CandidateFilter;
   /** Reconnect backoff towards the signaling server (default 250 ms doubling to 30 s, 30% jitter). */
@@ -118,7 +121,7 @@ export function validate(options: NodeOptions): void {
   for (const url of Array.isArray(urls) ? (urls as unknown[]) : [urls]) {
     if (!hasScheme(url, SIGNALING_SCHEMES)) throw invalid(`signalingUrl must be an http(s) or ws(s) URL, got ${describeValue(url)}`);
   }
-  for (const name of ['timeouts', 'backoff', 'inspect'] as const) {
+  for (const name of ['timeouts', 'backoff', 'inspect', 'unread'] as const) {
     if (options[name] !== undefined && !isObject(options[name])) throw invalid(`${name} must be an object, got ${describeValue(options[name])}`);
   }
   for (const [name, value] of Object.entries(options.timeouts ?? {})) {
@@ -131,6 +134,11 @@ export function validate(options: NodeOptions): void {
     if (value !== undefined && !(Number.isSafeInteger(value) && value > 0)) throw invalid(`${name} must be a positive integer`);
   }
   if (options.heartbeat !== undefined && !isObject(options.heartbeat)) throw invalid(`heartbeat must be an object, got ${describeValue(options.heartbeat)}`);
+  for (const [name, value] of Object.entries(options.unread ?? {})) {
+    if (!(name in DEFAULT_UNREAD) || !(Number.isSafeInteger(value) && (value as number) >= 0)) {
+      throw invalid(`unread.${name} must be messages or bytes, as an integer >= 0`);
+    }
+  }
   resolveLinkOptions({ maxMessageSize: options.maxMessageSize, heartbeat: options.heartbeat }); // the data plane's own bounds
   const { initialMs = 1, maxMs = Infinity, jitter = 0 } = options.backoff ?? {};
   if (![initialMs, maxMs, jitter].every((n) => typeof n === 'number') || !(initialMs > 0 && maxMs >= initialMs && jitter >= 0 && jitter <= 1)) {

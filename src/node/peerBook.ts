@@ -108,13 +108,19 @@ export class PeerBook {
     }
   }
 
-  /** Ids of the peers in `state`. */
-  inState(state: string): string[] {
-    return [...this.#peers.values()].filter((p) => p.state === state).map((p) => p.id);
+  /** Closes every connected peer, flushing; resolves with how each ended. */
+  closeConnected(): Promise<(PeerOutput | undefined)[]> {
+    const ids = [...this.#peers.values()].filter((p) => p.state === 'connected').map((p) => p.id);
+    const ended = ids.map((id) => this.ended(id));
+    for (const id of ids) this.close(id);
+    return Promise.all(ended);
   }
 
-  /** Resolves with how `nodeId`'s actor ended; undefined if it ended before it had one, or the book completed. */
-  ended(nodeId: string): Promise<PeerOutput | undefined> {
+  /**
+   * Resolves with how `nodeId`'s actor ended; undefined if it ended before it had one, or the book
+   * completed. Aborting `signal` stops watching (the promise then never settles).
+   */
+  ended(nodeId: string, signal?: AbortSignal): Promise<PeerOutput | undefined> {
     return new Promise((resolve) => {
       const sub = this.#status.pipe(filter((s) => s.id === nodeId && (s.output !== undefined || s.error !== undefined))).subscribe({
         next: (status) => {
@@ -123,6 +129,7 @@ export class PeerBook {
         },
         complete: () => resolve(undefined),
       });
+      signal?.addEventListener('abort', () => sub.unsubscribe(), { once: true });
     });
   }
 
@@ -243,6 +250,7 @@ export class PeerBook {
           rttMs: route?.rttMs,
           bytesIn: link?.bytesIn ?? 0,
           bytesOut: link?.bytesOut ?? 0,
+          dropped: this.#dataPlane.dropped(id),
         };
       }),
     );

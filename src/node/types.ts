@@ -21,6 +21,8 @@ export interface PeerInfo {
   rttMs?: number;
   bytesIn: number;
   bytesOut: number;
+  /** Messages from this peer dropped because nobody subscribed to `data$` and the unread buffer was full. */
+  dropped: number;
 }
 
 /** One state change of one actor: the supervisor (`node`), `signaling` or a `peer.<id>`. */
