@@ -577,6 +577,22 @@ describe('PeerLink liveness', () => {
     expect(lost.mock.calls).toEqual([[4000]]);
   });
 
+  it('says once when the peer misses a beat, and starts a new silence when revived from below the channel', () => {
+    let now = 0;
+    const [silent, lost] = [vi.fn(), vi.fn()];
+    const link = new PeerLink(new RecordingChannel(), () => {}, { now: () => now, heartbeat: { intervalMs: 1000, missedBeats: 4 } }, { silent, lost });
+    for (now = 0; now <= 3999; now += 250) link.tick();
+    expect(silent).toHaveBeenCalledTimes(1);
+    expect(lost).not.toHaveBeenCalled();
+    now = 4000;
+    link.tick();
+    expect(lost.mock.calls).toEqual([[4000]]);
+    link.revive(); // ICE still hears the peer: the channel is only stalled
+    for (now = 4250; now <= 8000; now += 250) link.tick();
+    expect(silent).toHaveBeenCalledTimes(2);
+    expect(lost.mock.calls).toEqual([[4000], [4000]]);
+  });
+
   it('hears a heartbeat from the other side as life, and delivers nothing for it', () => {
     const { a, b, inboxB } = duplex();
     b.receive(encodeHeader(RecordType.Heartbeat, 0, 0));

@@ -138,6 +138,7 @@ export async function runNode(command: StartCommand, logger: Logger, print: Prin
       logger,
       signalingAttempts: SIGNALING_ATTEMPTS,
       timeouts: { signalingConnect: SIGNALING_CONNECT_MS },
+      reconnect: true,
       inspect: { port: command.inspectPort, stately: command.stately },
     });
     // Subscribed before start so that nothing a fast peer sends is missed.

@@ -33,7 +33,12 @@ interface Outgoing {
 
 /** What a link tells its owner besides messages. */
 export interface LinkHooks {
-  /** Nothing arrived for `missedBeats` heartbeat intervals: the peer is gone or frozen. */
+  /** Nothing arrived for a heartbeat interval: the owner may note what the transport below still hears. */
+  silent?(): void;
+  /**
+   * Nothing arrived for `missedBeats` heartbeat intervals: the peer is gone or frozen, unless the owner
+   * knows better (packets still arrive below the channel) and calls {@link PeerLink.revive}.
+   */
   lost?(silentMs: number): void;
   /** The peer ended the stream and our EndAck is on its way: it will close the channel. */
   remoteEnd?(): void;
@@ -200,9 +205,15 @@ export class PeerLink {
   /** Sends a heartbeat if this link has been quiet for an interval; reports the peer lost once it is silent too long. */
   tick(): void {
     if (this.closed) return;
-    const { beat, lostAfterMs } = this.liveness.check(this.now());
+    const { beat, silent, lostAfterMs } = this.liveness.check(this.now());
     if (beat && this.queue.length === 0) this.enqueueControl(RecordType.Heartbeat);
+    if (silent) this.hooks.silent?.();
     if (lostAfterMs !== undefined) this.hooks.lost?.(lostAfterMs);
+  }
+
+  /** Counts the peer as heard now, though nothing came through the channel: a new silence starts. */
+  revive(): void {
+    this.liveness.heard(this.now());
   }
 
   /**

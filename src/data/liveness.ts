@@ -15,9 +15,13 @@ export interface HeartbeatOptions {
 
 export const DEFAULT_HEARTBEAT: Required<HeartbeatOptions> = { intervalMs: 1000, missedBeats: 4 };
 
-/** What {@link Liveness.check} found: send a heartbeat now, and/or the peer is lost (silent that long). */
+/**
+ * What {@link Liveness.check} found: send a heartbeat now; the peer just missed a beat (`silent`, once
+ * per silence); the peer is lost (`lostAfterMs`, once per silence).
+ */
 export interface LivenessVerdict {
   beat: boolean;
+  silent?: true;
   lostAfterMs?: number;
 }
 
@@ -37,6 +41,7 @@ export class Liveness {
   readonly #timeoutMs: number;
   #lastHeard: number;
   #lastSent: number;
+  #silent = false;
   #lost = false;
 
   constructor(options: HeartbeatOptions, now: number) {
@@ -52,8 +57,11 @@ export class Liveness {
     return this.#intervalMs / 4;
   }
 
+  /** Something arrived from the peer (or other evidence says it is there): a new silence starts afresh. */
   heard(now: number): void {
     this.#lastHeard = now;
+    this.#silent = false;
+    this.#lost = false;
   }
 
   /** Whether the peer has missed a heartbeat: nothing heard for one and a half intervals. */
@@ -65,12 +73,19 @@ export class Liveness {
     this.#lastSent = now;
   }
 
-  /** A heartbeat is due once nothing was sent for an interval; the loss is reported once. */
+  /** A heartbeat is due once nothing was sent for an interval; a missed beat and the loss are reported once. */
   check(now: number): LivenessVerdict {
     const beat = now - this.#lastSent >= this.#intervalMs;
-    const silent = now - this.#lastHeard;
-    if (this.#lost || silent < this.#timeoutMs) return { beat };
-    this.#lost = true;
-    return { beat, lostAfterMs: Math.round(silent) };
+    const silence = now - this.#lastHeard;
+    const verdict: LivenessVerdict = { beat };
+    if (!this.#silent && silence >= this.#intervalMs) {
+      this.#silent = true;
+      verdict.silent = true;
+    }
+    if (!this.#lost && silence >= this.#timeoutMs) {
+      this.#lost = true;
+      verdict.lostAfterMs = Math.round(silence);
+    }
+    return verdict;
   }
 }

@@ -19,8 +19,10 @@ import type { ProtocolError } from '../wire/protocol.js';
 /**
  * Why a peer actor ended; `busy`: the peer refused our offer while negotiating too many others (retry
  * later); `peer-lost`: an open connection fell silent (the peer died, froze or lost its network).
+ * `replaced` is the node's word for a connection whose actor adopted a new session the peer offered
+ * (it restarted, or reconnected first); the actor itself goes on to answer it.
  */
-export type CloseReason = 'closed' | 'timeout' | 'ice-failed' | 'peer-lost' | 'rejected' | 'busy' | 'auth' | 'error';
+export type CloseReason = 'closed' | 'timeout' | 'ice-failed' | 'peer-lost' | 'replaced' | 'rejected' | 'busy' | 'auth' | 'error';
 
 /** The reject code of a node that refuses offers while too many of its peers negotiate. */
 export const BUSY_CODE = 'ERR_BUSY';

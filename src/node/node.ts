@@ -9,9 +9,10 @@ import { nodeMachine } from '../machines/node.machine.js';
 import { collectClosedConnections } from '../services/nativeCollector.js';
 import { assertCloseOptions, assertConnectOptions, assertMessage, assertNodeId } from './arguments.js';
 import { startInspectors, type Inspectors } from './inspection.js';
-import { flushError } from './closeError.js';
+import { flushError, signalingError } from './errors.js';
 import { resolveIdentity, validate, type NodeOptions } from './options.js';
 import { PeerBook } from './peerBook.js';
+import { RECONNECTING, Reconnector } from './reconnector.js';
 import { supervisorInput } from './supervisorInput.js';
 import { TransitionTracker } from './transitions.js';
 import type { CloseOptions, ConnectOptions, NodeSnapshot, PeerEvent, PeerInfo, Transition } from './types.js';
@@ -40,6 +41,7 @@ export class P2PNode {
   readonly #maxPeers: number;
   readonly #dataPlane: DataPlane;
   readonly #book: PeerBook;
+  readonly #reconnector: Reconnector | undefined;
   readonly #actor;
   readonly #tracker = new TransitionTracker();
   readonly #transitions = new Subject<Transition>();
@@ -82,6 +84,8 @@ export class P2PNode {
       },
     });
 
+    const { reconnect } = options;
+    this.#reconnector = reconnect ? new Reconnector(this.#book, reconnect === true ? {} : reconnect) : undefined;
     this.data$ = this.#dataPlane.data$;
     this.peers$ = this.#book.peers$;
     this.transitions$ = this.#transitions.asObservable();
@@ -104,7 +108,7 @@ export class P2PNode {
     const outcome = new Promise<void>((resolve, reject) => {
       const sub = this.#transitions.pipe(filter((t) => t.actor === 'node')).subscribe((t) => {
         if (t.to === 'running.online') resolve();
-        else if (t.to === 'running.signalingFailed') reject(this.#signalingError());
+        else if (t.to === 'running.signalingFailed') reject(signalingError(this.#actor.getSnapshot().context.signalingError));
         else if (t.to === 'stopped') reject(new P2PError('ERR_STOPPED', 'node stopped while starting'));
         else return;
         sub.unsubscribe();
@@ -131,14 +135,6 @@ export class P2PNode {
     return this.#inspectors.stately?.url;
   }
 
-  #signalingError(): P2PError {
-    const error = this.#actor.getSnapshot().context.signalingError;
-    if (!error || error.code === 'ERR_SIGNALING_UNREACHABLE') {
-      return new P2PError('ERR_SIGNALING_UNREACHABLE', error?.message ?? 'signaling failed');
-    }
-    return new P2PError('ERR_SIGNALING_REJECTED', `signaling server refused this node (${error.code}): ${error.message}`);
-  }
-
   #assertRunning(): void {
     if (this.#stopped) throw new P2PError('ERR_STOPPED', 'node was stopped');
     if (!this.#started) throw new P2PError('ERR_NOT_STARTED', 'call start() first');
@@ -157,6 +153,7 @@ export class P2PNode {
     assertConnectOptions(options);
     if (nodeId === this.nodeId) throw new P2PError('ERR_SELF_CONNECT', 'a node cannot connect to itself');
     const state = this.#book.state(nodeId);
+    if (state === RECONNECTING) this.#reconnector?.hurry(nodeId);
     if (state === 'connected') {
       const link = this.#dataPlane.get(nodeId);
       if (!link?.silent) return;
@@ -167,7 +164,7 @@ export class P2PNode {
       return heard ? undefined : this.connectToNode(nodeId, options);
     }
     // No signal can leave any more: fail now rather than at the offer timeout.
-    if (this.#actor.getSnapshot().matches({ running: 'signalingFailed' })) throw this.#signalingError();
+    if (this.#actor.getSnapshot().matches({ running: 'signalingFailed' })) throw signalingError(this.#actor.getSnapshot().context.signalingError);
     // Queued attempts are in the book too, so the cap still holds once they start.
     if (state === undefined && this.#book.size >= this.#maxPeers) throw this.#tooManyPeers(this.#book.size);
     options?.signal?.throwIfAborted();
@@ -183,7 +180,7 @@ export class P2PNode {
   /** Why a queued attempt can no longer start, if the supervisor cannot take it. */
   #refusal(): P2PError | undefined {
     const snapshot = this.#actor.getSnapshot();
-    if (snapshot.matches({ running: 'signalingFailed' })) return this.#signalingError();
+    if (snapshot.matches({ running: 'signalingFailed' })) return signalingError(this.#actor.getSnapshot().context.signalingError);
     // Offers accepted while it waited may have taken the last peer slots: the CONNECT would be ignored.
     const peers = Object.keys(snapshot.context.peers).length;
     return peers >= this.#maxPeers ? this.#tooManyPeers(peers) : undefined;
@@ -226,6 +223,7 @@ export class P2PNode {
     this.#assertRunning();
     assertNodeId(nodeId);
     assertCloseOptions(options);
+    this.#reconnector?.cancel(nodeId);
     if (this.#book.state(nodeId) === undefined) return;
     const ended = this.#book.ended(nodeId);
     this.#book.close(nodeId, options?.force ?? false);
@@ -249,6 +247,7 @@ export class P2PNode {
   }
 
   async #stop(force: boolean): Promise<void> {
+    this.#reconnector?.stop();
     this.#book.stop();
     const flushed = this.#started && !force ? await this.#book.closeConnected() : [];
     if (this.#started) this.#actor.send({ type: 'STOP' });

@@ -9,6 +9,7 @@ import type { IceServer } from '../services/webrtcTransport.js';
 import { hasScheme } from '../url.js';
 import type { CandidateFilter } from '../webrtc/candidates.js';
 import { isNodeId, type Identity } from '../wire/keys.js';
+import { DEFAULT_RECONNECT, type ReconnectOptions } from './reconnector.js';
 
 /** Every timeout of a node, in milliseconds. */
 export interface NodeTimeouts {
@@ -70,6 +71,12 @@ export interface NodeOptions {
    * peer silent for `missedBeats` intervals (default 4) closes with `peer-lost`.
    */
   heartbeat?: HeartbeatOptions;
+  /**
+   * Re-establish connections that were lost (`peer-lost`, or ICE failure or error once connected),
+   * with backoff and jitter: `true` for the defaults (500 ms doubling to 10 s, 30% jitter, for at most
+   * 60 s), or the settings. Off by default; the CLI turns it on.
+   */
+  reconnect?: boolean | ReconnectOptions;
   /** What `data$` keeps while nobody subscribes, replayed to the next subscriber (default 1000 messages, 16 MiB). */
   unread?: UnreadLimits;
   /** Which ICE candidates to use, e.g. {@link loopbackOnly}; all by default. */
@@ -147,6 +154,7 @@ export function validate(options: NodeOptions): void {
   if (options.iceServers !== undefined && !(Array.isArray(options.iceServers) && options.iceServers.every(isIceServer))) {
     throw invalid('iceServers must be an array of { urls, username?, credential? } with string URLs');
   }
+  if (options.reconnect !== undefined && typeof options.reconnect !== 'boolean') validateReconnect(options.reconnect);
   if (options.candidateFilter !== undefined && typeof options.candidateFilter !== 'function') {
     throw invalid('candidateFilter must be a function');
   }
@@ -165,6 +173,15 @@ export function validate(options: NodeOptions): void {
   }
   if (options.inspect?.stately !== undefined && typeof options.inspect.stately !== 'boolean') {
     throw invalid('inspect.stately must be a boolean');
+  }
+}
+
+function validateReconnect(reconnect: unknown): void {
+  if (!isObject(reconnect)) throw invalid(`reconnect must be a boolean or an object, got ${describeValue(reconnect)}`);
+  const { initialMs, maxMs, jitter, budgetMs } = { ...DEFAULT_RECONNECT, ...reconnect };
+  const numbers = [initialMs, maxMs, jitter, budgetMs].every((n) => typeof n === 'number' && Number.isFinite(n));
+  if (!numbers || !(initialMs > 0 && maxMs >= initialMs && jitter >= 0 && jitter <= 1 && budgetMs > 0)) {
+    throw invalid('reconnect needs initialMs > 0, maxMs >= initialMs, jitter in [0, 1] and budgetMs > 0');
   }
 }
 

@@ -7,7 +7,7 @@ import type { DataPlane } from '../data/dataPlane.js';
 import { P2PError } from '../errors.js';
 import type { PeerOutput } from '../machines/peerConnection.machine.js';
 import type { RouteInfo } from '../webrtc/fingerprint.js';
-import { closeError } from './closeError.js';
+import { closeError } from './errors.js';
 import type { PeerEvent, PeerInfo } from './types.js';
 
 /** One peer's latest state, as the supervisor's peer actor (or the queue) reported it. */
@@ -40,6 +40,7 @@ export interface PeerBookOptions {
 }
 
 const PEERS_REFRESH_MS = 250;
+const REPLACED_DETAIL = 'the peer offered a new session (it restarted, or reconnected first)';
 /** The state `peers$` shows for an outgoing attempt waiting for a negotiation slot. */
 export const QUEUED = 'queued';
 
@@ -66,6 +67,8 @@ export class PeerBook {
   readonly #queued = new Set<string>();
   /** Outgoing attempts that left the queue, each holding a slot until it connects or ends. */
   readonly #negotiating = new Set<string>();
+  /** Peers shown in a waiting state of their own (a reconnect's backoff), with no actor and not queued. */
+  readonly #held = new Map<string, string>();
   readonly #peers = new Map<string, PeerStatus>();
   readonly #status = new Subject<PeerStatus>();
   readonly #events = new Subject<PeerEvent>();
@@ -93,16 +96,28 @@ export class PeerBook {
 
   /** Queues an outgoing attempt; it starts as soon as a negotiation slot is free. */
   enqueue(nodeId: string): void {
+    this.#held.delete(nodeId);
     this.#queued.add(nodeId);
     this.changed({ id: nodeId, state: QUEUED, since: Date.now() });
     this.#startQueuedSoon();
   }
 
-  /** Ends the attempt or connection to `nodeId`: a queued attempt leaves the queue, an actor is closed. */
+  /** Shows `nodeId` in `state` with no actor behind it, until it is enqueued, closed or gets an actor. */
+  hold(nodeId: string, state: string): void {
+    this.#held.set(nodeId, state);
+    this.changed({ id: nodeId, state, since: Date.now() });
+  }
+
+  /** Reports an event that no actor's state change carries (e.g. `reconnecting`). */
+  announce(event: PeerEvent): void {
+    this.#events.next(event);
+  }
+
+  /** Ends the attempt or connection to `nodeId`: a queued or held attempt ends, an actor is closed. */
   close(nodeId: string, force = false): void {
-    if (this.#queued.has(nodeId)) {
+    if (this.#queued.has(nodeId) || this.#held.has(nodeId)) {
       const error = new P2PError('ERR_PEER_CLOSED', `connection to ${nodeId.slice(0, 12)}… closed before it started`);
-      this.changed({ id: nodeId, state: QUEUED, since: Date.now(), error });
+      this.changed({ id: nodeId, state: this.#peers.get(nodeId)!.state, since: Date.now(), error });
     } else {
       this.#negotiator.disconnect(nodeId, force);
     }
@@ -169,10 +184,15 @@ export class PeerBook {
     const previous = this.#peers.get(id)?.state;
     const wasConnected = previous === 'connected' || previous === 'closing';
     const ended = status.output !== undefined || status.error !== undefined;
+    // The actor adopted a new session the peer offered: for the user, that connection is over.
+    if (wasConnected && status.state === 'answering') {
+      this.#events.next({ type: 'closed', id, reason: 'replaced', detail: REPLACED_DETAIL, wasConnected });
+    }
     if (ended) this.#peers.delete(id);
     else this.#peers.set(id, status);
     // An attempt also leaves the queue when the peer's own offer gave it an actor first: it joins that one.
     if (ended || status.state !== QUEUED) this.#queued.delete(id);
+    if (ended || this.#held.get(id) !== status.state) this.#held.delete(id);
     this.#publish();
     this.#status.next(status);
     if (status.output) {

@@ -35,10 +35,12 @@ export interface Transition {
   at: number;
 }
 
-/** A peer connection that opened, or one that ended (with why). */
+/** A peer connection that opened, one that ended (with why), or a lost one about to be retried. */
 export type PeerEvent =
   | { type: 'connected'; id: string; route?: RouteInfo }
-  | { type: 'closed'; id: string; reason: CloseReason; detail?: string; wasConnected: boolean };
+  | { type: 'closed'; id: string; reason: CloseReason; detail?: string; wasConnected: boolean }
+  /** With `reconnect` on: attempt `attempt` to re-establish a lost connection starts in `delayMs`. */
+  | { type: 'reconnecting'; id: string; attempt: number; delayMs: number };
 
 export interface ConnectOptions {
   signal?: AbortSignal;

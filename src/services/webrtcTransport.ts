@@ -11,7 +11,7 @@ import { PeerLink, type EndResult } from '../data/link.js';
 import type { LinkOptions } from '../data/linkOptions.js';
 import type { Logger } from '../log.js';
 import { acceptsCandidate, candidateKey, filterSdp, sdpCandidates, withCandidates, type CandidateFilter } from '../webrtc/candidates.js';
-import { readDtlsInfo, sameFingerprint, sdpFingerprint, type Fingerprint, type RouteInfo } from '../webrtc/fingerprint.js';
+import { packetsFromPeer, readDtlsInfo, sameFingerprint, sdpFingerprint, type Fingerprint, type RouteInfo } from '../webrtc/fingerprint.js';
 import type { SignalData } from '../wire/envelope.js';
 import { connectionClosed } from './nativeCollector.js';
 
@@ -176,6 +176,9 @@ export const webrtcTransport = fromCallback<TransportCommand, TransportInput, Tr
     });
 
     const readStats = async () => readDtlsInfo((await internals._pc.getStats()).values());
+    /** Packets from the peer on any candidate pair, ICE checks included: evidence of life below the data channel. */
+    const packetsHeard = async () => packetsFromPeer((await internals._pc.getStats()).values());
+    let heardBelow: number | undefined;
     const verify = async (): Promise<void> => {
       let info = await readStats();
       // Stats can trail the channel's open event; retry until the certificate shows (the machine's
@@ -199,8 +202,23 @@ export const webrtcTransport = fromCallback<TransportCommand, TransportInput, Tr
         (data) => input.dataPlane.deliver(input.remoteId, data),
         { ...input.link, logger: log },
         {
-          lost: (silentMs) =>
-            sendBack({ type: 'TRANSPORT.LOST', detail: `nothing heard for ${silentMs} ms; ICE ${internals._pc.iceConnectionState}` }),
+          silent: () => {
+            packetsHeard().then((count) => (heardBelow = count), () => (heardBelow = undefined));
+          },
+          lost: (silentMs) => {
+            const confirm = (count: number | undefined): void => {
+              if (stopped) return;
+              // The channel is silent, but ICE and DTLS still hear the peer: SCTP is only stalled (a lossy path backs off its retransmissions).
+              if (count !== undefined && heardBelow !== undefined && count > heardBelow) {
+                heardBelow = count;
+                log.debug({ peer: input.remoteId, silentMs }, 'data channel silent, but the peer still answers below it');
+                return verified.revive();
+              }
+              const detail = `nothing heard for ${silentMs} ms, on the channel or below it; ICE ${internals._pc.iceConnectionState}`;
+              sendBack({ type: 'TRANSPORT.LOST', detail });
+            };
+            packetsHeard().then(confirm, () => confirm(undefined));
+          },
           remoteEnd: () => sendBack({ type: 'TRANSPORT.REMOTE_END' }),
         },
       );

@@ -79,3 +79,20 @@ export function readDtlsInfo(report: Iterable<Stats>): DtlsInfo {
 export function sameFingerprint(a: Fingerprint | undefined, b: Fingerprint | undefined): boolean {
   return a !== undefined && b !== undefined && a.algorithm === b.algorithm && a.value === b.value;
 }
+
+/**
+ * Every packet the peer sent us that getStats() counts, on every candidate pair: DTLS/SCTP packets,
+ * ICE connectivity checks and their responses. A frozen or dead peer adds none; a live one behind a
+ * stalled SCTP association still answers ICE consent checks every few seconds.
+ */
+export function packetsFromPeer(report: Iterable<Stats>): number {
+  let total = 0;
+  for (const stats of report) {
+    if (stats.type !== 'candidate-pair') continue;
+    for (const key of ['packetsReceived', 'requestsReceived', 'responsesReceived']) {
+      const value = stats[key];
+      if (typeof value === 'number') total += value;
+    }
+  }
+  return total;
+}

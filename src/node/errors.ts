@@ -1,11 +1,14 @@
+/** The errors a node's methods reject with for how a connection, a close or signaling ended. */
 import { P2PError, type ErrorCode } from '../errors.js';
 import type { CloseReason, PeerOutput } from '../machines/peerConnection.machine.js';
+import type { SignalingOutput } from '../machines/signaling.machine.js';
 
 const CLOSE_ERRORS: Record<CloseReason, ErrorCode> = {
   closed: 'ERR_PEER_CLOSED',
   timeout: 'ERR_CONNECT_TIMEOUT',
   'ice-failed': 'ERR_ICE_FAILED',
   'peer-lost': 'ERR_PEER_LOST',
+  replaced: 'ERR_PEER_CLOSED',
   rejected: 'ERR_PEER_REJECTED',
   busy: 'ERR_PEER_BUSY',
   auth: 'ERR_AUTH',
@@ -43,4 +46,12 @@ export function flushError(outputs: readonly (PeerOutput | undefined)[]): P2PErr
     'ERR_FLUSH_TIMEOUT',
     `${peers} did not acknowledge everything sent before the flush timeout; ${bytes} bytes never left this node`,
   );
+}
+
+/** The error `start()` and later calls reject with once signaling has failed for good with `error`. */
+export function signalingError(error: SignalingOutput['error'] | undefined): P2PError {
+  if (!error || error.code === 'ERR_SIGNALING_UNREACHABLE') {
+    return new P2PError('ERR_SIGNALING_UNREACHABLE', error?.message ?? 'signaling failed');
+  }
+  return new P2PError('ERR_SIGNALING_REJECTED', `signaling server refused this node (${error.code}): ${error.message}`);
 }
