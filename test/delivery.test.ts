@@ -79,17 +79,12 @@ describe('closing delivers what send() accepted', () => {
   it('a frozen peer never acknowledges: disconnect() closes after timeouts.flush with ERR_FLUSH_TIMEOUT', async () => {
     const server = await harness.server();
     const a = await harness.started(server.url, { timeouts: { flush: 500 }, heartbeat: { intervalMs: 60_000 } });
-    const { child, id } = await peerProcess(server.url);
-    try {
-      await a.connectToNode(id);
-      child.kill('SIGSTOP');
-      await a.send(id, new Uint8Array(64 * KiB));
-      await expect(a.disconnect(id)).rejects.toMatchObject({ code: 'ERR_FLUSH_TIMEOUT' });
-      expect(a.peers()).toEqual([]);
-    } finally {
-      // Before the server closes: a frozen client would hold its WebSocket close for 30 s.
-      child.kill('SIGKILL');
-    }
+    const { child, id } = await peerProcess(harness, server.url);
+    await a.connectToNode(id);
+    child.kill('SIGSTOP');
+    await a.send(id, new Uint8Array(64 * KiB));
+    await expect(a.disconnect(id)).rejects.toMatchObject({ code: 'ERR_FLUSH_TIMEOUT' });
+    expect(a.peers()).toEqual([]);
   });
 
   it('{ force: true } closes at once, without waiting for the peer', async () => {

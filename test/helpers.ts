@@ -1,3 +1,4 @@
+import type { ChildProcess } from 'node:child_process';
 import { firstValueFrom, filter, take, timeout, toArray, type Observable } from 'rxjs';
 import { createNode, createSignalingServer, loopbackOnly, type NodeOptions, type P2PNode } from '../src/index.js';
 import type { SignalingServer, SignalingServerOptions } from '../src/index.js';
@@ -7,6 +8,12 @@ export class Harness {
   readonly nodes: P2PNode[] = [];
   readonly servers: SignalingServer[] = [];
   readonly #deferred: (() => Promise<void>)[] = [];
+  readonly #children: ChildProcess[] = [];
+
+  /** Kills `child` first at cleanup, before the servers close (a frozen client would hold its close for 30 s). */
+  adopt(child: ChildProcess): void {
+    this.#children.push(child);
+  }
 
   /** Runs `release` at cleanup, after the nodes have stopped. */
   defer(release: () => Promise<void>): void {
@@ -41,6 +48,7 @@ export class Harness {
   }
 
   async cleanup(): Promise<void> {
+    for (const child of this.#children.splice(0)) child.kill('SIGKILL');
     await Promise.allSettled(this.nodes.map((n) => n.stop()));
     await Promise.allSettled(this.servers.map((s) => s.close()));
     await Promise.allSettled(this.#deferred.splice(0).map((release) => release()));

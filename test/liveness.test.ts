@@ -3,7 +3,6 @@
  * heartbeat notices, and the connection closes with `peer-lost`, not with an ICE diagnosis. Each run
  * prints the detection time; LIVENESS_RUNS=5 repeats each case for the figures in the README.
  */
-import type { ChildProcess } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { PeerEvent } from '../src/index.js';
 import { Harness, next } from './helpers.js';
@@ -13,11 +12,7 @@ const RUNS = Number(process.env.LIVENESS_RUNS ?? 1);
 
 describe('a peer that dies or freezes', () => {
   const harness = new Harness();
-  const children: ChildProcess[] = [];
-  afterEach(async () => {
-    for (const child of children.splice(0)) child.kill('SIGKILL');
-    await harness.cleanup();
-  });
+  afterEach(() => harness.cleanup());
 
   for (const signal of ['SIGKILL', 'SIGSTOP'] as const) {
     it(`is reported peer-lost after ${signal}, with what was seen`, async () => {
@@ -25,8 +20,7 @@ describe('a peer that dies or freezes', () => {
       const node = await harness.started(server.url);
       const times: number[] = [];
       for (let run = 0; run < RUNS; run++) {
-        const { child, id } = await peerProcess(server.url);
-        children.push(child);
+        const { child, id } = await peerProcess(harness, server.url);
         await node.connectToNode(id);
         // Later runs idle a while first, so the kill falls at different points of the heartbeat cycle.
         await new Promise((resolve) => setTimeout(resolve, (run % 5) * 350));
@@ -45,8 +39,7 @@ describe('a peer that dies or freezes', () => {
   it('connectToNode() does not resolve on a connection that missed a heartbeat, until the peer is heard again', async () => {
     const server = await harness.server();
     const node = await harness.started(server.url);
-    const { child, id } = await peerProcess(server.url);
-    children.push(child);
+    const { child, id } = await peerProcess(harness, server.url);
     await node.connectToNode(id);
     const events: PeerEvent[] = [];
     node.peerEvents$.subscribe((e) => events.push(e));

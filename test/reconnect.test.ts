@@ -5,7 +5,6 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { ChildProcess } from 'node:child_process';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { DataPlane } from '../src/data/dataPlane.js';
 import type { PeerOutput } from '../src/machines/peerConnection.machine.js';
@@ -36,15 +35,21 @@ function world(options = {}) {
   return { book, reconnector, events, connects, end, connect };
 }
 
+/** A world whose connection was just lost, on fake timers, once the reconnector has reacted. */
+async function afterLoss(options = {}) {
+  vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+  const w = world(options);
+  w.connect();
+  w.end('peer-lost');
+  await flush();
+  return w;
+}
+
 describe('Reconnector', () => {
   afterEach(() => vi.useRealTimers());
 
   it('retries a lost connection with backoff until it connects, and shows the peer as reconnecting meanwhile', async () => {
-    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
-    const { book, events, connects, end, connect } = world();
-    connect();
-    end('peer-lost');
-    await flush();
+    const { book, events, connects, end, connect } = await afterLoss();
     expect(book.state(ID)).toBe(RECONNECTING);
     expect(events.at(-1)).toEqual({ type: 'reconnecting', id: ID, attempt: 1, delayMs: 100 });
     await vi.advanceTimersByTimeAsync(100);
@@ -64,17 +69,14 @@ describe('Reconnector', () => {
   });
 
   it('gives up once the budget is spent, and never undoes a close that was asked for', async () => {
-    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
-    const { book, events, connects, end, connect } = world({ budgetMs: 250 });
-    connect();
-    end('peer-lost');
+    const { book, events, connects, end } = await afterLoss({ budgetMs: 250 });
     const failNextAttempt = async (afterMs: number) => {
-      await flush();
       await vi.advanceTimersByTimeAsync(afterMs);
       book.changed({ id: ID, state: 'offering', since: 0 });
       end('timeout');
     };
     await failNextAttempt(100); // t = 100: attempt 1 fails, within the 250 ms budget
+    await flush();
     await failNextAttempt(200); // t = 300: attempt 2 fails, past it
     await flush();
     await vi.advanceTimersByTimeAsync(1000);
@@ -89,11 +91,7 @@ describe('Reconnector', () => {
   });
 
   it('stops retrying a peer the user disconnects, and ends its wait with ERR_PEER_CLOSED', async () => {
-    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
-    const { book, reconnector, connects, end, connect } = world();
-    connect();
-    end('peer-lost');
-    await flush();
+    const { book, reconnector, connects } = await afterLoss();
     const waiting = book.outcome(ID, undefined);
     reconnector.cancel(ID);
     book.close(ID);
@@ -103,19 +101,14 @@ describe('Reconnector', () => {
   });
 });
 
-describe('reconnect on real connections', () => {
+describe('reconnect and replacement on real connections', () => {
   const harness = new Harness();
-  const children: ChildProcess[] = [];
-  afterEach(async () => {
-    for (const child of children.splice(0)) child.kill('SIGKILL');
-    await harness.cleanup();
-  });
+  afterEach(() => harness.cleanup());
 
   it('a peer frozen past the heartbeat timeout is lost, then reconnected once it thaws', async () => {
     const server = await harness.server();
     const node = await harness.started(server.url, { reconnect: true });
-    const { child, id } = await peerProcess(server.url);
-    children.push(child);
+    const { child, id } = await peerProcess(harness, server.url);
     await node.connectToNode(id);
     const events: PeerEvent[] = [];
     node.peerEvents$.subscribe((e) => events.push(e));
@@ -135,42 +128,29 @@ describe('reconnect on real connections', () => {
     const server = await harness.server();
     const node = await harness.started(server.url, { reconnect: true });
     const identityFile = join(mkdtempSync(join(tmpdir(), 'p2p-reconnect-')), 'peer.pem');
-    const first = await peerProcess(server.url, identityFile);
-    children.push(first.child);
+    const first = await peerProcess(harness, server.url, identityFile);
     await node.connectToNode(first.id);
     const lost = next(node.peerEvents$, (e) => e.type === 'closed', 30_000);
     first.child.kill('SIGKILL');
     expect(await lost).toMatchObject({ reason: 'peer-lost' });
     const back = next(node.peerEvents$, (e) => e.type === 'connected', 60_000);
-    const second = await peerProcess(server.url, identityFile);
-    children.push(second.child);
+    const second = await peerProcess(harness, server.url, identityFile);
     expect(second.id).toBe(first.id);
     await back;
     expect(node.peers()).toMatchObject([{ id: first.id, state: 'connected' }]);
   });
-});
 
-describe('a peer that restarts and connects first', () => {
-  const harness = new Harness();
-  const children: ChildProcess[] = [];
-  afterEach(async () => {
-    for (const child of children.splice(0)) child.kill('SIGKILL');
-    await harness.cleanup();
-  });
-
-  it('replaces the old connection: closed (replaced), then connected again, before the old one is found dead', async () => {
+  it('a peer that restarts and connects first replaces the old connection: closed (replaced), then connected again, before the old one is found dead', async () => {
     const server = await harness.server();
     const node = await harness.started(server.url);
     const identityFile = join(mkdtempSync(join(tmpdir(), 'p2p-replace-')), 'peer.pem');
-    const first = await peerProcess(server.url, identityFile);
-    children.push(first.child);
+    const first = await peerProcess(harness, server.url, identityFile);
     await node.connectToNode(first.id);
     const events: PeerEvent[] = [];
     node.peerEvents$.subscribe((e) => events.push(e));
     const back = next(node.peerEvents$, (e) => e.type === 'connected', 30_000);
     first.child.kill('SIGKILL');
-    const second = await peerProcess(server.url, identityFile, node.nodeId);
-    children.push(second.child);
+    await peerProcess(harness, server.url, identityFile, node.nodeId);
     await back;
     expect(events).toMatchObject([
       { type: 'closed', id: first.id, reason: 'replaced', wasConnected: true },
