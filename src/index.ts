@@ -5,7 +5,7 @@
 // The node.
 export { createNode, P2PNode } from './node/node.js';
 export { closeError } from './node/errors.js';
-export type { CloseOptions, ConnectOptions, NodeSnapshot, PeerEvent, PeerInfo, Transition } from './node/types.js';
+export type { CloseOptions, ConnectOptions, NodeSnapshot, PeerEvent, PeerInfo, SendOptions, Transition } from './node/types.js';
 export type { HeartbeatOptions } from './data/liveness.js';
 export { DEFAULT_TIMEOUTS, type InspectOptions, type NodeOptions, type NodeTimeouts } from './node/options.js';
 export { defaultIdentityPath, generateIdentity, identityFromPem, loadOrCreateIdentity } from './services/identity.js';

@@ -51,15 +51,15 @@ describe('the public API, given any arguments', () => {
   it('node methods resolve or reject with a coded error, and the node still connects and delivers', async () => {
     const target = fc.oneof(anyArgument, fc.constantFrom(() => b.nodeId, () => a.nodeId, () => generateIdentity().nodeId).map((f) => f()));
     const call = fc.oneof(
-      fc.tuple(fc.constant('connectToNode' as const), target, fc.oneof(fc.constant(undefined), anyArgument)),
-      fc.tuple(fc.constant('send' as const), target, anyArgument),
-      fc.tuple(fc.constant('sendData' as const), anyArgument, fc.constant(undefined)),
-      fc.tuple(fc.constant('disconnect' as const), target, fc.constant(undefined)),
+      fc.tuple(fc.constant('connectToNode' as const), target, fc.oneof(fc.constant(undefined), anyArgument), fc.constant(undefined)),
+      fc.tuple(fc.constant('send' as const), target, anyArgument, fc.oneof(fc.constant(undefined), fc.record({ delivered: fc.boolean() }), anyArgument)),
+      fc.tuple(fc.constant('sendData' as const), anyArgument, fc.constant(undefined), fc.constant(undefined)),
+      fc.tuple(fc.constant('disconnect' as const), target, fc.oneof(fc.constant(undefined), anyArgument), fc.constant(undefined)),
     );
     await fc.assert(
-      fc.asyncProperty(call, async ([method, first, second]) => {
-        const api = a as unknown as Record<string, (x: unknown, y: unknown) => Promise<void>>;
-        await onlyCodedErrors(() => api[method]!.call(a, first, second));
+      fc.asyncProperty(call, async ([method, first, second, third]) => {
+        const api = a as unknown as Record<string, (x: unknown, y: unknown, z: unknown) => Promise<void>>;
+        await onlyCodedErrors(() => api[method]!.call(a, first, second, third));
       }),
       { numRuns: 150 },
     );

@@ -112,6 +112,20 @@ describe('messages that arrive while nobody reads data$', () => {
     expect((await late).data).toBe('late');
   });
 
+  it('send(..., { delivered: true }) resolves once the peer took it, and rejects ERR_NOT_DELIVERED when it dropped it', async () => {
+    const server = await harness.server();
+    const a = await harness.started(server.url);
+    const b = await harness.started(server.url, { unread: { messages: 1 } });
+    await a.connectToNode(b.nodeId);
+    await a.send(b.nodeId, 'kept for the next subscriber', { delivered: true });
+    await expect(a.send(b.nodeId, 'no room left', { delivered: true })).rejects.toMatchObject({ code: 'ERR_NOT_DELIVERED' });
+    const first = next(b.data$);
+    expect((await first).data).toBe('kept for the next subscriber');
+    await a.send(b.nodeId, new Uint8Array(5_000_000), { delivered: true });
+    // bytesIn counts what arrived, dropped or not.
+    expect(b.peers()[0]!.bytesIn).toBe('kept for the next subscriber'.length + 'no room left'.length + 5_000_000);
+  });
+
   it('beyond options.unread are dropped and counted per peer in peers()', async () => {
     const server = await harness.server();
     const a = await harness.started(server.url);

@@ -1,6 +1,6 @@
 import { createCipheriv, createHash } from 'node:crypto';
 import { describe, it, expect, vi } from 'vitest';
-import { FLAG_TEXT, HEADER_SIZE, RecordReader, RecordType, encodeHeader, type RecordHeader } from '../src/data/framing.js';
+import { FLAG_RECEIPT, FLAG_TEXT, HEADER_SIZE, RecordReader, RecordType, encodeHeader, type RecordHeader } from '../src/data/framing.js';
 import { PeerLink, type EndResult, type LinkHooks, type RawChannel } from '../src/data/link.js';
 import type { LinkOptions } from '../src/data/linkOptions.js';
 import { P2PError } from '../src/errors.js';
@@ -410,7 +410,7 @@ describe('PeerLink', () => {
   it('skips unknown types, unknown flags, oversize and invalid UTF-8 records and delivers what follows', () => {
     const { logger, entries } = recordingLogger();
     const received: Message[] = [];
-    const link = new PeerLink({ send: () => {}, bufferedAmount: 0 }, (m) => received.push(m), { logger, maxMessageSize: 100 });
+    const link = new PeerLink({ send: () => {}, bufferedAmount: 0 }, (m) => void received.push(m), { logger, maxMessageSize: 100 });
     const record = (type: number, flags: number, payload: number[] | Buffer): Buffer =>
       Buffer.concat([encodeHeader(type as RecordType, flags, payload.length), Buffer.from(payload)]);
     const valid = (text: string): Buffer => record(RecordType.Message, FLAG_TEXT, Buffer.from(text));
@@ -491,7 +491,7 @@ describe('PeerLink', () => {
 
     const channel = new FakeChannel();
     const digests: string[] = [];
-    const receiver = new PeerLink({ send: () => {}, bufferedAmount: 0 }, (m) => digests.push(digest(m)));
+    const receiver = new PeerLink({ send: () => {}, bufferedAmount: 0 }, (m) => void digests.push(digest(m)));
     channel.deliver = (chunk) => receiver.receive(chunk);
     const sender = new PeerLink(channel, () => {});
 
@@ -639,5 +639,49 @@ describe('PeerLink end of stream', () => {
     expect(await both).toEqual([{ acknowledged: true, unsent: 0 }, { acknowledged: true, unsent: 0 }]);
     a.close();
     b.close();
+  });
+});
+
+describe('PeerLink delivery receipts', () => {
+  it('resolves a send with a receipt once the far side took it, in order with sends without', async () => {
+    const { a, b, inboxB } = duplex();
+    const order: string[] = [];
+    await Promise.all([
+      a.send('first', { receipt: true }).then(() => order.push('first')),
+      a.send('second').then(() => order.push('second accepted')),
+      a.send(new Uint8Array(300 * KiB), { receipt: true }).then(() => order.push('third')),
+    ]);
+    expect(inboxB.messages).toHaveLength(3);
+    expect(order).toEqual(['second accepted', 'first', 'third']);
+    a.close();
+    b.close();
+  });
+
+  it('rejects with ERR_NOT_DELIVERED when the far side drops the message, saying why', async () => {
+    const tooSmall = duplex({}, {});
+    const small = new PeerLink({ send: (chunk) => tooSmall.a.receive(chunk), bufferedAmount: 0 }, () => {}, { maxMessageSize: 10 });
+    tooSmall.ab.deliver = (chunk) => small.receive(chunk);
+    await expect(tooSmall.a.send('more than ten bytes', { receipt: true })).rejects.toMatchObject({
+      code: 'ERR_NOT_DELIVERED',
+      message: "the peer dropped the message: it is over the peer's maxMessageSize",
+    });
+    const unread = new PeerLink({ send: (chunk) => tooSmall.a.receive(chunk), bufferedAmount: 0 }, () => false);
+    tooSmall.ab.deliver = (chunk) => unread.receive(chunk);
+    await expect(tooSmall.a.send('nobody reads', { receipt: true })).rejects.toMatchObject({ code: 'ERR_NOT_DELIVERED' });
+    tooSmall.a.close();
+  });
+
+  it('answers a receipt even for text that is not UTF-8, and rejects waiting senders when the link closes', async () => {
+    const channel = new RecordingChannel();
+    const receiver = new PeerLink(channel, () => {});
+    receiver.receive(Buffer.concat([encodeHeader(RecordType.Message, FLAG_TEXT | FLAG_RECEIPT, 2), Buffer.from([0xff, 0xfe])]));
+    await new Promise((resolve) => setImmediate(resolve));
+    const receipts: Uint8Array[] = [];
+    new RecordReader(() => true, (header, payload) => header.type === RecordType.Receipt && receipts.push(new Uint8Array(payload))).push(channel.chunks[0]!);
+    expect(receipts).toEqual([Uint8Array.of(3)]);
+    const sender = new PeerLink(new RecordingChannel(), () => {});
+    const waiting = sender.send('x', { receipt: true });
+    sender.close();
+    await expect(waiting).rejects.toMatchObject({ code: 'ERR_PEER_CLOSED' });
   });
 });

@@ -92,18 +92,23 @@ export class DataPlane {
     return [...this.#links.keys()];
   }
 
-  deliver(from: string, data: string | Uint8Array): void {
+  /** Hands a message to `data$`, or keeps it for the next subscriber; false if it had to be dropped. */
+  deliver(from: string, data: string | Uint8Array): boolean {
     this.#onDeliver();
-    if (this.#readers > 0) return this.#messages.next({ from, data });
+    if (this.#readers > 0) {
+      this.#messages.next({ from, data });
+      return true;
+    }
     const size = typeof data === 'string' ? Buffer.byteLength(data) : data.byteLength;
     if (this.#unread.length >= this.#limits.messages || this.#unreadBytes + size > this.#limits.bytes) {
       this.#dropped.set(from, (this.#dropped.get(from) ?? 0) + 1);
-      return;
+      return false;
     }
     // A view into a channel message would pin all of it while it waits: keep a copy of its own.
     const pins = typeof data !== 'string' && data.byteLength !== data.buffer.byteLength;
     this.#unread.push({ from, data: pins ? new Uint8Array(data) : data });
     this.#unreadBytes += size;
+    return true;
   }
 
   /** Messages from `peerId` dropped because nobody read `data$` and the unread limits were full. */

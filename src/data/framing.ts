@@ -6,7 +6,7 @@
  * | Offset | Size | Field  | Meaning                                                               |
  * | ------ | ---- | ------ | --------------------------------------------------------------------- |
  * | 0      | 1    | type   | {@link RecordType}; records of unknown types are skipped              |
- * | 1      | 1    | flags  | {@link FLAG_TEXT}: the payload is UTF-8; other bits: record skipped   |
+ * | 1      | 1    | flags  | {@link FLAG_TEXT}, {@link FLAG_RECEIPT}; other bits: record skipped  |
  * | 2      | 4    | length | u32 big-endian payload length                                         |
  * | 6      | n    | payload| one whole application message                                         |
  *
@@ -29,11 +29,15 @@ export const RecordType = {
   End: 2,
   /** Empty: "your End arrived, and everything I accepted precedes this": the far side may close. */
   EndAck: 3,
+  /** One byte: what became of the oldest message still waiting for a receipt (see `receipts.ts`). */
+  Receipt: 4,
 } as const;
 export type RecordType = (typeof RecordType)[keyof typeof RecordType];
 
 export const FLAG_TEXT = 0x01;
-export const KNOWN_FLAGS = FLAG_TEXT;
+/** On a message: the sender wants a {@link RecordType.Receipt} for it. */
+export const FLAG_RECEIPT = 0x02;
+export const KNOWN_FLAGS = FLAG_TEXT | FLAG_RECEIPT;
 
 export const HEADER_SIZE = 6;
 /** Largest payload the u32 length field can announce. */

@@ -7,9 +7,10 @@
  */
 import { P2PError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
-import { FLAG_TEXT, HEADER_SIZE, KNOWN_FLAGS, RecordReader, RecordType, encodeHeader, type RecordHeader } from './framing.js';
+import { FLAG_RECEIPT, FLAG_TEXT, HEADER_SIZE, KNOWN_FLAGS, RecordReader, RecordType, encodeHeader, type RecordHeader } from './framing.js';
 import { resolveLinkOptions, type LinkOptions, type ResolvedLinkOptions } from './linkOptions.js';
 import { Liveness } from './liveness.js';
+import { PendingReceipts, ReceiptStatus, receiptPayload } from './receipts.js';
 
 /**
  * The channel under a link: one `send` per channel message, and how many bytes it has not sent yet.
@@ -55,7 +56,7 @@ interface Ending {
   timer: NodeJS.Timeout;
 }
 
-const EMPTY = new Uint8Array(0);
+const EMPTY: Uint8Array = new Uint8Array(0);
 const noop = (): void => {};
 
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
@@ -120,10 +121,12 @@ export class PeerLink {
   private readonly liveness: Liveness;
   /** Resolved, and emptied, by the next chunk received. */
   private hearing: (() => void)[] = [];
+  private readonly receipts = new PendingReceipts();
 
+  /** `onMessage` returns false when it could not keep the message (a receipt then says so). */
   constructor(
     private readonly raw: RawChannel,
-    private readonly onMessage: (data: string | Uint8Array) => void,
+    private readonly onMessage: (data: string | Uint8Array) => boolean | void,
     options: LinkOptions = {},
     private readonly hooks: LinkHooks = {},
   ) {
@@ -152,9 +155,10 @@ export class PeerLink {
    * with `ERR_INVALID_DATA` for anything but a string or Uint8Array, `ERR_MESSAGE_TOO_LARGE` above
    * `maxMessageSize`, and `ERR_PEER_CLOSED` if the link closes first. Like bytes in the channel's
    * own buffer, accepted messages not yet sent are lost if the link closes. Strings are sent as
-   * UTF-8, so lone surrogates arrive as U+FFFD.
+   * UTF-8, so lone surrogates arrive as U+FFFD. With `receipt`, it resolves only once the far side's
+   * node took the message, and rejects with `ERR_NOT_DELIVERED` if it dropped it.
    */
-  send(data: string | Uint8Array): Promise<void> {
+  send(data: string | Uint8Array, { receipt = false }: { receipt?: boolean } = {}): Promise<void> {
     if (this.closed) return Promise.reject(new P2PError('ERR_PEER_CLOSED', 'link is closed'));
     if (this.ended) return Promise.reject(new P2PError('ERR_PEER_CLOSED', 'link is ending'));
     let payload: Uint8Array;
@@ -170,8 +174,9 @@ export class PeerLink {
       return Promise.reject(err);
     }
     return new Promise<void>((resolve, reject) => {
-      const header = encodeHeader(RecordType.Message, flags, payload.length);
-      this.queue.push({ header, payload, offset: 0, resolve, reject });
+      if (receipt) this.receipts.add(resolve, reject);
+      const header = encodeHeader(RecordType.Message, receipt ? flags | FLAG_RECEIPT : flags, payload.length);
+      this.queue.push({ header, payload, offset: 0, resolve: receipt ? noop : resolve, reject });
       this.queuedBytes += HEADER_SIZE + payload.length;
       const turnStarted = this.flush !== undefined;
       this.flush ??= setImmediate(() => this.onFlush());
@@ -234,11 +239,15 @@ export class PeerLink {
     this.shutdown(new P2PError('ERR_PEER_CLOSED', 'link closed'));
   }
 
-  /** Queues an empty record of `type` behind everything accepted so far. */
-  private enqueueControl(type: RecordType, onSent?: () => void): void {
-    this.queue.push({ header: encodeHeader(type, 0, 0), payload: EMPTY, offset: 0, resolve: noop, reject: noop, onSent });
-    this.queuedBytes += HEADER_SIZE;
+  /** Queues a control record of `type` behind everything accepted so far. */
+  private enqueueControl(type: RecordType, onSent?: () => void, payload = EMPTY): void {
+    this.queue.push({ header: encodeHeader(type, 0, payload.length), payload, offset: 0, resolve: noop, reject: noop, onSent });
+    this.queuedBytes += HEADER_SIZE + payload.length;
     this.pump(true);
+  }
+
+  private answerReceipt(flags: number, status: ReceiptStatus): void {
+    if (flags & FLAG_RECEIPT && !this.closed) this.enqueueControl(RecordType.Receipt, undefined, receiptPayload(status));
   }
 
   /** Bytes accepted that never reached the network: still queued, or still in the channel's buffer. */
@@ -393,21 +402,25 @@ export class PeerLink {
     this.flush = undefined;
     this.queuedBytes = 0;
     for (const message of this.queue.splice(0)) message.reject(reason);
+    this.receipts.rejectAll(reason);
   }
 
   /** Whether to keep an incoming record's payload; anything refused is skipped without buffering. */
   private accepts({ type, flags, length }: RecordHeader): boolean {
     if (type === RecordType.Heartbeat || type === RecordType.End || type === RecordType.EndAck) return length === 0;
+    if (type === RecordType.Receipt) return length === 1;
     if (type !== RecordType.Message) {
       this.log.debug({ type, length }, 'skipping record of unknown type');
       return false;
     }
     if (flags & ~KNOWN_FLAGS) {
       this.log.warn({ flags, length }, 'skipping record with unknown flags');
+      this.answerReceipt(flags, ReceiptStatus.UnknownFlags);
       return false;
     }
     if (length > this.options.maxMessageSize) {
       this.log.warn({ size: length, max: this.options.maxMessageSize }, 'skipping oversize incoming message');
+      this.answerReceipt(flags, ReceiptStatus.TooLarge);
       return false;
     }
     return true;
@@ -418,21 +431,24 @@ export class PeerLink {
     if (type === RecordType.End) return this.onRemoteEnd();
     if (type === RecordType.EndAck) return this.finishEnd(true);
     if (type === RecordType.Heartbeat) return;
+    if (type === RecordType.Receipt) return this.receipts.settle(payload);
     let data: string | Uint8Array = payload;
     if (flags & FLAG_TEXT) {
       try {
         data = utf8.decode(payload);
       } catch {
         this.log.warn({ size: payload.length }, 'dropping TEXT message that is not valid UTF-8');
-        return;
+        return this.answerReceipt(flags, ReceiptStatus.NotUtf8);
       }
     }
     this.delivered += payload.length;
+    let kept: boolean | void = true;
     try {
-      this.onMessage(data);
+      kept = this.onMessage(data);
     } catch (err) {
       this.log.error({ err }, 'message handler threw');
     }
+    this.answerReceipt(flags, kept === false ? ReceiptStatus.Unread : ReceiptStatus.Delivered);
   }
 }
 

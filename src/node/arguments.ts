@@ -1,7 +1,7 @@
 /** Checks of the arguments the node's methods take, each failing with its own error code. */
 import { P2PError, describeValue } from '../errors.js';
 import { isNodeId } from '../wire/keys.js';
-import type { CloseOptions, ConnectOptions } from './types.js';
+import type { CloseOptions, ConnectOptions, SendOptions } from './types.js';
 
 /** @throws P2PError ERR_INVALID_NODE_ID unless `value` is 64 lower-case hex digits. */
 export function assertNodeId(value: unknown): asserts value is string {
@@ -26,10 +26,18 @@ export function assertConnectOptions(value: unknown): asserts value is ConnectOp
 
 /** @throws P2PError ERR_INVALID_OPTION unless `value` is undefined or `{ force?: boolean }`. */
 export function assertCloseOptions(value: unknown): asserts value is CloseOptions | undefined {
-  if (!isOptions(value, 'close')) return;
-  const { force } = value as CloseOptions;
-  if (force !== undefined && typeof force !== 'boolean') {
-    throw new P2PError('ERR_INVALID_OPTION', `options.force must be a boolean, got ${describeValue(force)}`);
+  if (isOptions(value, 'close')) assertFlag(value as Record<string, unknown>, 'force');
+}
+
+/** @throws P2PError ERR_INVALID_OPTION unless `value` is undefined or `{ delivered?: boolean }`. */
+export function assertSendOptions(value: unknown): asserts value is SendOptions | undefined {
+  if (isOptions(value, 'send')) assertFlag(value as Record<string, unknown>, 'delivered');
+}
+
+function assertFlag(options: Record<string, unknown>, name: string): void {
+  const flag = options[name];
+  if (flag !== undefined && typeof flag !== 'boolean') {
+    throw new P2PError('ERR_INVALID_OPTION', `options.${name} must be a boolean, got ${describeValue(flag)}`);
   }
 }
 

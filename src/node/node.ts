@@ -7,7 +7,7 @@ import { InspectionLog } from '../inspector/inspectionLog.js';
 import { silentLogger, type Logger } from '../log.js';
 import { nodeMachine } from '../machines/node.machine.js';
 import { collectClosedConnections } from '../services/nativeCollector.js';
-import { assertCloseOptions, assertConnectOptions, assertMessage, assertNodeId } from './arguments.js';
+import { assertCloseOptions, assertConnectOptions, assertMessage, assertNodeId, assertSendOptions } from './arguments.js';
 import { startInspectors, type Inspectors } from './inspection.js';
 import { flushError, signalingError } from './errors.js';
 import { resolveIdentity, validate, type NodeOptions } from './options.js';
@@ -15,7 +15,7 @@ import { PeerBook } from './peerBook.js';
 import { RECONNECTING, Reconnector } from './reconnector.js';
 import { supervisorInput } from './supervisorInput.js';
 import { TransitionTracker } from './transitions.js';
-import type { CloseOptions, ConnectOptions, NodeSnapshot, PeerEvent, PeerInfo, Transition } from './types.js';
+import type { CloseOptions, ConnectOptions, NodeSnapshot, PeerEvent, PeerInfo, SendOptions, Transition } from './types.js';
 
 /**
  * A running node. Create it with {@link createNode}.
@@ -187,18 +187,20 @@ export class P2PNode {
   }
 
   /**
-   * Sends to one peer; resolves once the whole message is handed to its channel. A peer still
-   * negotiating (e.g. the far end of a `connectToNode` that just resolved) is waited for.
+   * Sends to one peer; resolves once the message fits the peer's send budget, or, with
+   * `{ delivered: true }`, once the peer's node took it. A peer still negotiating (e.g. the far end
+   * of a `connectToNode` that just resolved) is waited for.
    */
-  async send(nodeId: string, data: string | Uint8Array): Promise<void> {
+  async send(nodeId: string, data: string | Uint8Array, options?: SendOptions): Promise<void> {
     this.#assertRunning();
     assertNodeId(nodeId);
     assertMessage(data);
+    assertSendOptions(options);
     if (!this.#dataPlane.get(nodeId) && this.#book.state(nodeId) !== undefined) await this.#book.outcome(nodeId, undefined);
     const link = this.#dataPlane.get(nodeId);
     if (!link) throw new P2PError('ERR_NOT_CONNECTED', `not connected to ${nodeId.slice(0, 12)}…`);
     try {
-      await link.send(data);
+      await link.send(data, { receipt: options?.delivered });
     } finally {
       this.#book.bytesChanged();
     }

@@ -46,6 +46,15 @@ export interface ConnectOptions {
   signal?: AbortSignal;
 }
 
+/** How `send()` sends one message. */
+export interface SendOptions {
+  /**
+   * Resolve only once the peer's node took the message (its `data$`, or its buffer for the next
+   * subscriber); reject with ERR_NOT_DELIVERED if it dropped it. Costs one 7-byte record back.
+   */
+  delivered?: boolean;
+}
+
 /** How `disconnect()` and `stop()` close: by default after delivering everything `send()` accepted. */
 export interface CloseOptions {
   /** Close at once; messages accepted but not yet delivered are lost. */
