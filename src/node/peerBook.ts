@@ -1,6 +1,7 @@
 /**
  * The node's view of its peers: what `peers$` and `peerEvents$` show, the queue of outgoing attempts
- * waiting for a negotiation slot, and the promise each `connectToNode` waits on.
+ * waiting for a negotiation slot, peers waiting to reconnect, and the promise each `connectToNode`
+ * waits on.
  */
 import { BehaviorSubject, Observable, Subject, filter } from 'rxjs';
 import type { DataPlane } from '../data/dataPlane.js';
@@ -45,7 +46,7 @@ const REPLACED_DETAIL = 'the peer offered a new session (it restarted, or reconn
 export const QUEUED = 'queued';
 
 /**
- * Bookkeeping for every live peer, negotiating, connected or queued.
+ * Bookkeeping for every live peer: negotiating, connected, closing, queued or waiting to reconnect.
  *
  * @example
  * ```ts
