@@ -1,6 +1,7 @@
 /** Checks of the arguments the node's methods take, each failing with its own error code. */
 import { P2PError, describeValue } from '../errors.js';
 import { isNodeId } from '../wire/keys.js';
+import { isRecord } from '../wire/protocol.js';
 import type { CloseOptions, ConnectOptions, SendOptions } from './types.js';
 
 /** @throws P2PError ERR_INVALID_NODE_ID unless `value` is 64 lower-case hex digits. */
@@ -44,7 +45,7 @@ function assertFlag(options: Record<string, unknown>, name: string): void {
 /** False for undefined (no options); true for an object; throws for anything else. */
 function isOptions(value: unknown, what: string): value is object {
   if (value === undefined) return false;
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+  if (!isRecord(value)) {
     throw new P2PError('ERR_INVALID_OPTION', `${what} options must be an object, got ${describeValue(value)}`);
   }
   return true;

@@ -9,6 +9,7 @@ import type { IceServer } from '../services/webrtcTransport.js';
 import { hasScheme } from '../url.js';
 import type { CandidateFilter } from '../webrtc/candidates.js';
 import { isNodeId, type Identity } from '../wire/keys.js';
+import { isRecord } from '../wire/protocol.js';
 import { DEFAULT_RECONNECT, type ReconnectOptions } from './reconnector.js';
 
 /** Every timeout of a node, in milliseconds. */
@@ -118,7 +119,7 @@ export function signalingUrls(signalingUrl: string | readonly string[]): string[
 
 /** Throws P2PError ERR_INVALID_OPTION for the first option that cannot work, whatever `options` is. */
 export function validate(options: NodeOptions): void {
-  if (!isObject(options)) {
+  if (!isRecord(options)) {
     throw invalid(`createNode needs an options object such as { signalingUrl: 'http://127.0.0.1:8080' }, got ${describeValue(options)}`);
   }
   const urls: unknown = options.signalingUrl;
@@ -129,7 +130,7 @@ export function validate(options: NodeOptions): void {
     if (!hasScheme(url, SIGNALING_SCHEMES)) throw invalid(`signalingUrl must be an http(s) or ws(s) URL, got ${describeValue(url)}`);
   }
   for (const name of ['timeouts', 'backoff', 'inspect', 'unread'] as const) {
-    if (options[name] !== undefined && !isObject(options[name])) throw invalid(`${name} must be an object, got ${describeValue(options[name])}`);
+    if (options[name] !== undefined && !isRecord(options[name])) throw invalid(`${name} must be an object, got ${describeValue(options[name])}`);
   }
   for (const [name, value] of Object.entries(options.timeouts ?? {})) {
     if (!(name in DEFAULT_TIMEOUTS) || typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
@@ -140,7 +141,7 @@ export function validate(options: NodeOptions): void {
     const value = options[name];
     if (value !== undefined && !(Number.isSafeInteger(value) && value > 0)) throw invalid(`${name} must be a positive integer`);
   }
-  if (options.heartbeat !== undefined && !isObject(options.heartbeat)) throw invalid(`heartbeat must be an object, got ${describeValue(options.heartbeat)}`);
+  if (options.heartbeat !== undefined && !isRecord(options.heartbeat)) throw invalid(`heartbeat must be an object, got ${describeValue(options.heartbeat)}`);
   for (const [name, value] of Object.entries(options.unread ?? {})) {
     if (!(name in DEFAULT_UNREAD) || !(Number.isSafeInteger(value) && (value as number) >= 0)) {
       throw invalid(`unread.${name} must be messages or bytes, as an integer >= 0`);
@@ -177,7 +178,7 @@ export function validate(options: NodeOptions): void {
 }
 
 function validateReconnect(reconnect: unknown): void {
-  if (!isObject(reconnect)) throw invalid(`reconnect must be a boolean or an object, got ${describeValue(reconnect)}`);
+  if (!isRecord(reconnect)) throw invalid(`reconnect must be a boolean or an object, got ${describeValue(reconnect)}`);
   const { initialMs, maxMs, jitter, budgetMs } = { ...DEFAULT_RECONNECT, ...reconnect };
   const numbers = [initialMs, maxMs, jitter, budgetMs].every((n) => typeof n === 'number' && Number.isFinite(n));
   if (!numbers || !(initialMs > 0 && maxMs >= initialMs && jitter >= 0 && jitter <= 1 && budgetMs > 0)) {
@@ -189,21 +190,17 @@ function invalid(message: string): P2PError {
   return new P2PError('ERR_INVALID_OPTION', message);
 }
 
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
 function isIceServer(value: unknown): value is IceServer {
-  if (!isObject(value)) return false;
+  if (!isRecord(value)) return false;
   const { urls, username, credential } = value;
   const validUrls = typeof urls === 'string' || (Array.isArray(urls) && urls.length > 0 && urls.every((u) => typeof u === 'string'));
   return validUrls && ['undefined', 'string'].includes(typeof username) && ['undefined', 'string'].includes(typeof credential);
 }
 
 function isLogger(value: unknown): value is Logger {
-  return isObject(value) && (['debug', 'info', 'warn', 'error', 'child'] as const).every((m) => typeof value[m] === 'function');
+  return isRecord(value) && (['debug', 'info', 'warn', 'error', 'child'] as const).every((m) => typeof value[m] === 'function');
 }
 
 function isIdentity(value: unknown): value is Identity {
-  return isObject(value) && isNodeId(value.nodeId) && typeof value.publicKey === 'string' && typeof value.sign === 'function';
+  return isRecord(value) && isNodeId(value.nodeId) && typeof value.publicKey === 'string' && typeof value.sign === 'function';
 }

@@ -2,7 +2,7 @@
 import { P2PError, describeValue } from '../errors.js';
 import type { Logger } from '../log.js';
 import { hasScheme } from '../url.js';
-import { MAX_TURN_URLS, isTurnUrl } from '../wire/protocol.js';
+import { MAX_TURN_URLS, isRecord, isTurnUrl } from '../wire/protocol.js';
 import { DEFAULT_TURN_TTL_SECONDS, type TurnRestOptions } from './turnCredentials.js';
 
 /** What a Redis URL may start with. */
@@ -65,7 +65,7 @@ export type Config = Required<Omit<SignalingServerOptions, 'logger' | 'turn' | '
 
 /** {@link SignalingServerOptions} with defaults filled in, checked. */
 export function resolveConfig(options: SignalingServerOptions): Config {
-  if (typeof options !== 'object' || options === null || Array.isArray(options)) invalid('options', describeValue(options));
+  if (!isRecord(options as unknown)) invalid('options', describeValue(options));
   const rateLimit = options.rateLimit ?? { perSecond: 100, burst: 200 };
   const config: Config = {
     port: options.port ?? 0,
@@ -98,7 +98,7 @@ export function resolveConfig(options: SignalingServerOptions): Config {
   }
   if (config.redis !== undefined && !hasScheme(config.redis, REDIS_SCHEMES)) invalid('redis', '(not a redis:// URL)');
   const { logger } = options;
-  if (logger !== undefined && (typeof logger !== 'object' || logger === null || typeof logger.child !== 'function')) {
+  if (logger !== undefined && !(isRecord(logger) && typeof logger.child === 'function')) {
     invalid('logger', describeValue(logger));
   }
   return config;
@@ -106,7 +106,7 @@ export function resolveConfig(options: SignalingServerOptions): Config {
 
 function resolveTurn(turn: TurnRestOptions | undefined): Required<TurnRestOptions> | undefined {
   if (turn === undefined) return undefined;
-  if (typeof turn !== 'object' || turn === null) invalid('turn', describeValue(turn));
+  if (!isRecord(turn)) invalid('turn', describeValue(turn));
   const { urls, secret, ttlSeconds = DEFAULT_TURN_TTL_SECONDS } = turn;
   // The client refuses more URLs than MAX_TURN_URLS, so more would silently cost every node its relay.
   if (!Array.isArray(urls) || urls.length === 0 || urls.length > MAX_TURN_URLS || !urls.every(isTurnUrl)) {

@@ -130,7 +130,8 @@ const SESSION = /^[A-Za-z0-9_-]{8,64}$/;
 /** RFC 7065 `turn:`/`turns:` URI: host (IP literal, IPv4 or name), optional port, optional transport. */
 const TURN_URL = /^turns?:(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(?::(\d{1,5}))?(?:\?transport=(?:udp|tcp))?$/;
 
-function isRecord(value: unknown): value is Record<string, unknown> {
+/** A plain object: not null, not an array. */
+export function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
