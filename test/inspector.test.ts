@@ -2,7 +2,7 @@ import { request } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { InspectionLog } from '../src/inspector/inspectionLog.js';
 import { startInspectorServer, type InspectorServer } from '../src/inspector/inspectorServer.js';
-import { Harness } from './helpers.js';
+import { Harness, next } from './helpers.js';
 import { InspectorStream } from './support/sse.js';
 import { World } from './support/world.js';
 
@@ -127,8 +127,11 @@ describe('a node with inspect.port, on real WebRTC', () => {
     const stream = await InspectorStream.open(a.inspectorUrl!);
     expect(Object.keys(stream.hello!.charts).sort()).toEqual(['node', 'peer', 'signaling']);
     expect(stream.hello!.log[0]).toMatchObject({ actor: 'node', from: '', to: 'idle' });
+    // b may still be verifying when a's connectToNode resolves; stopped then, it would not end the stream.
+    const bConnected = next(b.peerEvents$, (e) => e.type === 'connected');
     await a.connectToNode(b.nodeId);
     await stream.until(() => stream.byName(`peer.${b.nodeId}`)?.state === 'connected');
+    await bConnected;
     await b.stop();
     await stream.until(() => stream.byName(`peer.${b.nodeId}`)?.status === 'done');
     expect(stream.byName(`peer.${b.nodeId}`)).toMatchObject({ state: 'closed', reason: 'closed' });
