@@ -9,7 +9,7 @@
 import { createHash, randomBytes, type Hash } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import pino from 'pino';
-import { createNode, type IceServer, type NodeTimeouts, type P2PNode, type PeerEvent, type PeerInfo } from '../../src/index.js';
+import { createNode, type IceServer, type NodeOptions, type NodeTimeouts, type P2PNode, type PeerEvent, type PeerInfo } from '../../src/index.js';
 
 export interface StartRequest {
   signalingUrl: string;
@@ -17,6 +17,8 @@ export interface StartRequest {
   timeouts?: Partial<NodeTimeouts>;
   /** Keep only ICE candidates of these types (e.g. `['relay']` to force TURN); all by default. */
   candidateTypes?: string[];
+  /** Re-establish lost connections (`createNode`'s option); off by default. */
+  reconnect?: NodeOptions['reconnect'];
 }
 
 /** What arrived from one peer. Binary messages are hashed in arrival order. */
@@ -78,13 +80,14 @@ function summary(inbox: Inbox | undefined): ReceivedSummary {
 }
 
 const handlers: { [K in AgentCommand]: (args: AgentApi[K][0]) => Promise<AgentApi[K][1]> } = {
-  async start({ signalingUrl, iceServers, timeouts, candidateTypes }) {
+  async start({ signalingUrl, iceServers, timeouts, candidateTypes, reconnect }) {
     if (node) throw Object.assign(new Error('already started'), { code: 'ERR_AGENT' });
     const level = process.env.P2P_AGENT_LOG;
     node = createNode({
       signalingUrl,
       iceServers,
       timeouts,
+      reconnect,
       candidateFilter: candidateTypes ? (c) => candidateTypes.includes(c.type) : undefined,
       logger: level ? pino({ level }, pino.destination(2)) : undefined,
     });

@@ -170,6 +170,45 @@ describe('across NATs, in a lab of network namespaces', () => {
     report('cone ↔ cone, 5% loss + 100 ms', { route, connectMs: times, medianMs: median(times), transferMs, kBps: Math.round(bytes / 1024 / (transferMs / 1000)) });
   }, 480_000);
 
+  it('7. a 30 s blackhole on router A: both sides find the peer lost in about 4 s, and reconnect once the path is back', async () => {
+    const { lab, signaling, turn } = await servers({ natA: 'cone', natB: 'cone' });
+    const [a, b] = await Promise.all([NatAgent.spawn(lab, NS.hostA), NatAgent.spawn(lab, NS.hostB)]);
+    const request: StartRequest = {
+      signalingUrl: signaling.url,
+      iceServers: [{ urls: turn.stunUrls }],
+      timeouts: { ice: ICE_TIMEOUT_MS },
+      reconnect: { budgetMs: 90_000 },
+    };
+    await Promise.all([a!.start(request), b!.start(request)]);
+    await connectTimes(a!, b!, 1);
+    await connectedPeer(b!, a!.nodeId);
+    // Every packet through router A, both ways, signaling included, is dropped for 30 s.
+    const drop = ['FORWARD', '1', '-j', 'DROP'];
+    await lab.exec(NS.routerA, 'iptables', ['-I', ...drop]);
+    const blackholedAt = Date.now();
+    const since = async (agent: NatAgent) => (await agent.events()).filter((e) => e.at >= blackholedAt && e.event.type !== 'signaling');
+    const lostAt = async (agent: NatAgent) => {
+      await waitFor(async () => (await since(agent)).some((e) => e.event.type === 'closed'), 20_000);
+      const lost = (await since(agent)).find((e) => e.event.type === 'closed')!;
+      expect(lost.event).toMatchObject({ type: 'closed', reason: 'peer-lost', wasConnected: true });
+      return lost.at - blackholedAt;
+    };
+    const detectedMs = await Promise.all([lostAt(a!), lostAt(b!)]);
+    await new Promise((resolve) => setTimeout(resolve, 30_000 - (Date.now() - blackholedAt)));
+    await lab.exec(NS.routerA, 'iptables', ['-D', 'FORWARD', '-j', 'DROP']);
+    const restoredAt = Date.now();
+    await connectedPeer(a!, b!.nodeId);
+    await connectedPeer(b!, a!.nodeId);
+    const recoveredMs = Date.now() - restoredAt;
+    await a!.send(b!.nodeId, 'after the blackhole');
+    await waitFor(async () => (await b!.received())[a!.nodeId]?.texts.includes('after the blackhole') ?? false);
+    const events = (await since(a!)).map((e) => e.event.type);
+    expect(events[0]).toBe('closed');
+    expect(events).toContain('reconnecting');
+    expect(events.at(-1)).toBe('connected');
+    report('cone ↔ cone, 30 s blackhole on router A', { detectedMs, recoveredMs, attempts: events.filter((t) => t === 'reconnecting').length });
+  }, 180_000);
+
   it('6. the README two-terminal CLI flow, each node in its own LAN', async () => {
     const { lab, signaling, turn } = await servers({ natA: 'cone', natB: 'cone' });
     const dir = mkdtempSync(join(tmpdir(), 'p2pl-cli-'));
