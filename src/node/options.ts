@@ -129,7 +129,7 @@ export function validate(options: NodeOptions): void {
   for (const url of Array.isArray(urls) ? (urls as unknown[]) : [urls]) {
     if (!hasScheme(url, SIGNALING_SCHEMES)) throw invalid(`signalingUrl must be an http(s) or ws(s) URL, got ${describeValue(url)}`);
   }
-  for (const name of ['timeouts', 'backoff', 'inspect', 'unread'] as const) {
+  for (const name of ['timeouts', 'backoff', 'inspect', 'unread', 'heartbeat'] as const) {
     if (options[name] !== undefined && !isRecord(options[name])) throw invalid(`${name} must be an object, got ${describeValue(options[name])}`);
   }
   for (const [name, value] of Object.entries(options.timeouts ?? {})) {
@@ -141,7 +141,6 @@ export function validate(options: NodeOptions): void {
     const value = options[name];
     if (value !== undefined && !(Number.isSafeInteger(value) && value > 0)) throw invalid(`${name} must be a positive integer`);
   }
-  if (options.heartbeat !== undefined && !isRecord(options.heartbeat)) throw invalid(`heartbeat must be an object, got ${describeValue(options.heartbeat)}`);
   for (const [name, value] of Object.entries(options.unread ?? {})) {
     if (!(name in DEFAULT_UNREAD) || !(Number.isSafeInteger(value) && (value as number) >= 0)) {
       throw invalid(`unread.${name} must be messages or bytes, as an integer >= 0`);
@@ -149,7 +148,7 @@ export function validate(options: NodeOptions): void {
   }
   resolveLinkOptions({ maxMessageSize: options.maxMessageSize, heartbeat: options.heartbeat }); // the data plane's own bounds
   const { initialMs = 1, maxMs = Infinity, jitter = 0 } = options.backoff ?? {};
-  if (![initialMs, maxMs, jitter].every((n) => typeof n === 'number') || !(initialMs > 0 && maxMs >= initialMs && jitter >= 0 && jitter <= 1)) {
+  if (!isBackoff({ initialMs, maxMs, jitter })) {
     throw invalid('backoff needs initialMs > 0, maxMs >= initialMs and jitter in [0, 1]');
   }
   if (options.iceServers !== undefined && !(Array.isArray(options.iceServers) && options.iceServers.every(isIceServer))) {
@@ -179,11 +178,17 @@ export function validate(options: NodeOptions): void {
 
 function validateReconnect(reconnect: unknown): void {
   if (!isRecord(reconnect)) throw invalid(`reconnect must be a boolean or an object, got ${describeValue(reconnect)}`);
-  const { initialMs, maxMs, jitter, budgetMs } = { ...DEFAULT_RECONNECT, ...reconnect };
-  const numbers = [initialMs, maxMs, jitter, budgetMs].every((n) => typeof n === 'number' && Number.isFinite(n));
-  if (!numbers || !(initialMs > 0 && maxMs >= initialMs && jitter >= 0 && jitter <= 1 && budgetMs > 0)) {
+  const settings: Record<string, unknown> = { ...DEFAULT_RECONNECT, ...reconnect };
+  const { budgetMs } = settings;
+  if (!isBackoff(settings) || !Number.isFinite(settings.maxMs) || !(typeof budgetMs === 'number' && Number.isFinite(budgetMs) && budgetMs > 0)) {
     throw invalid('reconnect needs initialMs > 0, maxMs >= initialMs, jitter in [0, 1] and budgetMs > 0');
   }
+}
+
+/** Backoff settings that make sense: numbers, initialMs > 0, maxMs >= initialMs, jitter in [0, 1]. */
+function isBackoff({ initialMs, maxMs, jitter }: Record<string, unknown>): boolean {
+  if (typeof initialMs !== 'number' || typeof maxMs !== 'number' || typeof jitter !== 'number') return false;
+  return initialMs > 0 && maxMs >= initialMs && jitter >= 0 && jitter <= 1;
 }
 
 function invalid(message: string): P2PError {
