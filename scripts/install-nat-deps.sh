@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what `npm run test:nat` needs on Debian/Ubuntu: ip netns + ss (iproute2), iptables,
-# coturn (turnserver, turnutils_*) and python3 (the lab's packet delayer). Idempotent: installs only
+# conntrack (to make a NAT forget its mappings), coturn (turnserver, turnutils_*) and python3 (the
+# lab's packet delayer). Idempotent: installs only
 # what is missing, and runs apt-get only then.
 set -euo pipefail
 
@@ -10,6 +11,7 @@ SUDO=()
 missing=()
 command -v ip >/dev/null || missing+=(iproute2)
 command -v iptables >/dev/null || missing+=(iptables)
+command -v conntrack >/dev/null || missing+=(conntrack)
 command -v turnserver >/dev/null || missing+=(coturn)
 command -v python3 >/dev/null || missing+=(python3)
 

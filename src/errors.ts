@@ -12,6 +12,7 @@ export const ERROR_CODES = [
   'ERR_STOPPED',
   'ERR_SIGNALING_UNREACHABLE',
   'ERR_SIGNALING_REJECTED',
+  'ERR_SIGNALING_LOST',
   'ERR_TOO_MANY_PEERS',
   'ERR_NOT_CONNECTED',
   'ERR_NO_PEERS',
@@ -42,12 +43,15 @@ export type ErrorCode = (typeof ERROR_CODES)[number];
  */
 export class P2PError extends Error {
   override readonly name = 'P2PError';
+  /** Figures a program may act on, where the code has any (e.g. ERR_FLUSH_TIMEOUT's `undeliveredBytes`). */
+  readonly details?: Readonly<Record<string, number>>;
   constructor(
     readonly code: ErrorCode,
     message: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; details?: Record<string, number> },
   ) {
     super(message, options);
+    if (options?.details) this.details = options.details;
   }
 }
 

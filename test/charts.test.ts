@@ -31,6 +31,7 @@ describe('machineChart', () => {
       'connecting',
       'verifying',
       'connected',
+      'recovering',
       'closing',
       'closed',
     ]);

@@ -24,6 +24,17 @@ describe('signed envelopes', () => {
     });
   });
 
+  it('open a restart request and the restart offer that follows it in the same session, in order', () => {
+    const session = newSessionId();
+    const [sender, receiver] = [new Envelopes(alice), new Envelopes(bob)];
+    const first = sender.seal(bob.nodeId, session, offer);
+    const request = sender.seal(bob.nodeId, session, { type: 'restart' });
+    const again = sender.seal(bob.nodeId, session, offer);
+    expect(request).toMatchObject({ kind: 'restart', seq: 1, data: '{"type":"restart"}' });
+    expect([first, request, again].map((e) => receiver.open(e))).toMatchObject([{ ok: true }, { ok: true, signal: { kind: 'restart', data: { type: 'restart' } } }, { ok: true }]);
+    expect(receiver.open(request)).toEqual({ ok: false, reason: 'replay' });
+  });
+
   it('drop an SDP whose fingerprint was rewritten on the way', () => {
     const sealed = new Envelopes(alice).seal(bob.nodeId, newSessionId(), offer);
     const tampered = { ...sealed, data: sealed.data.replace('AA:BB', 'CC:DD') };

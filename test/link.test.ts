@@ -593,6 +593,36 @@ describe('PeerLink liveness', () => {
     expect(lost.mock.calls).toEqual([[4000], [4000]]);
   });
 
+  /** A link on a hand-driven clock with `missedBeats` of 1 s, its stall and loss hooks, and `until(ms)` to tick every 250 ms. */
+  function stallingLink(missedBeats: number) {
+    let now = 0;
+    const [stalled, lost] = [vi.fn(), vi.fn()];
+    const link = new PeerLink(new RecordingChannel(), () => {}, { now: () => now, heartbeat: { intervalMs: 1000, missedBeats } }, { stalled, lost });
+    const until = (end: number) => {
+      for (; now <= end; now += 250) link.tick();
+    };
+    return { link, stalled, lost, until };
+  }
+
+  it('reports the stall once, halfway to the loss, and again in the next silence', () => {
+    const { link, stalled, lost, until } = stallingLink(4);
+    until(1999);
+    expect(stalled).not.toHaveBeenCalled();
+    until(3999);
+    expect(stalled.mock.calls).toEqual([[2000]]);
+    expect(lost).not.toHaveBeenCalled();
+    link.receive(encodeHeader(RecordType.Heartbeat, 0, 0)); // the restart worked
+    until(6000);
+    expect(stalled.mock.calls).toEqual([[2000], [2000]]);
+  });
+
+  it('reports the stall after whole intervals: one of three beats to miss', () => {
+    const { stalled, lost, until } = stallingLink(3);
+    until(3000);
+    expect(stalled.mock.calls).toEqual([[1000]]);
+    expect(lost.mock.calls).toEqual([[3000]]);
+  });
+
   it('hears a heartbeat from the other side as life, and delivers nothing for it', () => {
     const { a, b, inboxB } = duplex();
     b.receive(encodeHeader(RecordType.Heartbeat, 0, 0));

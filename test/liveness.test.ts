@@ -30,7 +30,7 @@ describe('a peer that dies or freezes', () => {
         const event = await closed;
         times.push(Math.round(performance.now() - killedAt));
         expect(event).toMatchObject({ type: 'closed', reason: 'peer-lost', wasConnected: true });
-        expect(event.type === 'closed' && event.detail).toMatch(/^nothing heard for \d+ ms, on the channel or below it; ICE \w+$/);
+        expect(event.type === 'closed' && event.detail).toMatch(/^nothing heard for \d+ ms, on the channel or below it; ICE \w+; an ICE restart did not bring it back$/);
       }
       console.log(`${signal}: peer-lost after ${times.join(', ')} ms`);
     });
@@ -51,7 +51,8 @@ describe('a peer that dies or freezes', () => {
     expect(settled).toBe(false);
     child.kill('SIGCONT');
     await connecting;
-    expect(events).toEqual([]);
+    // It may have stalled meanwhile (recovering, then connected again), but it never closed.
+    expect(events.filter((e) => e.type === 'closed')).toEqual([]);
     expect(node.peers()).toMatchObject([{ id, state: 'connected' }]);
   });
 });

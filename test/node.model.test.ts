@@ -173,7 +173,7 @@ function nodeHarness(inspect?: (event: InspectionEvent) => void): Harness<NodeMo
   const expectedLogs: string[] = [];
   let expectedTransports = 0;
   /** What the last step sent in, for the checks of its outcome. */
-  let last: { peer?: string; session?: string; data?: SignalData } = {};
+  let last: { peer?: string; session?: string; data?: SignalData; sessions?: [string, string][] } = {};
   let signalingAtStop: AnyActorRef | undefined;
   let registrations = 0;
   /** What the last registration issued: every other one issues nothing, as a server without a relay would. */
@@ -229,6 +229,12 @@ function nodeHarness(inspect?: (event: InspectionEvent) => void): Harness<NodeMo
         if (signalingAlive(before)) expectedAsks.push({ type: 'SEND', to: peer, session, data: { type: 'reject', code: 'closed' } });
         else expectedLogs.push(SIGNAL_LOST);
         forget(peer!);
+        break;
+      case 'failedNegotiations':
+        for (const [id, session] of last.sessions!) {
+          expectedAsks.push({ type: 'SEND', to: id, session, data: { type: 'reject', code: 'signaling-lost' } });
+        }
+        peers.splice(0);
         break;
       case 'forgotCrashed':
         expectedLogs.push('error: peer actor failed');
@@ -293,6 +299,7 @@ function nodeHarness(inspect?: (event: InspectionEvent) => void): Harness<NodeMo
           tell({ type: 'SIGNALING.REGISTERED', nodeId: LOCAL_ID, iceServers: issued.length > 0 ? issued : undefined });
           break;
         case 'SIGNALING.LOST':
+          last = { sessions: peers.map((id) => [id, peerContext(id).session]) };
           tell({ type: 'SIGNALING.LOST', reason: 'transport close' });
           break;
         case 'SIGNALING.GAVE_UP':

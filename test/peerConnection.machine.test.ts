@@ -270,13 +270,19 @@ describe('peer connection machine: glare, restarts and closing', () => {
     expect(p.output()).toMatchObject({ reason: 'closed' });
   });
 
-  it('drops signals that do not fit: a stray answer while connected changes nothing', () => {
+  it('while connected, passes its session’s restart signals to the transport and drops another session’s answer', () => {
     const p = peer('initiator');
     toConnected(p);
     const commands = p.transport.last().commands.length;
-    p.send({ type: 'SIGNAL.IN', signal: signal(p.remoteId, SESSION, answer('again')) });
-    expect(p.state()).toBe('connected');
+    p.send({ type: 'SIGNAL.IN', signal: signal(p.remoteId, 'some-other-session', answer('stray')) });
     expect(p.transport.last().commands).toHaveLength(commands);
+    p.send({ type: 'SIGNAL.IN', signal: signal(p.remoteId, SESSION, { type: 'restart' }) });
+    p.send({ type: 'SIGNAL.IN', signal: signal(p.remoteId, SESSION, answer('restart answer')) });
+    expect(p.state()).toBe('connected');
+    expect(p.transport.last().commands.slice(commands)).toEqual([
+      { type: 'REMOTE_SIGNAL', data: { type: 'restart' } },
+      { type: 'REMOTE_SIGNAL', data: answer('restart answer') },
+    ]);
   });
 });
 

@@ -122,6 +122,8 @@ class PathRun {
         return this.#signalIn(this.#session, reject(event.code));
       case 'REMOTE.STALE':
         return this.#signalIn(STALE_SESSION, event.kind === 'candidate' ? candidate() : reject('closed'));
+      case 'REMOTE.RESTART':
+        return this.#signalIn(this.#session, event.kind === 'offer' ? offer('restart offer') : { type: 'restart' });
       case 'REMOTE.NEW_OFFER': {
         const theirs = this.#freshOffer();
         this.#signalIn(theirs.session, theirs.data);
@@ -131,7 +133,11 @@ class PathRun {
       case 'TRANSPORT.CLOSED':
         return this.#emit({ type: event.type });
       case 'TRANSPORT.VERIFIED':
-        return this.#emit({ type: event.type, route: { route: 'host', local: '127.0.0.1:1', remote: '127.0.0.1:2' } });
+        return this.#emit({ type: event.type, route: this.#nextRoute() });
+      case 'TRANSPORT.STALLED':
+        return this.#emit({ type: event.type, detail: event.detail });
+      case 'TRANSPORT.RECOVERED':
+        return this.#emit({ type: event.type, route: this.#nextRoute() });
       case 'TRANSPORT.ERROR':
         return this.#emit({ type: event.type, reason: event.reason, message: event.message });
       case 'TRANSPORT.AUTH_FAILED':
@@ -142,6 +148,8 @@ class PathRun {
           session: event.session === 'current' ? this.#session : STALE_SESSION,
           error: { code: event.code, message: event.message },
         });
+      case 'SIGNALING.LOST':
+        return this.#send({ type: event.type });
       case 'USER.CLOSE':
         return this.#send(event.force ? { type: 'CLOSE', force: true } : { type: 'CLOSE' });
       case 'TRANSPORT.LOST':
@@ -176,6 +184,12 @@ class PathRun {
       case 'requestVerification':
         this.#expectedCommands.push({ type: 'VERIFY' });
         return;
+      case 'restart':
+        this.#expectedCommands.push({ type: 'RESTART' });
+        return;
+      case 'reroute':
+        expect(this.#real!.child()!.getSnapshot().context.route).toEqual(this.#route());
+        return;
       case 'endStream':
         this.#expectedCommands.push({ type: 'END', timeoutMs: PEER_TIMEOUTS.flush });
         return;
@@ -203,6 +217,16 @@ class PathRun {
     const machine = peerConnectionMachine.provide({ actors: { transport: this.#transport.logic } });
     this.#real = underParent(machine, input, this.#clock, this.#inspect);
     return theirs;
+  }
+
+  /** Each verification reads another local port, so a route that was not taken again shows. */
+  #verifications = 0;
+  #route() {
+    return { route: 'host' as const, local: `127.0.0.1:${this.#verifications}`, remote: '127.0.0.1:2' };
+  }
+  #nextRoute() {
+    this.#verifications++;
+    return this.#route();
   }
 
   #freshOffer(): TheirOffer {

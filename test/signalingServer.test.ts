@@ -428,6 +428,7 @@ describe('signaling server', () => {
     await relay(bob, alice, { type: 'answer', sdp: 'v=0\r\n' }, session);
     const candidate = { candidate: 'candidate:1 1 udp 2122260223 10.0.0.2 54321 typ host', sdpMLineIndex: 0, sdpMid: '0' };
     await relay(alice, bob, { type: 'candidate', candidate }, session);
+    await relay(bob, alice, { type: 'restart' }, session);
     await relay(bob, alice, { type: 'reject', code: 'busy' });
   });
 

@@ -53,9 +53,13 @@ export function peersTable(peers: PeerInfo[]): string[] {
   return rows.map((row) => row.map((cell, col) => cell.padEnd(widths[col]!)).join('  ').trimEnd());
 }
 
-/** `* connected <id8> (route)`, `* reconnecting <id8> in 1.2 s (attempt 2)`, and `* closed <id8>` with the reason when it was not a normal close. */
+/**
+ * `* connected <id8> (route)`, `* recovering <id8> (what stalled)`, `* reconnecting <id8> in 1.2 s
+ * (attempt 2)`, and `* closed <id8>` with the reason when it was not a normal close.
+ */
 function peerLine(event: PeerEvent): string {
   if (event.type === 'connected') return `* connected ${shortId(event.id)} (${event.route?.route ?? 'unknown route'})`;
+  if (event.type === 'recovering') return `* recovering ${shortId(event.id)} (${printable(event.detail ?? 'stalled')}; restarting ICE)`;
   if (event.type === 'reconnecting') return `* reconnecting ${shortId(event.id)} in ${(event.delayMs / 1000).toFixed(1)} s (attempt ${event.attempt})`;
   if (event.wasConnected && event.reason === 'closed') return `* closed ${shortId(event.id)}`;
   const detail = event.detail ? `: ${printable(event.detail)}` : '';

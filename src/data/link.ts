@@ -36,6 +36,8 @@ interface Outgoing {
 export interface LinkHooks {
   /** Nothing arrived for a heartbeat interval: the owner may note what the transport below still hears. */
   silent?(): void;
+  /** Nothing arrived for half of `missedBeats` intervals: time to try to repair the path (an ICE restart). */
+  stalled?(silentMs: number): void;
   /**
    * Nothing arrived for `missedBeats` heartbeat intervals: the peer is gone or frozen, unless the owner
    * knows better (packets still arrive below the channel) and calls {@link PeerLink.revive}.
@@ -210,9 +212,10 @@ export class PeerLink {
   /** Sends a heartbeat if this link has been quiet for an interval; reports the peer lost once it is silent too long. */
   tick(): void {
     if (this.closed) return;
-    const { beat, silent, lostAfterMs } = this.liveness.check(this.now());
+    const { beat, silent, stalledAfterMs, lostAfterMs } = this.liveness.check(this.now());
     if (beat && this.queue.length === 0) this.enqueueControl(RecordType.Heartbeat);
     if (silent) this.hooks.silent?.();
+    if (stalledAfterMs !== undefined) this.hooks.stalled?.(stalledAfterMs);
     if (lostAfterMs !== undefined) this.hooks.lost?.(lostAfterMs);
   }
 

@@ -2,7 +2,8 @@
  * Whether a peer is still there, judged from the data channel alone: any bytes from it count as a
  * sign of life, and a link that has sent nothing for an interval sends a heartbeat, so two idle peers
  * still hear each other. A frozen or killed peer falls silent and is declared lost after
- * `missedBeats` intervals, long before ICE consent freshness (~15 s) would notice.
+ * `missedBeats` intervals, long before ICE consent freshness (~15 s) would notice. Halfway there the
+ * link is reported stalled, so that the owner can try an ICE restart while there is time for one.
  */
 
 /** Heartbeat settings of a link. */
@@ -16,12 +17,14 @@ export interface HeartbeatOptions {
 export const DEFAULT_HEARTBEAT: Required<HeartbeatOptions> = { intervalMs: 1000, missedBeats: 4 };
 
 /**
- * What {@link Liveness.check} found: send a heartbeat now; the peer just missed a beat (`silent`, once
- * per silence); the peer is lost (`lostAfterMs`, once per silence).
+ * What {@link Liveness.check} found: send a heartbeat now; the peer just missed a beat (`silent`); it
+ * missed half the beats that make it lost (`stalledAfterMs`); it is lost (`lostAfterMs`). Each of the
+ * last three is reported once per silence.
  */
 export interface LivenessVerdict {
   beat: boolean;
   silent?: true;
+  stalledAfterMs?: number;
   lostAfterMs?: number;
 }
 
@@ -38,16 +41,19 @@ export interface LivenessVerdict {
  */
 export class Liveness {
   readonly #intervalMs: number;
+  readonly #stallMs: number;
   readonly #timeoutMs: number;
   #lastHeard: number;
   #lastSent: number;
   #silent = false;
+  #stalled = false;
   #lost = false;
 
   constructor(options: HeartbeatOptions, now: number) {
     const { intervalMs, missedBeats } = { ...DEFAULT_HEARTBEAT, ...options };
     this.#intervalMs = intervalMs;
     this.#timeoutMs = intervalMs * missedBeats;
+    this.#stallMs = intervalMs * Math.floor(missedBeats / 2);
     this.#lastHeard = now;
     this.#lastSent = now;
   }
@@ -61,6 +67,7 @@ export class Liveness {
   heard(now: number): void {
     this.#lastHeard = now;
     this.#silent = false;
+    this.#stalled = false;
     this.#lost = false;
   }
 
@@ -73,7 +80,7 @@ export class Liveness {
     this.#lastSent = now;
   }
 
-  /** A heartbeat is due once nothing was sent for an interval; a missed beat and the loss are reported once. */
+  /** A heartbeat is due once nothing was sent for an interval; a missed beat, the stall and the loss are reported once. */
   check(now: number): LivenessVerdict {
     const beat = now - this.#lastSent >= this.#intervalMs;
     const silence = now - this.#lastHeard;
@@ -81,6 +88,10 @@ export class Liveness {
     if (!this.#silent && silence >= this.#intervalMs) {
       this.#silent = true;
       verdict.silent = true;
+    }
+    if (!this.#stalled && silence >= this.#stallMs) {
+      this.#stalled = true;
+      verdict.stalledAfterMs = Math.round(silence);
     }
     if (!this.#lost && silence >= this.#timeoutMs) {
       this.#lost = true;

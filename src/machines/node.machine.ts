@@ -8,6 +8,7 @@ import type { IceServer } from '../services/webrtcTransport.js';
 import { newSessionId, type VerifiedSignal } from '../wire/envelope.js';
 import {
   BUSY_CODE,
+  ESTABLISHED_STATES,
   peerConnectionMachine,
   type PeerInput,
   type PeerOutput,
@@ -81,7 +82,7 @@ export const nodeMachine = setup({
     isOffer: ({ event }) => event.type === 'SIGNAL.IN' && event.signal.kind === 'offer',
     atCapacity: ({ context }) => Object.keys(context.peers).length >= context.maxPeers,
     busy: ({ context }) =>
-      Object.values(context.peers).filter((peer) => !peer.getSnapshot().matches('connected')).length >= context.maxNegotiating,
+      Object.values(context.peers).filter((peer) => !ESTABLISHED_STATES.has(peer.getSnapshot().value)).length >= context.maxNegotiating,
   },
   actions: {
     connectSignaling: sendTo('signaling', { type: 'CONNECT' }),
@@ -111,6 +112,10 @@ export const nodeMachine = setup({
         return { type: 'SIGNAL.FAILED' as const, session: failed.session, error: failed.error };
       },
     ),
+    /** Peers still exchanging SDP cannot finish without the server; they fail now rather than at their timeout. */
+    tellPeersSignalingLost: enqueueActions(({ context, enqueue }) => {
+      for (const ref of Object.values(context.peers)) enqueue.sendTo(ref, { type: 'SIGNALING.LOST' as const });
+    }),
     closePeer: sendTo(
       ({ context, event }) => context.peers[(event as { peerId: string }).peerId]!,
       ({ event }) => ({ type: 'CLOSE' as const, force: (event as { force?: boolean }).force }),
@@ -170,7 +175,7 @@ export const nodeMachine = setup({
           on: { 'SIGNALING.REGISTERED': { target: 'online', actions: 'storeServerIceServers' } },
         },
         online: {
-          on: { 'SIGNALING.LOST': 'offline' },
+          on: { 'SIGNALING.LOST': { target: 'offline', actions: 'tellPeersSignalingLost' } },
         },
         offline: {
           on: { 'SIGNALING.REGISTERED': { target: 'online', actions: 'storeServerIceServers' } },

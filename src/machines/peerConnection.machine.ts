@@ -2,7 +2,8 @@
  * One actor per remote node: negotiates a data channel through signed signals, checks that the DTLS
  * handshake used the certificate the peer signed for, and ends with the reason it closed.
  *
- * `idle → offering (initiator) | answering (responder) → connecting → verifying → connected → closing → closed`
+ * `idle → offering (initiator) | answering (responder) → connecting → verifying → connected → closing → closed`;
+ * a connected peer that falls silent goes `recovering` (an ICE restart) and back, or closes.
  */
 import { assign, sendParent, sendTo, setup, spawnChild, stopChild } from 'xstate';
 import {
@@ -18,11 +19,25 @@ import type { ProtocolError } from '../wire/protocol.js';
 
 /**
  * Why a peer actor ended; `busy`: the peer refused our offer while negotiating too many others (retry
- * later); `peer-lost`: an open connection fell silent (the peer died, froze or lost its network).
+ * later); `peer-lost`: an open connection fell silent (the peer died, froze or lost its network);
+ * `signaling-lost`: the signaling connection dropped before the offer and answer were exchanged.
  * `replaced` is the node's word for a connection whose actor adopted a new session the peer offered
  * (it restarted, or reconnected first); the actor itself goes on to answer it.
  */
-export type CloseReason = 'closed' | 'timeout' | 'ice-failed' | 'peer-lost' | 'replaced' | 'rejected' | 'busy' | 'auth' | 'error';
+export type CloseReason =
+  | 'closed'
+  | 'timeout'
+  | 'ice-failed'
+  | 'peer-lost'
+  | 'replaced'
+  | 'rejected'
+  | 'busy'
+  | 'signaling-lost'
+  | 'auth'
+  | 'error';
+
+/** The states of a peer whose data channel is open: heard (`connected`), or silent and being repaired. */
+export const ESTABLISHED_STATES: ReadonlySet<string> = new Set(['connected', 'recovering']);
 
 /** The reject code of a node that refuses offers while too many of its peers negotiate. */
 export const BUSY_CODE = 'ERR_BUSY';
@@ -56,6 +71,8 @@ export interface PeerContext extends PeerInput {
   /** This session's candidates, ours and the peer's, for the diagnosis if ICE fails. */
   candidates: CandidateTally;
   route?: RouteInfo;
+  /** While recovering: what the transport saw when the connection stalled. */
+  stall?: string;
   reason?: CloseReason;
   detail?: string;
   undelivered?: number;
@@ -75,6 +92,8 @@ export interface PeerOutput {
 export type PeerEvent =
   | { type: 'SIGNAL.IN'; signal: VerifiedSignal }
   | { type: 'SIGNAL.FAILED'; session: string; error: ProtocolError }
+  /** The node's signaling connection dropped (it reconnects on its own). */
+  | { type: 'SIGNALING.LOST' }
   /** Close; with `force`, at once, without flushing what was accepted. */
   | { type: 'CLOSE'; force?: boolean }
   | TransportEvent;
@@ -87,6 +106,9 @@ type SignalIn = Extract<PeerEvent, { type: 'SIGNAL.IN' }>;
 /** How much longer than `flush` a closing actor waits for its transport before closing anyway. */
 export const CLOSE_GRACE_MS = 1000;
 
+/** The detail of a `signaling-lost` close. */
+export const SIGNALING_LOST_DETAIL = 'the signaling connection dropped before the offer was answered; retry once it is back';
+
 /** The detail of a `busy` close. */
 export const BUSY_DETAIL = 'the peer is negotiating too many connections at once; retry later';
 
@@ -98,11 +120,43 @@ const onCandidate = { guard: 'isCandidate', actions: ['countCandidate', 'forward
 const onRejection = { guard: 'isRejection', target: '#peer.closed', actions: 'closeOnRejection' } as const;
 const onNewOffer = { guard: 'isNewOffer', target: '#peer.answering', reenter: true, actions: 'adoptOffer' } as const;
 const onOtherSignal = { actions: 'dropSignal' } as const;
+/** An ICE restart of the current session: the initiator's offer, the responder's answer, or the responder's request. */
+const onRestartSignal = { guard: 'isRestartSignal', actions: ['countCandidate', 'forwardToTransport'] } as const;
 const whileOpen = { 'SIGNAL.IN': [onCandidate, onRejection, onNewOffer, onOtherSignal] } as const;
 /** A new session's tally: the candidates the peer's offer carries (see webrtcTransport). */
 const offerTally = (offer: SignalData): CandidateTally => countCandidate(NO_CANDIDATES, 'remote', offer);
+/**
+ * Offering or answering, the SDP exchange needs the server: the offer or answer may be lost with the
+ * connection. The reject is queued and reaches the peer once signaling is back, so it stops waiting.
+ */
+const onSignalingLost = {
+  target: '#peer.closed',
+  actions: [{ type: 'closeWith', params: { reason: 'signaling-lost', detail: SIGNALING_LOST_DETAIL } }, 'sayReject'],
+} as const;
 /** Our transport's signals go to the peer; its candidates are counted on the way. */
 const onLocalSignal = { actions: ['countCandidate', 'signalOut'] } as const;
+/** What a connected or recovering peer does alike: the data channel is open, whether or not it is heard. */
+const whileEstablished = {
+  'SIGNAL.IN': [
+    // A rejection now is the peer closing: it said goodbye rather than refused us.
+    { guard: 'isRejection', target: '#peer.closed', actions: { type: 'closeWith', params: { reason: 'closed', detail: 'peer said goodbye' } } },
+    onCandidate,
+    onRestartSignal,
+    onNewOffer,
+    onOtherSignal,
+  ],
+  // Data flows directly now; a late candidate or restart signal the server could not deliver changes nothing.
+  'SIGNAL.FAILED': { actions: 'dropSignal' },
+  // A restart re-reads the route, and checks the certificate against the pin again.
+  'TRANSPORT.VERIFIED': { actions: 'setRoute' },
+  'TRANSPORT.CLOSED': { target: '#peer.closed', actions: { type: 'closeWith', params: { reason: 'closed' } } },
+  'TRANSPORT.LOST': { target: '#peer.closed', actions: 'closeOnLost' },
+  'TRANSPORT.REMOTE_END': { target: '#peer.closing', actions: { type: 'closeWith', params: { reason: 'closed', detail: 'the peer ended the connection' } } },
+  CLOSE: [
+    { guard: 'isForced', target: '#peer.closed', actions: { type: 'closeWith', params: { reason: 'closed' } } },
+    { target: '#peer.closing', actions: 'endTransport' },
+  ],
+} as const;
 
 /**
  * One peer connection's statechart; its only IO is the `transport` actor, replaceable with `.provide()`.
@@ -137,6 +191,8 @@ export const peerConnectionMachine = setup({
     /** Glare: both sides offered. The smaller node id keeps its offer, so both sides pick the same one. */
     remoteWinsGlare: ({ context, event }) =>
       isSignal(event, 'offer') && event.signal.session !== context.session && context.remoteId < context.localId,
+    isRestartSignal: ({ context, event }) =>
+      event.type === 'SIGNAL.IN' && event.signal.session === context.session && ['offer', 'answer', 'restart'].includes(event.signal.kind),
     isLocalAnswer: ({ event }) => event.type === 'TRANSPORT.SIGNAL' && event.data.type === 'answer',
     /** A signal of this session went undelivered; one of an earlier session no longer matters. */
     isCurrentFailure: ({ context, event }) => event.type === 'SIGNAL.FAILED' && event.session === context.session,
@@ -165,6 +221,9 @@ export const peerConnectionMachine = setup({
       },
     }),
     requestVerification: sendTo('transport', { type: 'VERIFY' } satisfies TransportCommand),
+    restartTransport: sendTo('transport', { type: 'RESTART' } satisfies TransportCommand),
+    noteStall: assign({ stall: ({ event }) => (event.type === 'TRANSPORT.STALLED' ? event.detail : undefined) }),
+    forgetStall: assign({ stall: undefined }),
     endTransport: sendTo('transport', ({ context }): TransportCommand => ({ type: 'END', timeoutMs: context.timeouts.flush })),
     signalOut: sendParent(({ context, event }): PeerSignal => ({
       type: 'PEER.SIGNAL',
@@ -226,7 +285,7 @@ export const peerConnectionMachine = setup({
       };
     }),
     setRoute: assign({
-      route: ({ event }) => (event.type === 'TRANSPORT.VERIFIED' ? event.route : undefined),
+      route: ({ context, event }) => (event.type === 'TRANSPORT.VERIFIED' || event.type === 'TRANSPORT.RECOVERED' ? event.route : context.route),
     }),
     dropSignal: ({ context, event }) =>
       context.transport.logger.warn(
@@ -261,6 +320,7 @@ export const peerConnectionMachine = setup({
           onRejection,
           onOtherSignal,
         ],
+        'SIGNALING.LOST': onSignalingLost,
       },
       after: {
         offerTimeout: { target: 'closed', actions: [{ type: 'closeWith', params: { reason: 'timeout', detail: 'no answer' } }, 'sayReject'] },
@@ -271,6 +331,7 @@ export const peerConnectionMachine = setup({
       on: {
         ...whileOpen,
         'TRANSPORT.SIGNAL': [{ guard: 'isLocalAnswer', target: 'connecting', actions: ['countCandidate', 'signalOut'] }, onLocalSignal],
+        'SIGNALING.LOST': onSignalingLost,
       },
       after: {
         answerTimeout: { target: 'closed', actions: [{ type: 'closeWith', params: { reason: 'timeout', detail: 'no local answer' } }, 'sayReject'] },
@@ -297,23 +358,17 @@ export const peerConnectionMachine = setup({
     },
     connected: {
       on: {
-        ...whileOpen,
-        // A rejection now is the peer closing: it said goodbye rather than refused us.
-        'SIGNAL.IN': [
-          { guard: 'isRejection', target: 'closed', actions: { type: 'closeWith', params: { reason: 'closed', detail: 'peer said goodbye' } } },
-          onCandidate,
-          onNewOffer,
-          onOtherSignal,
-        ],
-        // Data flows directly now; a late trickle candidate the server could not deliver changes nothing.
-        'SIGNAL.FAILED': { actions: 'dropSignal' },
-        'TRANSPORT.CLOSED': { target: 'closed', actions: { type: 'closeWith', params: { reason: 'closed' } } },
-        'TRANSPORT.LOST': { target: 'closed', actions: 'closeOnLost' },
-        'TRANSPORT.REMOTE_END': { target: 'closing', actions: { type: 'closeWith', params: { reason: 'closed', detail: 'the peer ended the connection' } } },
-        CLOSE: [
-          { guard: 'isForced', target: 'closed', actions: { type: 'closeWith', params: { reason: 'closed' } } },
-          { target: 'closing', actions: 'endTransport' },
-        ],
+        ...whileEstablished,
+        'TRANSPORT.STALLED': { target: 'recovering', actions: 'noteStall' },
+      },
+    },
+    /** Nothing heard for half the heartbeat timeout: an ICE restart runs until the peer is heard again or lost. */
+    recovering: {
+      entry: 'restartTransport',
+      exit: 'forgetStall',
+      on: {
+        ...whileEstablished,
+        'TRANSPORT.RECOVERED': { target: 'connected', actions: 'setRoute' },
       },
     },
     /** Everything accepted is sent and the peer acknowledges it (we closed), or we acknowledged its end and wait for it to close. */

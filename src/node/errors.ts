@@ -11,6 +11,7 @@ const CLOSE_ERRORS: Record<CloseReason, ErrorCode> = {
   replaced: 'ERR_PEER_CLOSED',
   rejected: 'ERR_PEER_REJECTED',
   busy: 'ERR_PEER_BUSY',
+  'signaling-lost': 'ERR_SIGNALING_LOST',
   auth: 'ERR_AUTH',
   error: 'ERR_CONNECTION',
 };
@@ -45,6 +46,7 @@ export function flushError(outputs: readonly (PeerOutput | undefined)[]): P2PErr
   return new P2PError(
     'ERR_FLUSH_TIMEOUT',
     `${peers} did not acknowledge everything sent before the flush timeout; ${bytes} bytes never left this node`,
+    { details: { undeliveredBytes: bytes } },
   );
 }
 

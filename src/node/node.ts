@@ -6,9 +6,11 @@ import { P2PError } from '../errors.js';
 import { InspectionLog } from '../inspector/inspectionLog.js';
 import { silentLogger, type Logger } from '../log.js';
 import { nodeMachine } from '../machines/node.machine.js';
+import { ESTABLISHED_STATES } from '../machines/peerConnection.machine.js';
 import { collectClosedConnections } from '../services/nativeCollector.js';
 import { assertCloseOptions, assertConnectOptions, assertMessage, assertNodeId, assertSendOptions } from './arguments.js';
 import { startInspectors, type Inspectors } from './inspection.js';
+import { alive } from './alive.js';
 import { flushError, signalingError } from './errors.js';
 import { resolveIdentity, validate, type NodeOptions } from './options.js';
 import { PeerBook } from './peerBook.js';
@@ -145,7 +147,8 @@ export class P2PNode {
    * channel is open and the peer's DTLS certificate matched the one it signed for. At most
    * `maxNegotiations` attempts negotiate at once; later ones wait in call order, and their timeouts
    * start when they do. Aborting `options.signal` abandons the attempt. On a connection that has
-   * missed a heartbeat it waits until the peer is heard again, or lost (then it connects anew).
+   * missed a heartbeat, or is recovering (an ICE restart), it waits until the peer is heard again and
+   * connected, or lost (then it connects anew).
    */
   async connectToNode(nodeId: string, options?: ConnectOptions): Promise<void> {
     this.#assertRunning();
@@ -154,14 +157,8 @@ export class P2PNode {
     if (nodeId === this.nodeId) throw new P2PError('ERR_SELF_CONNECT', 'a node cannot connect to itself');
     const state = this.#book.state(nodeId);
     if (state === RECONNECTING) this.#reconnector?.hurry(nodeId);
-    if (state === 'connected') {
-      const link = this.#dataPlane.get(nodeId);
-      if (!link?.silent) return;
-      const watch = new AbortController();
-      const ended = this.#book.ended(nodeId, watch.signal).then(() => false);
-      const heard = await Promise.race([link.nextHeard().then(() => true), ended]);
-      watch.abort();
-      return heard ? undefined : this.connectToNode(nodeId, options);
+    if (state !== undefined && ESTABLISHED_STATES.has(state)) {
+      return (await alive(this.#book, this.#dataPlane, nodeId)) ? undefined : this.connectToNode(nodeId, options);
     }
     // No signal can leave any more: fail now rather than at the offer timeout.
     if (this.#actor.getSnapshot().matches({ running: 'signalingFailed' })) throw signalingError(this.#actor.getSnapshot().context.signalingError);

@@ -6,7 +6,7 @@
 import { BehaviorSubject, Observable, Subject, filter } from 'rxjs';
 import type { DataPlane } from '../data/dataPlane.js';
 import { P2PError } from '../errors.js';
-import type { PeerOutput } from '../machines/peerConnection.machine.js';
+import { ESTABLISHED_STATES as ESTABLISHED, type PeerOutput } from '../machines/peerConnection.machine.js';
 import type { RouteInfo } from '../webrtc/fingerprint.js';
 import { closeError } from './errors.js';
 import type { PeerEvent, PeerInfo } from './types.js';
@@ -17,6 +17,8 @@ export interface PeerStatus {
   state: string;
   since: number;
   route?: RouteInfo;
+  /** What the transport saw when the connection stalled (while recovering). */
+  stall?: string;
   output?: PeerOutput;
   /** Why an outgoing attempt ended while still queued, before it had an actor. */
   error?: P2PError;
@@ -126,7 +128,7 @@ export class PeerBook {
 
   /** Closes every connected peer, flushing; resolves with how each ended. */
   closeConnected(): Promise<(PeerOutput | undefined)[]> {
-    const ids = [...this.#peers.values()].filter((p) => p.state === 'connected').map((p) => p.id);
+    const ids = [...this.#peers.values()].filter((p) => ESTABLISHED.has(p.state)).map((p) => p.id);
     const ended = ids.map((id) => this.ended(id));
     for (const id of ids) this.close(id);
     return Promise.all(ended);
@@ -183,7 +185,7 @@ export class PeerBook {
   changed(status: PeerStatus): void {
     const { id } = status;
     const previous = this.#peers.get(id)?.state;
-    const wasConnected = previous === 'connected' || previous === 'closing';
+    const wasConnected = previous !== undefined && (ESTABLISHED.has(previous) || previous === 'closing');
     const ended = status.output !== undefined || status.error !== undefined;
     // The actor adopted a new session the peer offered: for the user, that connection is over.
     if (wasConnected && status.state === 'answering') {
@@ -201,6 +203,8 @@ export class PeerBook {
       this.#events.next({ type: 'closed', id, reason, detail, wasConnected });
     } else if (status.state === 'connected') {
       this.#events.next({ type: 'connected', id, route: status.route });
+    } else if (status.state === 'recovering') {
+      this.#events.next({ type: 'recovering', id, detail: status.stall });
     }
     if ((ended || status.state === 'connected') && this.#negotiating.delete(id)) this.#startQueuedSoon();
   }

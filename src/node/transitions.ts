@@ -29,7 +29,7 @@ export class TransitionTracker {
   /** The change `event` made, if it is a snapshot of a state machine actor that moved. */
   track(event: InspectionEvent): TrackedChange | undefined {
     if (event.type !== '@xstate.snapshot') return undefined;
-    const snapshot = event.snapshot as { value?: StateValue; status: string; output?: unknown; context?: { route?: RouteInfo } };
+    const snapshot = event.snapshot as { value?: StateValue; status: string; output?: unknown; context?: { route?: RouteInfo; stall?: string } };
     if (!('value' in snapshot)) return undefined; // callback actors (socket, transport) have no states
     const ref = event.actorRef as unknown as { id: string; sessionId: string };
     const actor = ref.id;
@@ -44,6 +44,6 @@ export class TransitionTracker {
     if (!actor.startsWith('peer.')) return { transition };
     const id = actor.slice('peer.'.length);
     const output = snapshot.status === 'done' ? (snapshot.output as PeerOutput) : undefined;
-    return { transition, peer: { id, state: to, since: at, route: snapshot.context?.route, output } };
+    return { transition, peer: { id, state: to, since: at, route: snapshot.context?.route, stall: snapshot.context?.stall, output } };
   }
 }

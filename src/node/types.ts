@@ -8,8 +8,9 @@ import type { RouteInfo } from '../webrtc/fingerprint.js';
 export interface PeerInfo {
   id: string;
   /**
-   * The peer actor's state: offering, answering, connecting, verifying or connected; or `queued`, an
-   * outgoing attempt waiting for one of `maxNegotiations` slots.
+   * The peer actor's state: offering, answering, connecting, verifying, connected, recovering (an
+   * ICE restart after the peer fell silent) or closing; or `queued`, an outgoing attempt waiting for
+   * one of `maxNegotiations` slots, or `reconnecting`.
    */
   state: string;
   /** When it entered that state (ms since the epoch). */
@@ -35,9 +36,14 @@ export interface Transition {
   at: number;
 }
 
-/** A peer connection that opened, one that ended (with why), or a lost one about to be retried. */
+/**
+ * A peer connection that opened (or recovered), one that stalled and is being repaired, one that
+ * ended (with why), or a lost one about to be retried.
+ */
 export type PeerEvent =
   | { type: 'connected'; id: string; route?: RouteInfo }
+  /** The peer fell silent (`detail` says how) and ICE restarts; `connected` follows if it is heard again, `closed` if not. */
+  | { type: 'recovering'; id: string; detail?: string }
   | { type: 'closed'; id: string; reason: CloseReason; detail?: string; wasConnected: boolean }
   /** With `reconnect` on: attempt `attempt` to re-establish a lost connection starts in `delayMs`. */
   | { type: 'reconnecting'; id: string; attempt: number; delayMs: number };

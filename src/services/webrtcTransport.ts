@@ -1,7 +1,7 @@
 /**
  * One WebRTC data channel to one peer, as actor logic: the only file that imports `simple-peer` and
  * `@roamhq/wrtc`. It signals through its parent, pins the peer's DTLS fingerprint from the signed SDP,
- * and hands a verified {@link PeerLink} to the data plane.
+ * hands a verified {@link PeerLink} to the data plane, and restarts ICE when the link stalls.
  */
 import { createRequire } from 'node:module';
 import SimplePeer from 'simple-peer';
@@ -10,8 +10,9 @@ import type { DataPlane } from '../data/dataPlane.js';
 import { PeerLink, type EndResult } from '../data/link.js';
 import type { LinkOptions } from '../data/linkOptions.js';
 import type { Logger } from '../log.js';
-import { acceptsCandidate, candidateKey, filterSdp, sdpCandidates, withCandidates, type CandidateFilter } from '../webrtc/candidates.js';
+import { acceptsCandidate, filterSdp, type CandidateFilter } from '../webrtc/candidates.js';
 import { packetsFromPeer, readDtlsInfo, sameFingerprint, sdpFingerprint, type Fingerprint, type RouteInfo } from '../webrtc/fingerprint.js';
+import { OutgoingSignals } from '../webrtc/outgoingSignals.js';
 import type { SignalData } from '../wire/envelope.js';
 import { connectionClosed } from './nativeCollector.js';
 
@@ -35,6 +36,11 @@ export interface TransportInput {
 export type TransportCommand =
   | { type: 'REMOTE_SIGNAL'; data: SignalData }
   | { type: 'VERIFY' }
+  /**
+   * Restart ICE: the initiator offers with new ICE credentials; the responder, which cannot offer
+   * (simple-peer), signals the initiator to do so.
+   */
+  | { type: 'RESTART' }
   /** End the data stream: flush, then wait at most `timeoutMs` for the peer's acknowledgement. */
   | { type: 'END'; timeoutMs: number };
 
@@ -45,6 +51,10 @@ export type TransportEvent =
   | { type: 'TRANSPORT.AUTH_FAILED'; message: string }
   | { type: 'TRANSPORT.CLOSED' }
   | { type: 'TRANSPORT.ERROR'; reason: 'ice-failed' | 'error'; message: string }
+  /** The open link stalled (half the heartbeat timeout without a byte, or ICE `disconnected`); `detail` says which. */
+  | { type: 'TRANSPORT.STALLED'; detail: string }
+  /** The peer was heard again after a stall; `route` is the path it came by (the certificate checked again). */
+  | { type: 'TRANSPORT.RECOVERED'; route: RouteInfo }
   /** Nothing arrived from the peer for the heartbeat timeout; `detail` says what was seen. */
   | { type: 'TRANSPORT.LOST'; detail: string }
   /** The peer ended its stream and we acknowledged it: it is about to close the connection. */
@@ -57,9 +67,15 @@ interface PeerInternals {
   _pc: {
     getStats(): Promise<{ values(): Iterable<Record<string, unknown> & { id: string; type: string }> }>;
     iceConnectionState: string;
+    signalingState: string;
+    restartIce(): void;
   };
   _channel: { send(data: Uint8Array): void; bufferedAmount: number } | null;
   _iceCompleteTimer: NodeJS.Timeout | null;
+  /** Set from negotiate() until the signaling state is stable again: an offer of ours awaits its answer. */
+  _isNegotiating: boolean;
+  _createOffer(): void;
+  negotiate(): void;
 }
 
 const require = createRequire(import.meta.url);
@@ -70,15 +86,6 @@ function loadWrtc(): unknown {
 }
 
 const STATS_RETRY_MS = 25;
-
-/**
- * How long an offer or answer waits for our first candidates, which then travel inside it. Sent
- * apart, a candidate reached the far end 2–4 ms after the SDP in the setup bench (the far end was
- * busy applying the SDP), and ICE cannot start without it. Host candidates come within a
- * millisecond, so this cap only matters when none passes the candidate filter; later candidates
- * (srflx, relay) trickle as before.
- */
-const SDP_HOLD_MS = 10;
 
 const ICE_FAILURES = new Set(['ERR_ICE_CONNECTION_FAILURE', 'ERR_CONNECTION_FAILURE']);
 
@@ -107,20 +114,6 @@ function shutdown(peer: SimplePeer.Instance): Promise<void> {
   });
 }
 
-function localSignal(data: SimplePeer.SignalData, filter: CandidateFilter | undefined): SignalData | undefined {
-  if ((data.type === 'offer' || data.type === 'answer') && data.sdp) {
-    return { type: data.type, sdp: filterSdp(filter, data.sdp) };
-  }
-  const candidate = data.candidate;
-  if (candidate && acceptsCandidate(filter, candidate.candidate)) {
-    return {
-      type: 'candidate',
-      candidate: { candidate: candidate.candidate, sdpMLineIndex: candidate.sdpMLineIndex, sdpMid: candidate.sdpMid },
-    };
-  }
-  return undefined; // renegotiation and transceiver requests: a data-only connection never needs them
-}
-
 /**
  * Actor logic of one simple-peer/wrtc connection. Receives {@link TransportCommand}s, reports
  * {@link TransportEvent}s to its parent, and closes the connection when stopped.
@@ -141,31 +134,8 @@ export const webrtcTransport = fromCallback<TransportCommand, TransportInput, Tr
     // sendBack is ignored once the actor stops; this flag ends the work that would lead to it.
     let stopped = false;
 
-    let held: { data: Extract<SignalData, { sdp: string }>; candidates: string[]; timer: NodeJS.Timeout } | undefined;
-    // Candidates the peer already has from our SDP; simple-peer trickles them all the same.
-    const inSdp = new Set<string>();
-    const release = (): void => {
-      if (!held) return;
-      const { data, candidates, timer } = held;
-      held = undefined;
-      clearTimeout(timer);
-      const sdp = withCandidates(data.sdp, candidates);
-      for (const line of sdpCandidates(sdp)) inSdp.add(candidateKey(line));
-      sendBack({ type: 'TRANSPORT.SIGNAL', data: { type: data.type, sdp } });
-    };
-    peer.on('signal', (data) => {
-      const signal = localSignal(data, filter);
-      if (!signal) return;
-      if (signal.type === 'offer' || signal.type === 'answer') {
-        held = { data: signal, candidates: [], timer: setTimeout(release, SDP_HOLD_MS) };
-      } else if (held && signal.type === 'candidate') {
-        // The host candidates are gathered together, right after the SDP: release once this burst is in.
-        if (held.candidates.length === 0) setImmediate(release);
-        held.candidates.push(signal.candidate.candidate);
-      } else if (signal.type !== 'candidate' || !inSdp.has(candidateKey(signal.candidate.candidate))) {
-        sendBack({ type: 'TRANSPORT.SIGNAL', data: signal });
-      }
-    });
+    const outgoing = new OutgoingSignals(filter, (data) => sendBack({ type: 'TRANSPORT.SIGNAL', data }));
+    peer.on('signal', (data) => outgoing.push(data));
     peer.on('connect', () => sendBack({ type: 'TRANSPORT.OPEN' }));
     peer.on('close', () => {
       link?.close(); // settles an END in progress first, with what never left
@@ -179,7 +149,8 @@ export const webrtcTransport = fromCallback<TransportCommand, TransportInput, Tr
     /** Packets from the peer on any candidate pair, ICE checks included: evidence of life below the data channel. */
     const packetsHeard = async () => packetsFromPeer((await internals._pc.getStats()).values());
     let heardBelow: number | undefined;
-    const verify = async (): Promise<void> => {
+    /** The route, once the DTLS certificate in use is the one the peer's signed SDP pinned; undefined if not (reported). */
+    const checkCertificate = async (): Promise<RouteInfo | undefined> => {
       let info = await readStats();
       // Stats can trail the channel's open event; retry until the certificate shows (the machine's
       // verify timeout bounds this). Only a certificate that is present and different is a mismatch.
@@ -187,14 +158,56 @@ export const webrtcTransport = fromCallback<TransportCommand, TransportInput, Tr
         await new Promise((resolve) => setTimeout(resolve, STATS_RETRY_MS));
         info = await readStats();
       }
-      if (stopped) return;
+      if (stopped) return undefined;
       if (!sameFingerprint(pinned, info.remote)) {
         sendBack({
           type: 'TRANSPORT.AUTH_FAILED',
           message: `DTLS certificate ${info.remote?.value ?? 'unknown'} does not match the signed SDP's ${pinned?.value ?? 'none'}`,
         });
-        return;
+        return undefined;
       }
+      return info.route;
+    };
+
+    // A stall lasts from TRANSPORT.STALLED until the peer is heard again; `restarted`: ICE was restarted in it.
+    let stalled = false;
+    let restarted = false;
+    const stall = (open: PeerLink, detail: string): void => {
+      if (stalled || stopped) return;
+      stalled = true;
+      sendBack({ type: 'TRANSPORT.STALLED', detail });
+      void open.nextHeard().then(async () => {
+        const route = await checkCertificate();
+        stalled = restarted = false;
+        if (route) sendBack({ type: 'TRANSPORT.RECOVERED', route });
+      });
+    };
+    const restartIce = (): void => {
+      restarted = true;
+      if (!input.initiator) return sendBack({ type: 'TRANSPORT.SIGNAL', data: { type: 'restart' } });
+      internals._pc.restartIce();
+      // negotiate() would queue behind an earlier restart whose answer never came; a new offer replaces that one.
+      if (internals._isNegotiating) internals._createOffer();
+      else internals.negotiate();
+    };
+    // After a restart (ours or the peer's), once the peer is heard on the new path: its route, and the pin again.
+    peer.on('negotiated', () => {
+      if (!link) return; // the first negotiation: verify() follows the open channel
+      void link.nextHeard().then(async () => {
+        const route = await checkCertificate();
+        if (!route) return;
+        log.info({ peer: input.remoteId, route }, 'ICE restarted');
+        sendBack({ type: 'TRANSPORT.VERIFIED', route });
+      });
+    });
+    peer.on('iceStateChange', (state: string) => {
+      // Only once the peer also missed a beat: ICE alone flaps without harm while data flows.
+      if (state === 'disconnected' && link?.silent) stall(link, 'ICE disconnected');
+    });
+
+    const verify = async (): Promise<void> => {
+      const route = await checkCertificate();
+      if (!route) return;
       const channel = internals._channel;
       if (!channel) throw new Error('data channel missing after connect');
       link = new PeerLink(
@@ -205,6 +218,7 @@ export const webrtcTransport = fromCallback<TransportCommand, TransportInput, Tr
           silent: () => {
             packetsHeard().then((count) => (heardBelow = count), () => (heardBelow = undefined));
           },
+          stalled: (silentMs) => stall(verified, `nothing heard for ${silentMs} ms; ICE ${internals._pc.iceConnectionState}`),
           lost: (silentMs) => {
             const confirm = (count: number | undefined): void => {
               if (stopped) return;
@@ -214,7 +228,8 @@ export const webrtcTransport = fromCallback<TransportCommand, TransportInput, Tr
                 log.debug({ peer: input.remoteId, silentMs }, 'data channel silent, but the peer still answers below it');
                 return verified.revive();
               }
-              const detail = `nothing heard for ${silentMs} ms, on the channel or below it; ICE ${internals._pc.iceConnectionState}`;
+              const restart = restarted ? '; an ICE restart did not bring it back' : '';
+              const detail = `nothing heard for ${silentMs} ms, on the channel or below it; ICE ${internals._pc.iceConnectionState}${restart}`;
               sendBack({ type: 'TRANSPORT.LOST', detail });
             };
             packetsHeard().then(confirm, () => confirm(undefined));
@@ -225,7 +240,7 @@ export const webrtcTransport = fromCallback<TransportCommand, TransportInput, Tr
       input.dataPlane.attach(input.remoteId, link);
       const verified = link;
       peer.on('data', (frame: Uint8Array) => verified.receive(frame));
-      sendBack({ type: 'TRANSPORT.VERIFIED', route: info.route });
+      sendBack({ type: 'TRANSPORT.VERIFIED', route });
     };
 
     receive((command) => {
@@ -240,10 +255,22 @@ export const webrtcTransport = fromCallback<TransportCommand, TransportInput, Tr
           };
           return link ? link.end(command.timeoutMs, report) : report({ acknowledged: true, unsent: 0 });
         }
+        if (command.type === 'RESTART') return link ? restartIce() : undefined;
         const data = command.data;
-        if (data.type === 'offer' || data.type === 'answer') {
-          pinned = sdpFingerprint(data.sdp);
-          if (!pinned) return sendBack({ type: 'TRANSPORT.AUTH_FAILED', message: 'remote SDP has no single DTLS fingerprint' });
+        if (data.type === 'restart') {
+          // The responder asks for a restart; one of ours already under way answers it.
+          if (input.initiator && link && !internals._isNegotiating) restartIce();
+        } else if (data.type === 'offer' || data.type === 'answer') {
+          // Only the initiator offers; an answer is taken only while our offer waits for one.
+          const expected = input.initiator ? data.type === 'answer' && internals._pc.signalingState === 'have-local-offer' : data.type === 'offer';
+          if (!expected) return log.warn({ peer: input.remoteId, kind: data.type }, 'ignoring an SDP that answers no offer of ours');
+          const fingerprint = sdpFingerprint(data.sdp);
+          if (!fingerprint) return sendBack({ type: 'TRANSPORT.AUTH_FAILED', message: 'remote SDP has no single DTLS fingerprint' });
+          // A restart keeps the DTLS session: its SDP must commit to the same certificate.
+          if (pinned && !sameFingerprint(pinned, fingerprint)) {
+            return sendBack({ type: 'TRANSPORT.AUTH_FAILED', message: `an ICE restart's SDP commits to DTLS certificate ${fingerprint.value}, not the pinned ${pinned.value}` });
+          }
+          pinned = fingerprint;
           peer.signal({ type: data.type, sdp: filterSdp(filter, data.sdp) });
         } else if (data.type === 'candidate' && acceptsCandidate(filter, data.candidate.candidate)) {
           peer.signal({ type: 'candidate', candidate: data.candidate } as SimplePeer.SignalData);
@@ -255,8 +282,7 @@ export const webrtcTransport = fromCallback<TransportCommand, TransportInput, Tr
 
     return () => {
       stopped = true;
-      if (held) clearTimeout(held.timer);
-      held = undefined;
+      outgoing.cancel();
       if (link) input.dataPlane.detach(input.remoteId, link);
       peer.removeAllListeners();
       // simple-peer may still report errors while closing; nobody is listening for them any more.

@@ -37,7 +37,7 @@ const isCandidateType = (type: string | undefined): type is CandidateType => TYP
  * ```
  */
 export function countCandidate(tally: CandidateTally, side: keyof CandidateTally, data: SignalData): CandidateTally {
-  const lines = data.type === 'candidate' ? [data.candidate.candidate] : data.type === 'reject' ? [] : sdpCandidates(data.sdp);
+  const lines = data.type === 'candidate' ? [data.candidate.candidate] : 'sdp' in data ? sdpCandidates(data.sdp) : [];
   let counts = tally[side];
   for (const line of lines) {
     const type = parseCandidate(line)?.type;

@@ -8,11 +8,15 @@ import {
   type SignalKind,
 } from './protocol.js';
 
-/** What simple-peer hands over to be signaled (offer/answer SDP or one ICE candidate), or a refusal. */
+/**
+ * What simple-peer hands over to be signaled (offer/answer SDP or one ICE candidate), a refusal, or
+ * the responder's request that the initiator restart ICE (only the initiator offers).
+ */
 export type SignalData =
   | { type: 'offer' | 'answer'; sdp: string }
   | { type: 'candidate'; candidate: { candidate: string; sdpMLineIndex?: number | null; sdpMid?: string | null } }
-  | { type: 'reject'; code: string };
+  | { type: 'reject'; code: string }
+  | { type: 'restart' };
 
 /** A signal that passed every check of {@link Envelopes.open}. */
 export interface VerifiedSignal {
@@ -47,10 +51,6 @@ export function newSessionId(): string {
   return randomBytes(12).toString('base64url');
 }
 
-function kindOf(data: SignalData): SignalKind {
-  return data.type === 'offer' || data.type === 'answer' || data.type === 'candidate' ? data.type : 'reject';
-}
-
 function isSignalData(kind: SignalKind, value: unknown): value is SignalData {
   if (typeof value !== 'object' || value === null) return false;
   const v = value as Record<string, unknown>;
@@ -64,6 +64,8 @@ function isSignalData(kind: SignalKind, value: unknown): value is SignalData {
     }
     case 'reject':
       return v.type === 'reject' && typeof v.code === 'string' && v.code.length <= 64;
+    case 'restart':
+      return v.type === 'restart';
   }
 }
 
@@ -112,7 +114,7 @@ export class Envelopes {
       session,
       seq,
       ts: this.#now(),
-      kind: kindOf(data),
+      kind: data.type,
       data: JSON.stringify(data),
     };
     return { ...unsigned, sig: Buffer.from(this.#identity.sign(envelopeMessage(unsigned))).toString('base64url') };

@@ -85,8 +85,8 @@ export interface RegisterReply {
   iceServers?: IceServerGrant[];
 }
 
-export type SignalKind = 'offer' | 'answer' | 'candidate' | 'reject';
-export const SIGNAL_KINDS: readonly SignalKind[] = ['offer', 'answer', 'candidate', 'reject'];
+export type SignalKind = 'offer' | 'answer' | 'candidate' | 'reject' | 'restart';
+export const SIGNAL_KINDS: readonly SignalKind[] = ['offer', 'answer', 'candidate', 'reject', 'restart'];
 
 /** A signaling message signed end to end by its sender; the server relays it untouched. */
 export interface Envelope {

@@ -80,6 +80,7 @@ export type Outcome =
   | 'relayedSignal'
   | 'lostSignal'
   | 'closedPeer'
+  | 'failedNegotiations'
   | 'forgotFinished'
   | 'forgotCrashed'
   | 'recordedSignalingError'
@@ -121,6 +122,7 @@ export const nodeModel = setup({
     did: assign((_, params: { outcome: Outcome }) => ({ did: params.outcome })),
     spawned: assign(({ context }, params: { outcome: Outcome }) => ({ peers: context.peers + 1, did: params.outcome })),
     forgot: assign(({ context }, params: { outcome: Outcome }) => ({ peers: context.peers - 1, did: params.outcome })),
+    failedNegotiations: assign({ peers: 0, did: 'failedNegotiations' as const }),
   },
 }).createMachine({
   id: 'nodeModel',
@@ -141,7 +143,8 @@ export const nodeModel = setup({
         },
         online: {
           on: {
-            'SIGNALING.LOST': { target: 'offline', actions: did('nothing') },
+            // Every peer here is still negotiating (no transport opens): each fails, and says so once signaling is back.
+            'SIGNALING.LOST': { target: 'offline', actions: 'failedNegotiations' },
             'SIGNALING.GAVE_UP': { target: 'signalingFailed', actions: did('recordedSignalingError') },
             ...fromRemote,
           },

@@ -11,7 +11,7 @@
  * them, so the model names the failure and the harness, which knows what it signaled, words it.
  */
 import { assign, setup, transition, type AnyMachineSnapshot, type SnapshotFrom } from 'xstate';
-import { BUSY_DETAIL, type CloseReason, type PeerTimeouts } from '../../src/machines/peerConnection.machine.js';
+import { BUSY_DETAIL, SIGNALING_LOST_DETAIL, type CloseReason, type PeerTimeouts } from '../../src/machines/peerConnection.machine.js';
 import type { ServerErrorCode } from '../../src/wire/protocol.js';
 import { modelPaths, type ModelPath as RunnablePath } from './run.js';
 
@@ -47,17 +47,25 @@ export type ModelEvent =
   | { type: 'REMOTE.NEW_OFFER' }
   /** A late signal of an earlier session. */
   | { type: 'REMOTE.STALE'; kind: 'candidate' | 'reject' }
+  /** An ICE restart of our session: the initiator's new offer, or the responder asking for one. */
+  | { type: 'REMOTE.RESTART'; kind: 'offer' | 'restart' }
   | { type: 'TRANSPORT.OPEN' }
   | { type: 'TRANSPORT.VERIFIED' }
   | { type: 'TRANSPORT.ERROR'; reason: 'ice-failed' | 'error'; message: string }
   | { type: 'TRANSPORT.AUTH_FAILED'; message: string }
   | { type: 'TRANSPORT.CLOSED' }
+  /** The heartbeat found the peer silent half as long as it takes to lose it (or ICE went disconnected). */
+  | { type: 'TRANSPORT.STALLED'; detail: string }
+  /** The peer is heard again after a stall. */
+  | { type: 'TRANSPORT.RECOVERED' }
   /** The heartbeat found the peer silent too long. */
   | { type: 'TRANSPORT.LOST'; detail: string }
   /** The peer ended its stream and our acknowledgement is on its way. */
   | { type: 'TRANSPORT.REMOTE_END' }
   /** Our end of the stream finished: acknowledged, or not, with that many bytes never sent. */
   | { type: 'TRANSPORT.ENDED'; acknowledged: boolean; unsent: number }
+  /** The node's signaling connection dropped. */
+  | { type: 'SIGNALING.LOST' }
   /** The signaling server could not deliver one of our signals (peer gone, rate limit, no ack), of this or an earlier session. */
   | { type: 'SIGNALING.FAILED'; session: 'current' | 'stale'; code: ServerErrorCode; message: string }
   /** `disconnect()`: flushing by default, at once with `force`. */
@@ -74,6 +82,10 @@ export type ModelEffect =
   | 'adopt'
   /** Ask the transport to check the DTLS certificate. */
   | 'requestVerification'
+  /** Ask the transport to restart ICE. */
+  | 'restart'
+  /** Keep the route the transport read again (after a stall or a restart). */
+  | 'reroute'
   /** Send the peer a reject carrying the close reason, so it stops waiting. */
   | 'tellPeer'
   /** Ask the transport to end the stream, waiting up to the flush timeout for the peer's acknowledgement. */
@@ -101,6 +113,7 @@ const whileOpen = {
   'LOCAL.CANDIDATE': { actions: 'relay' },
   'REMOTE.CANDIDATE': { actions: 'forward' },
   'REMOTE.STALE': { actions: 'drop' },
+  'REMOTE.RESTART': { actions: 'drop' },
   'SIGNALING.FAILED': { actions: 'drop' },
   'REMOTE.ANSWER': { actions: 'drop' },
   'REMOTE.NEW_OFFER': { target: '#model.answering', reenter: true, actions: 'adopt' },
@@ -128,6 +141,28 @@ const onAuthFailure = { 'TRANSPORT.AUTH_FAILED': { target: '#model.closed', acti
 
 const giveUp = (end: NonNullable<ModelContext['end']>) => closes(end, 'tellPeer');
 
+/** Connected and recovering alike: the channel is open, heard or not. */
+const whileEstablished = {
+  ...whileOpen,
+  ...onAuthFailure,
+  // Restart signals of our session go to the transport (an answer too: it answers our restart offer).
+  'REMOTE.ANSWER': { actions: 'forward' },
+  'REMOTE.RESTART': { actions: 'forward' },
+  'TRANSPORT.VERIFIED': { actions: 'reroute' },
+  'REMOTE.REJECT': closes({ reason: 'closed', detail: 'peer said goodbye' }),
+  'TRANSPORT.CLOSED': closes({ reason: 'closed' }),
+  'TRANSPORT.LOST': { target: '#model.closed', actions: 'endsWithLoss' },
+  'TRANSPORT.REMOTE_END': {
+    target: '#model.closing',
+    actions: { type: 'closesLater', params: { reason: 'closed', detail: 'the peer ended the connection' } },
+  },
+  // The channel tells the peer (End, or closing at once); no reject signal is needed.
+  'USER.CLOSE': [
+    { guard: 'forced', ...closes({ reason: 'closed' }) },
+    { target: '#model.closing', actions: ['endStream', { type: 'closesLater', params: { reason: 'closed' } }] },
+  ],
+} as const;
+
 export const peerConnectionModel = setup({
   types: {
     context: {} as ModelContext,
@@ -146,6 +181,8 @@ export const peerConnectionModel = setup({
     forward: effect,
     adopt: effect,
     requestVerification: effect,
+    restart: effect,
+    reroute: effect,
     tellPeer: effect,
     endStream: effect,
     drop: effect,
@@ -191,6 +228,7 @@ export const peerConnectionModel = setup({
         'LOCAL.OFFER': { actions: 'relay' },
         'REMOTE.ANSWER': { target: 'connecting', actions: 'forward' },
         'REMOTE.NEW_OFFER': [{ guard: 'remoteWinsGlare', target: 'answering', actions: 'adopt' }, { actions: 'drop' }],
+        'SIGNALING.LOST': giveUp({ reason: 'signaling-lost', detail: SIGNALING_LOST_DETAIL }),
         TIMEOUT: giveUp({ reason: 'timeout', detail: 'no answer' }),
       },
     },
@@ -200,6 +238,7 @@ export const peerConnectionModel = setup({
         ...whileNegotiating,
         ...onAuthFailure,
         'LOCAL.ANSWER': { target: 'connecting', actions: 'relay' },
+        'SIGNALING.LOST': giveUp({ reason: 'signaling-lost', detail: SIGNALING_LOST_DETAIL }),
         TIMEOUT: giveUp({ reason: 'timeout', detail: 'no local answer' }),
       },
     },
@@ -224,19 +263,16 @@ export const peerConnectionModel = setup({
     },
     connected: {
       on: {
-        ...whileOpen,
-        'REMOTE.REJECT': closes({ reason: 'closed', detail: 'peer said goodbye' }),
-        'TRANSPORT.CLOSED': closes({ reason: 'closed' }),
-        'TRANSPORT.LOST': { target: '#model.closed', actions: 'endsWithLoss' },
-        'TRANSPORT.REMOTE_END': {
-          target: 'closing',
-          actions: { type: 'closesLater', params: { reason: 'closed', detail: 'the peer ended the connection' } },
-        },
-        // The channel tells the peer (End, or closing at once); no reject signal is needed.
-        'USER.CLOSE': [
-          { guard: 'forced', ...closes({ reason: 'closed' }) },
-          { target: 'closing', actions: ['endStream', { type: 'closesLater', params: { reason: 'closed' } }] },
-        ],
+        ...whileEstablished,
+        'TRANSPORT.STALLED': 'recovering',
+      },
+    },
+    /** An ICE restart, until the peer is heard again; the heartbeat's loss ends it otherwise (no timer of its own). */
+    recovering: {
+      entry: 'restart',
+      on: {
+        ...whileEstablished,
+        'TRANSPORT.RECOVERED': { target: 'connected', actions: 'reroute' },
       },
     },
     /** Flushing: waiting for the peer to acknowledge our end, or to close after acknowledging its own. */
@@ -248,6 +284,7 @@ export const peerConnectionModel = setup({
         'REMOTE.ANSWER': { actions: 'drop' },
         'REMOTE.NEW_OFFER': { actions: 'drop' },
         'REMOTE.STALE': { actions: 'drop' },
+        'REMOTE.RESTART': { actions: 'drop' },
         'REMOTE.REJECT': { target: '#model.closed', actions: 'endsAsPending' },
         'SIGNALING.FAILED': { actions: 'drop' },
         'TRANSPORT.ENDED': { target: '#model.closed', actions: 'endsWithFlush' },
@@ -272,6 +309,9 @@ export const MODEL_EVENTS: ModelEvent[] = [
   { type: 'REMOTE.REJECT', code: 'ice-failed' },
   { type: 'REMOTE.STALE', kind: 'candidate' },
   { type: 'REMOTE.STALE', kind: 'reject' },
+  { type: 'REMOTE.RESTART', kind: 'offer' },
+  { type: 'REMOTE.RESTART', kind: 'restart' },
+  { type: 'TRANSPORT.STALLED', detail: 'nothing heard for 2000 ms; ICE connected' },
   { type: 'TRANSPORT.ERROR', reason: 'ice-failed', message: 'Ice connection failed.' },
   { type: 'TRANSPORT.ERROR', reason: 'error', message: 'Connection failed.' },
   { type: 'TRANSPORT.AUTH_FAILED', message: 'DTLS certificate does not match the signed SDP' },
@@ -309,7 +349,9 @@ export function peerModelPaths(): { paths: ModelPath[]; shortest: number; simple
   return { paths: withoutPrefixes([...simple, ...shortest]), shortest: shortest.length, simple: simple.length };
 }
 
-const EFFECTS = new Set<string>(['relay', 'forward', 'adopt', 'requestVerification', 'tellPeer', 'endStream', 'drop'] satisfies ModelEffect[]);
+const EFFECTS = new Set<string>([
+  'relay', 'forward', 'adopt', 'requestVerification', 'restart', 'reroute', 'tellPeer', 'endStream', 'drop',
+] satisfies ModelEffect[]);
 
 /** The effects the model says `event` has in `before`, in order (entry effects included). */
 export function effectsOf(before: ModelSnapshot, event: ModelEvent): ModelEffect[] {

@@ -203,11 +203,121 @@ describe('across NATs, in a lab of network namespaces', () => {
     await a!.send(b!.nodeId, 'after the blackhole');
     await waitFor(async () => (await b!.received())[a!.nodeId]?.texts.includes('after the blackhole') ?? false);
     const events = (await since(a!)).map((e) => e.event.type);
-    expect(events[0]).toBe('closed');
+    // At half the timeout an ICE restart is tried; with every packet dropped it cannot succeed.
+    expect(events.slice(0, 2)).toEqual(['recovering', 'closed']);
     expect(events).toContain('reconnecting');
     expect(events.at(-1)).toBe('connected');
     report('cone ↔ cone, 30 s blackhole on router A', { detectedMs, recoveredMs, attempts: events.filter((t) => t === 'reconnecting').length });
   }, 180_000);
+
+  it('8. router A’s NAT mapping changes under a live connection: ICE restarts, and nothing is lost or reordered', async () => {
+    const { lab, a, b } = await setUp({ natA: 'cone', natB: 'cone' });
+    await connectTimes(a, b, 1);
+    const before = await connectedPeer(b, a.nodeId);
+    const sent = 60;
+    const sending = (async () => {
+      for (let i = 0; i < sent; i++) {
+        await Promise.all([a.send(b.nodeId, `a${i}`), b.send(a.nodeId, `b${i}`)]);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    })();
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    // UDP from host A leaves through new public ports from now on, and the old mappings are forgotten:
+    // packets to them die at router A, and A's packets reach B from an address B never saw.
+    await lab.exec(NS.routerA, 'iptables', ['-t', 'nat', '-I', 'POSTROUTING', '1', '-o', 'wan', '-p', 'udp', '-j', 'MASQUERADE', '--to-ports', '40000-40999']);
+    await lab.exec(NS.routerA, 'conntrack', ['-F']);
+    const changedAt = Date.now();
+    await sending;
+    const since = async (agent: NatAgent) => (await agent.events()).filter((e) => e.at >= changedAt && e.event.type !== 'signaling');
+    await waitFor(async () => (await since(a)).some((e) => e.event.type === 'connected'), 20_000);
+    const recoveredMs = (await since(a)).find((e) => e.event.type === 'connected')!.at - changedAt;
+    await waitFor(async () => (await b.received())[a.nodeId]?.messages === sent && (await a.received())[b.nodeId]?.messages === sent, 20_000);
+    expect((await b.received())[a.nodeId]!.texts).toEqual(Array.from({ length: sent }, (_, i) => `a${i}`));
+    expect((await a.received())[b.nodeId]!.texts).toEqual(Array.from({ length: sent }, (_, i) => `b${i}`));
+    expect((await since(a)).map((e) => e.event.type)).toEqual(['recovering', 'connected']);
+    const after = await connectedPeer(b, a.nodeId);
+    const port = (address?: string) => Number(address?.split(':')[1]);
+    expect(port(after.remoteAddress)).toBeGreaterThanOrEqual(40000);
+    expect(port(after.remoteAddress)).toBeLessThanOrEqual(40999);
+    report('cone ↔ cone, router A’s mapping changes', {
+      route: after.route,
+      before: before.remoteAddress,
+      after: after.remoteAddress,
+      recoveredMs,
+      messagesEachWay: sent,
+    });
+  }, 120_000);
+
+  it('9. the signaling server dies in the middle of a handshake: the attempt fails with a code, and a retry once it is back connects', async () => {
+    const { lab, signaling, a, b } = await setUp({ natA: 'cone', natB: 'cone' });
+    // B is frozen, so A's offer waits unanswered at B's socket when the server dies.
+    b.process.signal('SIGSTOP');
+    const attempt = a.connect(b.nodeId);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect((await a.peers()).find((p) => p.id === b.nodeId)?.state).toBe('offering');
+    await lab.kill(signaling);
+    const killedAt = Date.now();
+    const outcome = await attempt;
+    const failedMs = Date.now() - killedAt;
+    b.process.signal('SIGCONT');
+    expect(outcome.ok).toBe(false);
+    const { code, message } = (outcome as Extract<typeof outcome, { ok: false }>).error;
+    await lab.startSignaling();
+    const registered = async (agent: NatAgent) =>
+      (await agent.events()).some((e) => e.at > killedAt && e.event.type === 'signaling' && e.event.to.endsWith('registered'));
+    await waitFor(async () => (await registered(a)) && (await registered(b)), 30_000);
+    const retry = await a.connect(b.nodeId);
+    expect(retry.ok).toBe(true);
+    expect(code).toBe('ERR_SIGNALING_LOST');
+    report('cone ↔ cone, signaling server killed mid-handshake', { code, message, failedMs, retryMs: retry.ok ? retry.ms : undefined });
+  }, 120_000);
+
+  it('10. UDP blocked on side A: connected through TURN over TCP', async () => {
+    const { lab, signaling, turn } = await servers({ natA: 'cone', natB: 'cone' });
+    await lab.exec(NS.routerA, 'iptables', ['-I', 'FORWARD', '-p', 'udp', '-j', 'DROP']);
+    const [a, b] = await Promise.all([NatAgent.spawn(lab, NS.hostA), NatAgent.spawn(lab, NS.hostB)]);
+    const tcpRelay = [{ urls: turn.urls.map((url) => url.replace('transport=udp', 'transport=tcp')), username: turn.username, credential: turn.credential }];
+    await a!.start({ signalingUrl: signaling.url, iceServers: tcpRelay, timeouts: { ice: ICE_TIMEOUT_MS } });
+    await b!.start({ signalingUrl: signaling.url, iceServers: [{ urls: turn.stunUrls }], timeouts: { ice: ICE_TIMEOUT_MS } });
+    const times = await connectTimes(a!, b!, 3);
+    const [peerA, peerB] = [await connectedPeer(a!, b!.nodeId), await connectedPeer(b!, a!.nodeId)];
+    expect(peerA.route).toBe('relay');
+    expect(peerB.remoteAddress).toMatch(at(ADDR.server));
+    await a!.send(b!.nodeId, 'through the relay, over TCP');
+    await b!.send(a!.nodeId, 'and back');
+    await waitFor(async () => (await b!.received())[a!.nodeId]?.messages === 1 && (await a!.received())[b!.nodeId]?.messages === 1);
+    report('cone (UDP blocked) ↔ cone, TURN over TCP', { route: [peerA.route, peerB.route], connectMs: times, medianMs: median(times) });
+  }, 120_000);
+
+  it('11. a blackhole longer than the reconnect budget: peer-lost within the bound, then the retries give up', async () => {
+    const { lab, signaling, turn } = await servers({ natA: 'cone', natB: 'cone' });
+    const [a, b] = await Promise.all([NatAgent.spawn(lab, NS.hostA), NatAgent.spawn(lab, NS.hostB)]);
+    const budgetMs = 8_000;
+    const request: StartRequest = { signalingUrl: signaling.url, iceServers: [{ urls: turn.stunUrls }], timeouts: { ice: ICE_TIMEOUT_MS }, reconnect: { budgetMs } };
+    await Promise.all([a!.start(request), b!.start(request)]);
+    await connectTimes(a!, b!, 1);
+    await connectedPeer(b!, a!.nodeId);
+    await lab.exec(NS.routerA, 'iptables', ['-I', 'FORWARD', '1', '-j', 'DROP']);
+    const blackholedAt = Date.now();
+    const since = async () => (await a!.events()).filter((e) => e.at >= blackholedAt && e.event.type !== 'signaling');
+    await waitFor(async () => (await since()).some((e) => e.event.type === 'closed'), 20_000);
+    const lost = (await since()).find((e) => e.event.type === 'closed')!;
+    expect(lost.event).toMatchObject({ type: 'closed', reason: 'peer-lost', wasConnected: true });
+    // Past the budget (counted from the loss) and the last attempt's own timeouts, nothing is pending any more.
+    await waitFor(async () => (await a!.peers()).length === 0, budgetMs + 30_000);
+    const quietFrom = Date.now();
+    await new Promise((resolve) => setTimeout(resolve, 5_000));
+    const events = await since();
+    expect(events.filter((e) => e.at >= quietFrom)).toEqual([]);
+    const attempts = events.filter((e) => e.event.type === 'reconnecting');
+    expect(attempts.length).toBeGreaterThan(0);
+    expect(attempts.at(-1)!.at - lost.at).toBeLessThanOrEqual(budgetMs);
+    report('cone ↔ cone, blackhole past an 8 s reconnect budget', {
+      detectedMs: lost.at - blackholedAt,
+      attempts: attempts.length,
+      gaveUpAfterMs: events.at(-1)!.at - lost.at,
+    });
+  }, 120_000);
 
   it('6. the README two-terminal CLI flow, each node in its own LAN', async () => {
     const { lab, signaling, turn } = await servers({ natA: 'cone', natB: 'cone' });

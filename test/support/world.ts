@@ -56,6 +56,7 @@ export class World {
       if (input.initiator) emit({ type: 'TRANSPORT.SIGNAL', data: { type: 'offer', sdp: `offer from ${owner}` } });
       receive((command) => {
         if (command.type === 'VERIFY') return emit({ type: 'TRANSPORT.VERIFIED', route: { route: 'host' } });
+        if (command.type === 'RESTART') return; // the in-memory path never stalls
         if (command.type === 'END') {
           // The far side acknowledges our end at once, then waits for us to close.
           const far = this.#far(t);
