@@ -169,6 +169,12 @@ export const webrtcTransport = fromCallback<TransportCommand, TransportInput, Tr
       return info.route;
     };
 
+    /** Runs `work` when the peer is next heard on `open`, unless the actor stopped; stats read as the connection closes may fail. */
+    const whenHeard = (open: PeerLink, work: () => Promise<void>): void => {
+      const failed = (err: Error): void => log.debug({ peer: input.remoteId, err: err.message }, 'reading stats after a stall or restart failed');
+      open.nextHeard().then(() => (stopped ? undefined : work())).catch(failed);
+    };
+
     // A stall lasts from TRANSPORT.STALLED until the peer is heard again; `restarted`: ICE was restarted in it.
     let stalled = false;
     let restarted = false;
@@ -176,7 +182,7 @@ export const webrtcTransport = fromCallback<TransportCommand, TransportInput, Tr
       if (stalled || stopped) return;
       stalled = true;
       sendBack({ type: 'TRANSPORT.STALLED', detail });
-      void open.nextHeard().then(async () => {
+      whenHeard(open, async () => {
         const route = await checkCertificate();
         stalled = restarted = false;
         if (route) sendBack({ type: 'TRANSPORT.RECOVERED', route });
@@ -193,7 +199,7 @@ export const webrtcTransport = fromCallback<TransportCommand, TransportInput, Tr
     // After a restart (ours or the peer's), once the peer is heard on the new path: its route, and the pin again.
     peer.on('negotiated', () => {
       if (!link) return; // the first negotiation: verify() follows the open channel
-      void link.nextHeard().then(async () => {
+      whenHeard(link, async () => {
         const route = await checkCertificate();
         if (!route) return;
         log.info({ peer: input.remoteId, route }, 'ICE restarted');

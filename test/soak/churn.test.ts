@@ -1,6 +1,6 @@
 import { readdirSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Harness, next } from './helpers.js';
+import { Harness, next } from '../helpers.js';
 
 const openFds = () => readdirSync('/proc/self/fd').length;
 
