@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { filterSdp, loopbackOnly, parseCandidate, sdpCandidates, withCandidates } from '../src/webrtc/candidates.js';
-import { readDtlsInfo, sameFingerprint, sdpFingerprint } from '../src/webrtc/fingerprint.js';
+import { filterSdp, loopbackOnly, ofCurrentGeneration, parseCandidate, sdpCandidates, sdpUfrag, withCandidates } from '../src/webrtc/candidates.js';
+import { packetsFromPeer, readDtlsInfo, sameFingerprint, sdpFingerprint } from '../src/webrtc/fingerprint.js';
 
 const FP = '12:9F:0D:DD:09:6E:55:F7:CD:FC:A3:F7:53:A6:10:0C:81:02:01:9C:C5:49:85:C2:29:1E:92:7D:9D:83:5D:AC';
 
@@ -80,5 +80,26 @@ describe('candidate filtering', () => {
     expect(sdpCandidates(merged)).toEqual(['candidate:1 1 udp 1 127.0.0.1 1000 typ host', late]);
     expect(withCandidates('v=0', [late])).toBe(`v=0\r\na=${late}\r\n`);
     expect(withCandidates(sdp, [])).toBe(sdp);
+  });
+});
+
+describe('ICE restarts and liveness below the channel', () => {
+  it('tells a candidate of the current ICE credentials from one trickled before a restart', () => {
+    const sdp = 'v=0\r\na=ice-ufrag:new1\r\na=ice-pwd:secret\r\n';
+    const line = (ufrag?: string) => `candidate:1 1 udp 2122260223 127.0.0.1 5000 typ host generation 0${ufrag ? ` ufrag ${ufrag}` : ''}`;
+    expect(sdpUfrag(sdp)).toBe('new1');
+    expect(ofCurrentGeneration(line('new1'), 'new1')).toBe(true);
+    expect(ofCurrentGeneration(line('old0'), 'new1')).toBe(false);
+    expect(ofCurrentGeneration(line(), 'new1')).toBe(true);
+    expect(ofCurrentGeneration(line('old0'), undefined)).toBe(true);
+  });
+
+  it('counts DTLS packets apart from ICE checks, over every candidate pair', () => {
+    const report = [
+      { id: 'p1', type: 'candidate-pair', packetsReceived: 10, requestsReceived: 2, responsesReceived: 3 },
+      { id: 'p2', type: 'candidate-pair', requestsReceived: 1 },
+      { id: 't', type: 'transport', packetsReceived: 99 },
+    ];
+    expect(packetsFromPeer(report)).toEqual({ data: 10, checks: 6 });
   });
 });

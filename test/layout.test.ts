@@ -54,6 +54,8 @@ const MAX_LINES = 300;
 const LONG_FILES: Record<string, string> = {
   'src/data/link.ts': 'PeerLink is one class whose send queue, packing, heartbeat, receipts and end of stream share its private state',
   'src/machines/peerConnection.machine.ts': 'one statechart: its guards, actions and delays are typed by the setup() that holds them',
+  'src/services/webrtcTransport.ts':
+    'the one closure over a simple-peer connection: pinning, verification, stalls and ICE restarts read and change its private state',
 };
 
 function partOf(path: string): Part | undefined {

@@ -121,6 +121,8 @@ class PathRun {
       case 'REMOTE.REJECT':
         return this.#signalIn(this.#session, reject(event.code));
       case 'REMOTE.STALE':
+        // A restart offer (sequence 1) of a session that ended here must not open it again.
+        if (event.kind === 'restart-offer') return this.#signalIn(STALE_SESSION, offer('stale restart offer'), 1);
         return this.#signalIn(STALE_SESSION, event.kind === 'candidate' ? candidate() : reject('closed'));
       case 'REMOTE.RESTART':
         return this.#signalIn(this.#session, event.kind === 'offer' ? offer('restart offer') : { type: 'restart' });
@@ -239,8 +241,8 @@ class PathRun {
     return data;
   }
 
-  #signalIn(session: string, data: SignalData): SignalData {
-    this.#send({ type: 'SIGNAL.IN', signal: signal(this.#remote, session, data) });
+  #signalIn(session: string, data: SignalData, seq = 0): SignalData {
+    this.#send({ type: 'SIGNAL.IN', signal: signal(this.#remote, session, data, seq) });
     return data;
   }
 

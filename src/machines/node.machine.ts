@@ -79,7 +79,8 @@ export const nodeMachine = setup({
     knowsTarget: ({ context, event }) =>
       (event.type === 'CONNECT' || event.type === 'DISCONNECT' || event.type === 'SIGNAL.FAILED') &&
       (event.type === 'SIGNAL.FAILED' ? event.to : event.peerId) in context.peers,
-    isOffer: ({ event }) => event.type === 'SIGNAL.IN' && event.signal.kind === 'offer',
+    /** An offer opening a session (sequence 0); a later one restarts ICE in a session that has no actor here. */
+    isOffer: ({ event }) => event.type === 'SIGNAL.IN' && event.signal.kind === 'offer' && event.signal.seq === 0,
     atCapacity: ({ context }) => Object.keys(context.peers).length >= context.maxPeers,
     busy: ({ context }) =>
       Object.values(context.peers).filter((peer) => !ESTABLISHED_STATES.has(peer.getSnapshot().value)).length >= context.maxNegotiating,

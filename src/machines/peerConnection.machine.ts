@@ -186,11 +186,14 @@ export const peerConnectionMachine = setup({
     isAnswer: ({ context, event }) => isSignal(event, 'answer') && event.signal.session === context.session,
     isCandidate: ({ context, event }) => isSignal(event, 'candidate') && event.signal.session === context.session,
     isRejection: ({ context, event }) => isSignal(event, 'reject') && event.signal.session === context.session,
-    /** A signed offer for another session: the peer restarted, or both sides offered at once. */
-    isNewOffer: ({ context, event }) => isSignal(event, 'offer') && event.signal.session !== context.session,
+    /**
+     * A signed offer opening another session: the peer restarted, or both sides offered at once. An
+     * offer later in a session we are not in restarts ICE in one that ended here: stale, dropped.
+     */
+    isNewOffer: ({ context, event }) => isSignal(event, 'offer') && event.signal.seq === 0 && event.signal.session !== context.session,
     /** Glare: both sides offered. The smaller node id keeps its offer, so both sides pick the same one. */
     remoteWinsGlare: ({ context, event }) =>
-      isSignal(event, 'offer') && event.signal.session !== context.session && context.remoteId < context.localId,
+      isSignal(event, 'offer') && event.signal.seq === 0 && event.signal.session !== context.session && context.remoteId < context.localId,
     isRestartSignal: ({ context, event }) =>
       event.type === 'SIGNAL.IN' && event.signal.session === context.session && ['offer', 'answer', 'restart'].includes(event.signal.kind),
     isLocalAnswer: ({ event }) => event.type === 'TRANSPORT.SIGNAL' && event.data.type === 'answer',

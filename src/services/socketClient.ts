@@ -103,6 +103,10 @@ function relay(socket: Socket, input: SocketInput, command: SocketCommand, sendB
     done();
     const error = err ? { code: 'ERR_BAD_REQUEST' as const, message: 'signal acknowledgement timed out' } : ackError(reply);
     if (error) sendBack({ type: 'SOCKET.SIGNAL_FAILED', to: command.to, session: command.session, error });
+    // A server acknowledges every signal within milliseconds: silence means a connection that only
+    // looks open (its path went away; TCP would resume at its next backed-off retransmission). A new
+    // connection gets through as soon as the path is back.
+    if (err) sendBack({ type: 'SOCKET.DISCONNECTED', reason: 'signal acknowledgement timed out' });
   });
 }
 

@@ -10,8 +10,16 @@ import type { DataPlane } from '../data/dataPlane.js';
 import { PeerLink, type EndResult } from '../data/link.js';
 import type { LinkOptions } from '../data/linkOptions.js';
 import type { Logger } from '../log.js';
-import { acceptsCandidate, filterSdp, type CandidateFilter } from '../webrtc/candidates.js';
-import { packetsFromPeer, readDtlsInfo, sameFingerprint, sdpFingerprint, type Fingerprint, type RouteInfo } from '../webrtc/fingerprint.js';
+import { acceptsCandidate, filterSdp, ofCurrentGeneration, sdpUfrag, type CandidateFilter } from '../webrtc/candidates.js';
+import {
+  packetsFromPeer,
+  readDtlsInfo,
+  sameFingerprint,
+  sdpFingerprint,
+  type Fingerprint,
+  type PacketsHeard,
+  type RouteInfo,
+} from '../webrtc/fingerprint.js';
 import { OutgoingSignals } from '../webrtc/outgoingSignals.js';
 import type { SignalData } from '../wire/envelope.js';
 import { connectionClosed } from './nativeCollector.js';
@@ -74,7 +82,6 @@ interface PeerInternals {
   _iceCompleteTimer: NodeJS.Timeout | null;
   /** Set from negotiate() until the signaling state is stable again: an offer of ours awaits its answer. */
   _isNegotiating: boolean;
-  _createOffer(): void;
   negotiate(): void;
 }
 
@@ -130,6 +137,8 @@ export const webrtcTransport = fromCallback<TransportCommand, TransportInput, Tr
     });
     const internals = peer as unknown as PeerInternals;
     let pinned: Fingerprint | undefined;
+    // The peer's current ICE credentials: candidates trickled for earlier ones are dropped.
+    let remoteUfrag: string | undefined;
     let link: PeerLink | undefined;
     // sendBack is ignored once the actor stops; this flag ends the work that would lead to it.
     let stopped = false;
@@ -148,7 +157,7 @@ export const webrtcTransport = fromCallback<TransportCommand, TransportInput, Tr
     const readStats = async () => readDtlsInfo((await internals._pc.getStats()).values());
     /** Packets from the peer on any candidate pair, ICE checks included: evidence of life below the data channel. */
     const packetsHeard = async () => packetsFromPeer((await internals._pc.getStats()).values());
-    let heardBelow: number | undefined;
+    let heardBelow: PacketsHeard | undefined;
     /** The route, once the DTLS certificate in use is the one the peer's signed SDP pinned; undefined if not (reported). */
     const checkCertificate = async (): Promise<RouteInfo | undefined> => {
       let info = await readStats();
@@ -191,10 +200,10 @@ export const webrtcTransport = fromCallback<TransportCommand, TransportInput, Tr
     const restartIce = (): void => {
       restarted = true;
       if (!input.initiator) return sendBack({ type: 'TRANSPORT.SIGNAL', data: { type: 'restart' } });
+      // One restart offer at a time: an answer to an offer that a newer one replaced would break ICE.
+      if (internals._isNegotiating) return;
       internals._pc.restartIce();
-      // negotiate() would queue behind an earlier restart whose answer never came; a new offer replaces that one.
-      if (internals._isNegotiating) internals._createOffer();
-      else internals.negotiate();
+      internals.negotiate();
     };
     // After a restart (ours or the peer's), once the peer is heard on the new path: its route, and the pin again.
     peer.on('negotiated', () => {
@@ -224,12 +233,19 @@ export const webrtcTransport = fromCallback<TransportCommand, TransportInput, Tr
           silent: () => {
             packetsHeard().then((count) => (heardBelow = count), () => (heardBelow = undefined));
           },
-          stalled: (silentMs) => stall(verified, `nothing heard for ${silentMs} ms; ICE ${internals._pc.iceConnectionState}`),
+          stalled: (silentMs) => {
+            const decide = (count: PacketsHeard | undefined): void => {
+              // DTLS packets still arrive: SCTP waits on a lost packet (a lossy path); ICE is fine, a restart cannot help.
+              if (count && heardBelow && count.data > heardBelow.data) return log.debug({ peer: input.remoteId, silentMs }, 'channel silent, DTLS still heard');
+              stall(verified, `nothing heard for ${silentMs} ms; ICE ${internals._pc.iceConnectionState}`);
+            };
+            packetsHeard().then(decide, () => decide(undefined));
+          },
           lost: (silentMs) => {
-            const confirm = (count: number | undefined): void => {
+            const confirm = (count: PacketsHeard | undefined): void => {
               if (stopped) return;
               // The channel is silent, but ICE and DTLS still hear the peer: SCTP is only stalled (a lossy path backs off its retransmissions).
-              if (count !== undefined && heardBelow !== undefined && count > heardBelow) {
+              if (count && heardBelow && count.data + count.checks > heardBelow.data + heardBelow.checks) {
                 heardBelow = count;
                 log.debug({ peer: input.remoteId, silentMs }, 'data channel silent, but the peer still answers below it');
                 return verified.revive();
@@ -271,6 +287,7 @@ export const webrtcTransport = fromCallback<TransportCommand, TransportInput, Tr
           const expected = input.initiator ? data.type === 'answer' && internals._pc.signalingState === 'have-local-offer' : data.type === 'offer';
           if (!expected) return log.warn({ peer: input.remoteId, kind: data.type }, 'ignoring an SDP that answers no offer of ours');
           const fingerprint = sdpFingerprint(data.sdp);
+          remoteUfrag = sdpUfrag(data.sdp);
           if (!fingerprint) return sendBack({ type: 'TRANSPORT.AUTH_FAILED', message: 'remote SDP has no single DTLS fingerprint' });
           // A restart keeps the DTLS session: its SDP must commit to the same certificate.
           if (pinned && !sameFingerprint(pinned, fingerprint)) {
@@ -278,7 +295,7 @@ export const webrtcTransport = fromCallback<TransportCommand, TransportInput, Tr
           }
           pinned = fingerprint;
           peer.signal({ type: data.type, sdp: filterSdp(filter, data.sdp) });
-        } else if (data.type === 'candidate' && acceptsCandidate(filter, data.candidate.candidate)) {
+        } else if (data.type === 'candidate' && acceptsCandidate(filter, data.candidate.candidate) && ofCurrentGeneration(data.candidate.candidate, remoteUfrag)) {
           peer.signal({ type: 'candidate', candidate: data.candidate } as SimplePeer.SignalData);
         }
       } catch (err) {

@@ -72,3 +72,18 @@ export function withCandidates(sdp: string, candidates: readonly string[]): stri
   const base = sdp.endsWith('\r\n') ? sdp : `${sdp}\r\n`;
   return base + added.map((line) => `a=${line}\r\n`).join('');
 }
+
+/** The ICE username fragment an SDP declares (`a=ice-ufrag:`), which an ICE restart renews. */
+export function sdpUfrag(sdp: string): string | undefined {
+  return /^a=ice-ufrag:(\S+)/m.exec(sdp)?.[1];
+}
+
+/**
+ * Whether a trickled candidate belongs to the ICE credentials `ufrag`: one from before an ICE restart
+ * does not, and RTCPeerConnection refuses it (simple-peer then destroys the connection). A candidate
+ * that names no `ufrag` belongs to the current credentials.
+ */
+export function ofCurrentGeneration(line: string, ufrag: string | undefined): boolean {
+  const named = /\sufrag\s+(\S+)/.exec(line)?.[1];
+  return named === undefined || ufrag === undefined || named === ufrag;
+}

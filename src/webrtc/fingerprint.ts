@@ -80,19 +80,26 @@ export function sameFingerprint(a: Fingerprint | undefined, b: Fingerprint | und
   return a !== undefined && b !== undefined && a.algorithm === b.algorithm && a.value === b.value;
 }
 
+/** Packets from the peer that getStats() counts on all candidate pairs, by kind. */
+export interface PacketsHeard {
+  /** DTLS (SCTP inside): a path that carries them works, even while SCTP waits on a lost packet. */
+  data: number;
+  /** ICE connectivity checks and their responses: a live peer answers consent checks every few seconds. */
+  checks: number;
+}
+
 /**
- * Every packet the peer sent us that getStats() counts, on every candidate pair: DTLS/SCTP packets,
- * ICE connectivity checks and their responses. A frozen or dead peer adds none; a live one behind a
- * stalled SCTP association still answers ICE consent checks every few seconds.
+ * Every packet the peer sent us that getStats() counts, on every candidate pair. A frozen or dead
+ * peer adds none of either kind; a peer behind a broken path (a NAT mapping that changed) may still
+ * get ICE checks through from a new address, but no DTLS packet on a pair in use.
  */
-export function packetsFromPeer(report: Iterable<Stats>): number {
-  let total = 0;
+export function packetsFromPeer(report: Iterable<Stats>): PacketsHeard {
+  const heard = { data: 0, checks: 0 };
+  const count = (value: unknown): number => (typeof value === 'number' ? value : 0);
   for (const stats of report) {
     if (stats.type !== 'candidate-pair') continue;
-    for (const key of ['packetsReceived', 'requestsReceived', 'responsesReceived']) {
-      const value = stats[key];
-      if (typeof value === 'number') total += value;
-    }
+    heard.data += count(stats.packetsReceived);
+    heard.checks += count(stats.requestsReceived) + count(stats.responsesReceived);
   }
-  return total;
+  return heard;
 }

@@ -22,6 +22,8 @@ export type SignalData =
 export interface VerifiedSignal {
   from: string;
   session: string;
+  /** The sender's sequence number in the session: an offer with 0 opens it, a later one restarts ICE in it. */
+  seq: number;
   kind: SignalKind;
   data: SignalData;
 }
@@ -140,7 +142,7 @@ export class Envelopes {
     }
     if (!isSignalData(envelope.kind, data)) return { ok: false, reason: 'bad-payload' };
     this.#remember(stream, envelope.seq, now);
-    return { ok: true, signal: { from: envelope.from, session: envelope.session, kind: envelope.kind, data } };
+    return { ok: true, signal: { from: envelope.from, session: envelope.session, seq: envelope.seq, kind: envelope.kind, data } };
   }
 
   #remember(stream: string, seq: number, now: number): void {

@@ -46,7 +46,7 @@ export type ModelEvent =
   /** An offer for a new session: glare while offering, a restarted peer otherwise. */
   | { type: 'REMOTE.NEW_OFFER' }
   /** A late signal of an earlier session. */
-  | { type: 'REMOTE.STALE'; kind: 'candidate' | 'reject' }
+  | { type: 'REMOTE.STALE'; kind: 'candidate' | 'reject' | 'restart-offer' }
   /** An ICE restart of our session: the initiator's new offer, or the responder asking for one. */
   | { type: 'REMOTE.RESTART'; kind: 'offer' | 'restart' }
   | { type: 'TRANSPORT.OPEN' }
@@ -309,6 +309,7 @@ export const MODEL_EVENTS: ModelEvent[] = [
   { type: 'REMOTE.REJECT', code: 'ice-failed' },
   { type: 'REMOTE.STALE', kind: 'candidate' },
   { type: 'REMOTE.STALE', kind: 'reject' },
+  { type: 'REMOTE.STALE', kind: 'restart-offer' },
   { type: 'REMOTE.RESTART', kind: 'offer' },
   { type: 'REMOTE.RESTART', kind: 'restart' },
   { type: 'TRANSPORT.STALLED', detail: 'nothing heard for 2000 ms; ICE connected' },

@@ -54,8 +54,8 @@ export const candidate = (): SignalData => ({
   candidate: { candidate: 'candidate:1 1 udp 1 127.0.0.1 5000 typ host', sdpMLineIndex: 0, sdpMid: '0' },
 });
 
-export function signal(from: string, session: string, data: SignalData): VerifiedSignal {
-  return { from, session, kind: data.type, data };
+export function signal(from: string, session: string, data: SignalData, seq = 0): VerifiedSignal {
+  return { from, session, seq, kind: data.type, data };
 }
 
 /** Two ids in a known order, for glare tests (the smaller id keeps its offer). */

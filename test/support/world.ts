@@ -28,6 +28,8 @@ export class World {
   readonly sockets = new Map<string, { sendBack: Send<SocketEvent>; stopped: boolean }[]>();
   readonly transports: FakeTransport[] = [];
   readonly nodes = new Map<string, Actor<typeof nodeMachine>>();
+  /** Each sender's next sequence number per session, as its envelopes would carry them. */
+  readonly #seqs = new Map<string, number>();
   /** Nodes whose socket does not connect (the server is "down" for them). */
   readonly unreachable = new Set<string>();
 
@@ -120,8 +122,10 @@ export class World {
       return;
     }
     const data: SignalData = command.data;
-    const kind = data.type === 'offer' || data.type === 'answer' || data.type === 'candidate' ? data.type : 'reject';
-    target.sendBack({ type: 'SOCKET.SIGNAL', signal: { from, session: command.session, kind, data } });
+    const stream = `${from}/${command.session}`;
+    const seq = this.#seqs.get(stream) ?? 0;
+    this.#seqs.set(stream, seq + 1);
+    target.sendBack({ type: 'SOCKET.SIGNAL', signal: { from, session: command.session, seq, kind: data.type, data } });
   }
 
   /** Starts a node supervisor; returns its id. */
