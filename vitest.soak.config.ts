@@ -2,8 +2,7 @@ import { defineConfig } from 'vitest/config';
 
 /**
  * `npm run test:soak`: 1,000 connect → send → disconnect cycles, and file descriptors under churn, on
- * real WebRTC (a few minutes). One file at a time: in the main suite the churn test's worker died in 2
- * of ~12 runs (a native crash whose cause is not found; see README, "Native resources").
+ * real WebRTC (a few minutes), one file at a time, so that each measures its own descriptors.
  */
 export default defineConfig({
   test: {

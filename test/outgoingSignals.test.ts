@@ -49,6 +49,20 @@ describe('OutgoingSignals', () => {
     expect(sent.map((s) => s.type)).toEqual(['offer', 'offer', 'candidate']);
   });
 
+  it('sends candidates gathered before their SDP inside it, also those of an ICE restart', () => {
+    const { out, sent } = outgoing();
+    out.push(host(5000, 'u1'));
+    expect(sent).toEqual([]);
+    out.push({ type: 'offer', sdp: sdp('u1') });
+    vi.runAllTimers();
+    expect(lines(sent[0]!)).toEqual([expect.stringContaining(' 5000 ')]);
+    out.push(host(5002, 'u2')); // the restart's first candidate, before its offer
+    out.push({ type: 'offer', sdp: sdp('u2') });
+    vi.runAllTimers();
+    expect(sent.map((s) => s.type)).toEqual(['offer', 'offer']);
+    expect(lines(sent[1]!)).toEqual([expect.stringContaining(' 5002 ')]);
+  });
+
   it('drops simple-peer’s renegotiation requests, and a held SDP once cancelled', () => {
     const { out, sent } = outgoing();
     out.push({ type: 'renegotiate' });

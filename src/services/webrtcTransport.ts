@@ -22,6 +22,7 @@ import {
 } from '../webrtc/fingerprint.js';
 import { OutgoingSignals } from '../webrtc/outgoingSignals.js';
 import type { SignalData } from '../wire/envelope.js';
+import { withoutDescriptionReads, type WrtcModule } from './descriptionReads.js';
 import { connectionClosed } from './nativeCollector.js';
 
 /** An ICE server as RTCPeerConnection takes it. */
@@ -89,7 +90,7 @@ const require = createRequire(import.meta.url);
 let wrtc: unknown;
 /** Loaded on first use: importing the library must not start libwebrtc. */
 function loadWrtc(): unknown {
-  return (wrtc ??= require('@roamhq/wrtc'));
+  return (wrtc ??= withoutDescriptionReads(require('@roamhq/wrtc') as WrtcModule));
 }
 
 const STATS_RETRY_MS = 25;

@@ -1,9 +1,19 @@
 /**
  * What of our connection's own signals goes to the peer, and when: the first candidates travel inside
- * the offer or answer they follow, and candidates already in that SDP are not trickled again.
+ * the offer or answer of their ICE credentials (also those gathered before it was created), and
+ * candidates already in that SDP are not trickled again.
  */
 import type { SignalData } from '../wire/envelope.js';
-import { acceptsCandidate, candidateKey, filterSdp, sdpCandidates, withCandidates, type CandidateFilter } from './candidates.js';
+import {
+  acceptsCandidate,
+  candidateKey,
+  filterSdp,
+  ofCurrentGeneration,
+  sdpCandidates,
+  sdpUfrag,
+  withCandidates,
+  type CandidateFilter,
+} from './candidates.js';
 
 /**
  * How long an offer or answer waits for our first candidates, which then travel inside it. Sent
@@ -51,6 +61,10 @@ export class OutgoingSignals {
   #held: { data: Extract<SignalData, { sdp: string }>; candidates: string[]; timer: NodeJS.Timeout } | undefined;
   /** Candidates the peer already has from our latest SDP; simple-peer trickles them all the same. */
   readonly #inSdp = new Set<string>();
+  /** Whether we made an SDP yet, its ICE credentials, and candidates gathered for newer ones before their SDP. */
+  #sdpMade = false;
+  #ufrag: string | undefined;
+  #early: string[] = [];
 
   constructor(
     private readonly filter: CandidateFilter | undefined,
@@ -62,12 +76,23 @@ export class OutgoingSignals {
     const signal = accepted(raw, this.filter);
     if (!signal) return;
     if (signal.type === 'offer' || signal.type === 'answer') {
-      this.#held = { data: signal, candidates: [], timer: setTimeout(() => this.#release(), SDP_HOLD_MS) };
-    } else if (this.#held && signal.type === 'candidate') {
+      // libwebrtc gathers from setLocalDescription() on, so some candidates can come before their SDP.
+      this.#sdpMade = true;
+      this.#ufrag = sdpUfrag(signal.sdp);
+      const early = this.#early.filter((line) => ofCurrentGeneration(line, this.#ufrag));
+      this.#early = [];
+      this.#held = { data: signal, candidates: early, timer: setTimeout(() => this.#release(), SDP_HOLD_MS) };
+      return;
+    }
+    if (signal.type !== 'candidate') return this.emit(signal);
+    const line = signal.candidate.candidate;
+    if (!this.#sdpMade || !ofCurrentGeneration(line, this.#ufrag)) {
+      this.#early.push(line); // its SDP is still to come
+    } else if (this.#held) {
       // The host candidates are gathered together, right after the SDP: release once this burst is in.
       if (this.#held.candidates.length === 0) setImmediate(() => this.#release());
-      this.#held.candidates.push(signal.candidate.candidate);
-    } else if (signal.type !== 'candidate' || !this.#inSdp.has(candidateKey(signal.candidate.candidate))) {
+      this.#held.candidates.push(line);
+    } else if (!this.#inSdp.has(candidateKey(line))) {
       this.emit(signal);
     }
   }
