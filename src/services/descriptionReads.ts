@@ -4,10 +4,13 @@
  * Reading `localDescription` or `remoteDescription` makes wrtc serialize libwebrtc's description
  * while libwebrtc's signaling thread may be adding ICE candidates to it. That race killed test
  * workers with SIGSEGV in `webrtc::SdpSerialize`, called from the `localDescription` getter that
- * simple-peer reads right after `setLocalDescription` (core dump of this project's soak run; the same
- * crash is simple-peer#812). simple-peer needs no more than the remote description's type, and sends
- * the SDP it created when `localDescription` is null; the candidates libwebrtc would have added to it
- * reach the peer through OutgoingSignals instead.
+ * simple-peer reads right after `setLocalDescription` (core dumps of this project's soak runs; the
+ * same crash is simple-peer#812). simple-peer needs no more than the remote description's type, and
+ * sends the SDP it created when `localDescription` is null; the candidates libwebrtc would have added
+ * to it reach the peer through OutgoingSignals instead.
+ *
+ * wrtc's JS RTCPeerConnection defines its description getters on each instance, reading the native
+ * object it keeps as `_pc`; so the guard shadows the getters of that native object.
  */
 
 interface PeerConnectionClass {
@@ -34,12 +37,13 @@ export function withoutDescriptionReads(wrtc: WrtcModule): WrtcModule {
   class GuardedPeerConnection extends wrtc.RTCPeerConnection {
     #remoteType: string | undefined;
 
-    get localDescription(): null {
-      return null;
-    }
-
-    get remoteDescription(): { type: string } | null {
-      return this.#remoteType === undefined ? null : { type: this.#remoteType };
+    constructor(config?: unknown) {
+      super(config);
+      const native = (this as unknown as { _pc: object })._pc;
+      Object.defineProperties(native, {
+        localDescription: { get: () => null },
+        remoteDescription: { get: () => (this.#remoteType === undefined ? null : { type: this.#remoteType }) },
+      });
     }
 
     override async setRemoteDescription(description: { type: string; sdp?: string }): Promise<void> {
