@@ -6,7 +6,7 @@
 import { BehaviorSubject, Observable, Subject, filter } from 'rxjs';
 import type { DataPlane } from '../data/dataPlane.js';
 import { P2PError } from '../errors.js';
-import { ESTABLISHED_STATES as ESTABLISHED, type PeerOutput } from '../machines/peerConnection.machine.js';
+import { ESTABLISHED_STATES, type PeerOutput } from '../machines/peerConnection.machine.js';
 import type { RouteInfo } from '../webrtc/fingerprint.js';
 import { closeError } from './errors.js';
 import type { PeerEvent, PeerInfo } from './types.js';
@@ -128,7 +128,7 @@ export class PeerBook {
 
   /** Closes every connected peer, flushing; resolves with how each ended. */
   closeConnected(): Promise<(PeerOutput | undefined)[]> {
-    const ids = [...this.#peers.values()].filter((p) => ESTABLISHED.has(p.state)).map((p) => p.id);
+    const ids = [...this.#peers.values()].filter((p) => ESTABLISHED_STATES.has(p.state)).map((p) => p.id);
     const ended = ids.map((id) => this.ended(id));
     for (const id of ids) this.close(id);
     return Promise.all(ended);
@@ -185,7 +185,7 @@ export class PeerBook {
   changed(status: PeerStatus): void {
     const { id } = status;
     const previous = this.#peers.get(id)?.state;
-    const wasConnected = previous !== undefined && (ESTABLISHED.has(previous) || previous === 'closing');
+    const wasConnected = previous !== undefined && (ESTABLISHED_STATES.has(previous) || previous === 'closing');
     const ended = status.output !== undefined || status.error !== undefined;
     // The actor adopted a new session the peer offered: for the user, that connection is over.
     if (wasConnected && status.state === 'answering') {

@@ -156,8 +156,14 @@ export const webrtcTransport = fromCallback<TransportCommand, TransportInput, Tr
     });
 
     const readStats = async () => readDtlsInfo((await internals._pc.getStats()).values());
-    /** Packets from the peer on any candidate pair, ICE checks included: evidence of life below the data channel. */
-    const packetsHeard = async () => packetsFromPeer((await internals._pc.getStats()).values());
+    /**
+     * Hands `use` the packets heard from the peer so far on any candidate pair (evidence of life below
+     * the data channel), or undefined if they cannot be read (the connection is closing).
+     */
+    const packetsHeard = (use: (count: PacketsHeard | undefined) => void): void => {
+      const read = async (): Promise<PacketsHeard> => packetsFromPeer((await internals._pc.getStats()).values());
+      read().then(use, () => use(undefined));
+    };
     let heardBelow: PacketsHeard | undefined;
     /** The route, once the DTLS certificate in use is the one the peer's signed SDP pinned; undefined if not (reported). */
     const checkCertificate = async (): Promise<RouteInfo | undefined> => {
@@ -232,7 +238,7 @@ export const webrtcTransport = fromCallback<TransportCommand, TransportInput, Tr
         { ...input.link, logger: log },
         {
           silent: () => {
-            packetsHeard().then((count) => (heardBelow = count), () => (heardBelow = undefined));
+            packetsHeard((count) => (heardBelow = count));
           },
           stalled: (silentMs) => {
             const decide = (count: PacketsHeard | undefined): void => {
@@ -240,7 +246,7 @@ export const webrtcTransport = fromCallback<TransportCommand, TransportInput, Tr
               if (count && heardBelow && count.data > heardBelow.data) return log.debug({ peer: input.remoteId, silentMs }, 'channel silent, DTLS still heard');
               stall(verified, `nothing heard for ${silentMs} ms; ICE ${internals._pc.iceConnectionState}`);
             };
-            packetsHeard().then(decide, () => decide(undefined));
+            packetsHeard(decide);
           },
           lost: (silentMs) => {
             const confirm = (count: PacketsHeard | undefined): void => {
@@ -255,7 +261,7 @@ export const webrtcTransport = fromCallback<TransportCommand, TransportInput, Tr
               const detail = `nothing heard for ${silentMs} ms, on the channel or below it; ICE ${internals._pc.iceConnectionState}${restart}`;
               sendBack({ type: 'TRANSPORT.LOST', detail });
             };
-            packetsHeard().then(confirm, () => confirm(undefined));
+            packetsHeard(confirm);
           },
           remoteEnd: () => sendBack({ type: 'TRANSPORT.REMOTE_END' }),
         },
