@@ -1,0 +1,280 @@
+/**
+ * The DHT protocol engine of one node: a connectionful Kademlia whose requests travel recursively,
+ * hop by hop over open connections, toward their target. It does no IO of its own: links, timers and
+ * randomness come in through `DhtIo`, so the same code runs over WebRTC data channels and in
+ * the in-memory simulator.
+ *
+ * @module
+ */
+import { TokenBucket } from '../wire/tokenBucket.js';
+import { commonPrefixLength, compareDistance, keyBytes } from './keyspace.js';
+import { Membership } from './membership.js';
+import type { LookupResult } from './lookup.js';
+import { MAX_HOPS, type DhtMessage, type RouteKind, type RouteReply, type RouteRequest } from './messages.js';
+import { DEFAULT_DHT, type DhtIo, type DhtOptions } from './options.js';
+import { RecordStore } from './recordStore.js';
+import { Replicas } from './replicas.js';
+import { Requests, type RequestExtras } from './requests.js';
+import { RoutingTable, closestContacts, nextHop } from './routingTable.js';
+
+/** Counters of what the engine did, for `/dht` and the simulator. */
+export interface DhtCounters {
+  requests: number;
+  forwarded: number;
+  answered: number;
+  repliesRouted: number;
+  signalsDelivered: number;
+  dropped: Record<'rate' | 'path' | 'hops' | 'unroutable' | 'orphan-reply', number>;
+  lookups: number;
+}
+
+const SEEN_LIMIT = 8192;
+
+/**
+ * @example
+ * ```ts
+ * const dht = new Dht(myId, io, { k: 8, maxConnections: 64 });
+ * dht.join(bootstrapIds);                  // connect, look ourselves up, fill the buckets
+ * dht.request('find-topic', topicKey('chat'), {}, (result) => console.log(result.topics));
+ * dht.routeSignal(peerId, envelope);       // overlay signaling
+ * ```
+ */
+export class Dht {
+  readonly id: string;
+  readonly table: RoutingTable;
+  readonly store: RecordStore;
+  readonly counters: DhtCounters = {
+    requests: 0,
+    forwarded: 0,
+    answered: 0,
+    repliesRouted: 0,
+    signalsDelivered: 0,
+    dropped: { rate: 0, path: 0, hops: 0, unroutable: 0, 'orphan-reply': 0 },
+    lookups: 0,
+  };
+  readonly #io: DhtIo;
+  readonly #members: Membership;
+  readonly #replicas: Replicas;
+  readonly #requests: Requests;
+  /** Requests seen lately, with the next hops already tried, so parallel paths stay apart. */
+  readonly #seen = new Map<string, Set<string>>();
+  readonly #rates = new Map<string, TokenBucket>();
+  readonly #rate: { perSecond: number; burst: number };
+  #stopped = false;
+
+  constructor(id: string, io: DhtIo, options: DhtOptions = {}) {
+    this.id = id;
+    this.#io = io;
+    this.table = new RoutingTable(id, options);
+    const { maxConnections, alpha, replication, lookupTimeoutMs, refreshMs, rate } = { ...DEFAULT_DHT, ...options };
+    this.#rate = rate;
+    this.store = new RecordStore({ ...options.store, now: () => io.now() });
+    const links = () => this.#members.links.values();
+    this.#replicas = new Replicas(this.store, links, (peerId, message) => io.send(peerId, message), replication);
+    this.#requests = new Requests({
+      id,
+      alpha,
+      k: this.table.options.k,
+      timeoutMs: lookupTimeoutMs,
+      links,
+      tried: (rid) => this.#tried(rid),
+      depth: () => this.table.depth,
+      send: (peerId, request) => io.send(peerId, request),
+      now: () => io.now(),
+      setTimer: (ms, fn) => io.setTimer(ms, fn),
+      addLocal: (lookup, request) => this.#replicas.addLocal(lookup, request, nextHop(this.table.selfKey, links(), keyBytes(request.target)) === undefined),
+    });
+    this.#members = new Membership(this.table, io, { maxConnections, maxConnecting: alpha * 4, refreshMs }, (target, done) =>
+      this.request('find', target, {}, done),
+    );
+  }
+
+  /** Called once the node has looked itself up and connected to what it found. */
+  set onJoined(callback: () => void) {
+    this.#members.onJoined = callback;
+  }
+
+  get joined(): boolean {
+    return this.#members.joined;
+  }
+
+  /** Open links, contacts or not. */
+  get links(): number {
+    return this.#members.links.size;
+  }
+
+  /** Whether to accept a DHT connection from `peerId` (see {@link Membership.accepts}). */
+  accepts(peerId: string, address?: string): boolean {
+    return this.#members.accepts(peerId, address);
+  }
+
+  /** Joins through the given nodes: connects to them, looks itself up, then fills its buckets. */
+  join(bootstrap: readonly string[]): void {
+    this.#members.join(bootstrap);
+  }
+
+  /** A connection to `peerId` opened (authenticated, fingerprint pinned). */
+  linkUp(peerId: string, address?: string): void {
+    if (this.#members.linkUp(peerId, address)) this.#replicas.handOver(peerId);
+  }
+
+  /** A connection attempt started by {@link DhtIo.connect} failed. */
+  connectFailed(peerId: string): void {
+    this.#members.connectFailed(peerId);
+  }
+
+  /** A connection closed. */
+  linkDown(peerId: string): void {
+    this.#rates.delete(peerId);
+    this.#members.linkDown(peerId);
+  }
+
+  /** Stops timers and ends pending lookups; links stay the node's to close. */
+  stop(): void {
+    this.#stopped = true;
+    this.#members.stop();
+    this.#requests.stop();
+  }
+
+  /**
+   * Sends a request toward `target` over up to `alpha` paths and calls `done` once with what came
+   * back (also when nothing did).
+   */
+  request(kind: Exclude<RouteKind, 'signal'>, target: string, extras: RequestExtras, done: (result: LookupResult) => void): void {
+    this.counters.lookups++;
+    this.#requests.start(this.#newRid(), kind, target, extras, done);
+  }
+
+  /**
+   * Sends a signaling envelope toward node `target`, through the nodes `via` names first (a route
+   * from a lookup result or from {@link DhtIo.signal}), then greedily; false when no link leads on.
+   */
+  routeSignal(target: string, envelope: unknown, via: readonly string[] = []): boolean {
+    const request: RouteRequest = { t: 'req', rid: this.#newRid(), kind: 'signal', target, path: [this.id], envelope };
+    if (via.length > 0) request.via = via.slice(0, MAX_HOPS);
+    const next = this.#signalHop(request);
+    if (next === undefined) return false;
+    this.#io.send(next, request);
+    return true;
+  }
+
+  /** Handles a message that arrived over the link to `from`. */
+  receive(from: string, message: DhtMessage): void {
+    if (this.#stopped) return;
+    if (!this.#take(from)) {
+      this.counters.dropped.rate++;
+      return;
+    }
+    switch (message.t) {
+      case 'res':
+        return this.#onReply(message);
+      case 'rep':
+        return this.#replicas.receive(message);
+      case 'unneeded':
+        return this.#members.unneeded(from);
+      case 'req':
+        return this.#onRequest(from, message);
+    }
+  }
+
+  #onRequest(from: string, request: RouteRequest): void {
+    this.counters.requests++;
+    const { path } = request;
+    if (path[path.length - 1] !== from || path.includes(this.id)) {
+      this.counters.dropped.path++;
+      return;
+    }
+    if (request.kind === 'signal') return this.#onSignal(request);
+    this.#members.learn(path);
+    const tried = this.#tried(request.rid);
+    const targetKey = keyBytes(request.target);
+    const next = nextHop(this.table.selfKey, this.#members.links.values(), targetKey, (id) => path.includes(id) || tried.has(id));
+    const forward = next !== undefined && path.length < MAX_HOPS;
+    if (forward) {
+      tried.add(next.id);
+      this.counters.forwarded++;
+      this.#io.send(next.id, { ...request, path: [...path, this.id] });
+    }
+    // Near the target, answer (and store) even while forwarding: the next node may drop the request
+    // or lie, and our contacts there are what an honest closest node would report.
+    if (!forward || commonPrefixLength(this.table.selfKey, targetKey) >= this.table.depth - 2) {
+      this.counters.answered++;
+      const reply: RouteReply = { t: 'res', rid: request.rid, path, from: this.id, closest: this.#closestTo(targetKey) };
+      this.#replicas.fill(reply, request);
+      this.#io.send(from, reply);
+    }
+  }
+
+  #onSignal(request: RouteRequest): void {
+    const { path } = request;
+    if (request.target === this.id) {
+      this.counters.signalsDelivered++;
+      this.#io.signal(path[0]!, request.envelope, path.slice(1).reverse());
+      return;
+    }
+    const next = this.#signalHop(request);
+    if (next === undefined || path.length >= MAX_HOPS) {
+      this.counters.dropped[next === undefined ? 'unroutable' : 'hops']++;
+      return;
+    }
+    this.counters.forwarded++;
+    this.#io.send(next, { ...request, path: [...path, this.id] });
+  }
+
+  /** Where a signal goes next: to the target if linked, else along `via`, else greedily. */
+  #signalHop(request: RouteRequest): string | undefined {
+    const links = this.#members.links;
+    if (links.has(request.target)) return request.target;
+    const via = request.via ?? [];
+    for (let i = via.length - 1; i > via.indexOf(this.id); i--) if (links.has(via[i]!)) return via[i];
+    return nextHop(this.table.selfKey, links.values(), keyBytes(request.target), (id) => request.path.includes(id))?.id;
+  }
+
+  /** Us and our links, closest to the target first, at most k. */
+  #closestTo(targetKey: Uint8Array): string[] {
+    const { k } = this.table.options;
+    const contacts = closestContacts(this.#members.links.values(), targetKey, k);
+    const at = contacts.findIndex((c) => compareDistance(this.table.selfKey, c.key, targetKey) < 0);
+    const ids = contacts.map((c) => c.id);
+    ids.splice(at < 0 ? ids.length : at, 0, this.id);
+    return ids.slice(0, k);
+  }
+
+  /** A reply walks its request's path backwards, skipping hops whose link has closed since. */
+  #onReply(reply: RouteReply): void {
+    const { path } = reply;
+    if (path[0] === this.id) return this.#requests.reply(reply);
+    const at = path.indexOf(this.id);
+    for (let i = at - 1; at > 0 && i >= 0; i--) {
+      if (!this.#members.links.has(path[i]!)) continue;
+      this.counters.repliesRouted++;
+      this.#io.send(path[i]!, reply);
+      return;
+    }
+    this.counters.dropped['orphan-reply']++;
+  }
+
+  #newRid(): string {
+    return Buffer.from(this.#io.random(16)).toString('base64url');
+  }
+
+  #tried(rid: string): Set<string> {
+    let tried = this.#seen.get(rid);
+    if (!tried) {
+      tried = new Set();
+      this.#seen.set(rid, tried);
+      if (this.#seen.size > SEEN_LIMIT) this.#seen.delete(this.#seen.keys().next().value as string);
+    }
+    return tried;
+  }
+
+  /** Every message counts against its link's budget, replies too: a peer cannot flood through any of them. */
+  #take(from: string): boolean {
+    let bucket = this.#rates.get(from);
+    if (!bucket) {
+      bucket = new TokenBucket({ ...this.#rate, now: () => this.#io.now() });
+      this.#rates.set(from, bucket);
+    }
+    return bucket.take();
+  }
+}

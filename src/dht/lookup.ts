@@ -1,0 +1,136 @@
+/**
+ * One request sent by this node over parallel paths, and what came back: the origin's side of a
+ * recursive lookup.
+ *
+ * @module
+ */
+import { commonPrefixLength, compareDistance, keyBytes } from './keyspace.js';
+import type { RouteKind, RouteReply } from './messages.js';
+import type { MutableRecord, TopicRecord } from './records.js';
+
+/** What a lookup found, merged over the replies of every path. */
+export interface LookupResult {
+  /** The request id its messages carry. */
+  rid: string;
+  kind: RouteKind;
+  target: string;
+  /** Node ids closest to the target, closest first, at most k. */
+  closest: string[];
+  /**
+   * For each id in `closest`, the nodes through which a signal reaches it: the path to the node that
+   * reported it, which holds a link to it.
+   */
+  routes: Map<string, string[]>;
+  /** Replies received (one per path that reached an answering node). */
+  replies: number;
+  /** Hops of each reply's path, in arrival order. */
+  hops: number[];
+  /** Hops of the path to the answering node closest to the target (the one a plain greedy route ends at). */
+  hopsToClosest: number;
+  /** Milliseconds from the request to the last reply counted. */
+  durationMs: number;
+  /** `find-topic`: every fresh announcement received, one per announcer (the newest). */
+  topics: TopicRecord[];
+  /** `get`: the record with the highest seq received. */
+  record?: MutableRecord;
+  /** `announce`, `put`: each answering node's store outcome. */
+  outcomes: string[];
+}
+
+/**
+ * The replies to one request. The first reply tells how far the answering nodes are, so the lookup
+ * waits as long again for the other paths, then settles: a path through a node that drops requests
+ * must not hold the answer up to the timeout.
+ */
+export class Lookup {
+  readonly result: LookupResult;
+  readonly #targetKey: Uint8Array;
+  readonly #k: number;
+  readonly #startedAt: number;
+  /** Nodes the request was sent to first, one per path. */
+  readonly firstHops = new Set<string>();
+  /** Replies from nodes plausibly closest to the target (see {@link reply}). */
+  plausible = 0;
+  #closest: { id: string; key: Uint8Array }[] = [];
+  #closestResponder: Uint8Array | undefined;
+
+  /**
+   * @param expectedPrefix bits a node closest to the target should share with it: the depth of our
+   * own deepest bucket, which grows as log2 of the network's size.
+   */
+  constructor(
+    rid: string,
+    kind: RouteKind,
+    target: string,
+    k: number,
+    startedAt: number,
+    private readonly expectedPrefix: number,
+  ) {
+    this.#targetKey = keyBytes(target);
+    this.#k = k;
+    this.#startedAt = startedAt;
+    this.result = { rid, kind, target, closest: [], routes: new Map(), replies: 0, hops: [], hopsToClosest: 0, durationMs: 0, topics: [], outcomes: [] };
+  }
+
+  /** Whether every path has answered. */
+  get complete(): boolean {
+    return this.result.replies >= this.firstHops.size;
+  }
+
+  /** Merges node ids into `closest`; `via` leads to the node that reported them (empty: our own contacts). */
+  offer(ids: readonly string[], via: readonly string[], reporter?: string): void {
+    for (const id of ids) {
+      if (this.#closest.some((c) => c.id === id)) continue;
+      this.#closest.push({ id, key: keyBytes(id) });
+      this.result.routes.set(id, id === reporter ? [...via] : reporter === undefined ? [] : [...via, reporter]);
+    }
+    this.#closest.sort((a, b) => compareDistance(a.key, b.key, this.#targetKey));
+    for (const dropped of this.#closest.splice(this.#k)) this.result.routes.delete(dropped.id);
+    this.result.closest = this.#closest.map((c) => c.id);
+  }
+
+  /** Adds topic records already verified by the caller, keeping each announcer's newest. */
+  addTopics(records: readonly TopicRecord[]): void {
+    for (const record of records) {
+      const at = this.result.topics.findIndex((r) => r.key === record.key);
+      if (at < 0) this.result.topics.push(record);
+      else if (this.result.topics[at]!.ts < record.ts) this.result.topics[at] = record;
+    }
+  }
+
+  /** Keeps the record with the highest seq (already verified by the caller). */
+  addRecord(record: MutableRecord): void {
+    if (!this.result.record || this.result.record.seq < record.seq) this.result.record = record;
+  }
+
+  /**
+   * Counts a reply. A reply settles the lookup only if it comes from a node about as close to the
+   * target as the closest node of a network our size would be: a node that answers at once in the
+   * middle of a path, with wrong contacts, is far from the target and so does not cut the wait for
+   * honest paths short.
+   */
+  reply(reply: RouteReply, now: number): void {
+    this.result.replies++;
+    this.result.hops.push(reply.path.length);
+    const from = keyBytes(reply.from);
+    if (!this.#closestResponder || compareDistance(from, this.#closestResponder, this.#targetKey) < 0) {
+      this.#closestResponder = from;
+      this.result.hopsToClosest = reply.path.length;
+    }
+    this.result.durationMs = now - this.#startedAt;
+    // The reply's path starts with us; the rest of it, then the responder, leads to what it reported.
+    this.offer(reply.closest, reply.path.slice(1), reply.from);
+    if (reply.outcome !== undefined) this.result.outcomes.push(reply.outcome);
+    if (commonPrefixLength(from, this.#targetKey) >= this.expectedPrefix - 3) this.plausible++;
+  }
+
+  /** Whether the lookup can end: every path answered, or two plausible answers agree on the closest node. */
+  get settled(): boolean {
+    return this.complete || this.plausible >= 3;
+  }
+
+  /** How long to wait for further paths once one plausible answer is in: as long as it took. */
+  settleWait(now: number): number {
+    return Math.max(100, 2 * (now - this.#startedAt));
+  }
+}

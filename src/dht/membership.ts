@@ -1,0 +1,205 @@
+/**
+ * Which connections a DHT node holds and why: joining through bootstrap peers, filling k-buckets
+ * by looking up keys in them, and closing links that neither end needs. A link stays open while
+ * either end holds the other as a contact (Kademlia buckets are symmetric: two nodes sit in the
+ * same bucket index of each other's table), so a node joining can always reach its neighbours.
+ *
+ * @module
+ */
+import { keyBytes, keyInBucket } from './keyspace.js';
+import type { LookupResult } from './lookup.js';
+import type { DhtMessage } from './messages.js';
+import type { Contact, RoutingTable } from './routingTable.js';
+
+/** The IO membership needs (a subset of `DhtIo`). */
+export interface MembershipIo {
+  send(peerId: string, message: DhtMessage): void;
+  connect(peerId: string, via: string[]): void;
+  release(peerId: string): void;
+  /** The node has no link left: ask the signaling server for peers to join through again. */
+  bootstrap(): void;
+  now(): number;
+  setTimer(ms: number, fn: () => void): () => void;
+  random(bytes: number): Uint8Array;
+}
+
+export interface MembershipOptions {
+  /** Links in all, contacts or not: the connection budget. Default 64. */
+  maxConnections: number;
+  /** Connection attempts at once. */
+  maxConnecting: number;
+  refreshMs: number;
+}
+
+type Find = (target: string, done: (result: LookupResult) => void) => void;
+
+/** Refresh period while the node has not joined yet. */
+const JOIN_RETRY_MS = 5000;
+
+/**
+ * @example
+ * ```ts
+ * const members = new Membership(table, io, options, (target, done) => dht.request('find', target, {}, done));
+ * members.join(bootstrapIds);
+ * members.linkUp(peerId); // from the node, for every connection that opens
+ * ```
+ */
+export class Membership {
+  /** Every open link, contact or not: queries route over all of them, the table only decides which to hold. */
+  readonly links = new Map<string, Contact>();
+  readonly #connecting = new Set<string>();
+  /** Peers that said they do not hold us: their links close as soon as we do not hold them either. */
+  readonly #unneededBy = new Set<string>();
+  #joined = false;
+  #selfLookupRunning = false;
+  #stopTimer: (() => void) | undefined;
+  #stopped = false;
+  onJoined: () => void = () => {};
+
+  constructor(
+    private readonly table: RoutingTable,
+    private readonly io: MembershipIo,
+    private readonly options: MembershipOptions,
+    private readonly find: Find,
+  ) {}
+
+  get joined(): boolean {
+    return this.#joined;
+  }
+
+  /**
+   * Whether a connection from `peerId` is welcome. The budget is hard; its last k places are kept
+   * for peers that fit our own table, so links other nodes hold cannot crowd out our contacts.
+   */
+  accepts(peerId: string, address?: string): boolean {
+    if (this.links.size < this.options.maxConnections - this.table.options.k) return true;
+    const outcome = this.table.consider({ id: peerId, key: keyBytes(peerId), address });
+    return outcome.added && (this.links.size < this.options.maxConnections || outcome.evicted !== undefined || this.#spareLink() !== undefined);
+  }
+
+  /** A link we do not hold as a contact, which can go to make room for one we would. */
+  #spareLink(): string | undefined {
+    for (const id of this.links.keys()) if (!this.table.has(id)) return id;
+    return undefined;
+  }
+
+  /** Connects to `bootstrap`; the first call also starts the refresh timer. */
+  join(bootstrap: readonly string[]): void {
+    for (const id of bootstrap) this.#connect(id);
+    if (!this.#stopTimer) this.#schedule();
+  }
+
+  linkUp(peerId: string, address?: string): boolean {
+    this.#connecting.delete(peerId);
+    const contact: Contact = { id: peerId, key: keyBytes(peerId), address };
+    this.links.set(peerId, contact);
+    const outcome = this.table.add(contact);
+    if (!outcome.added) {
+      this.#unneed(peerId);
+      return false;
+    }
+    if (outcome.evicted) this.#unneed(outcome.evicted.id);
+    // Over budget: a link only the other end holds goes first, else the contact just evicted.
+    if (this.links.size > this.options.maxConnections) {
+      const spare = this.#spareLink();
+      if (spare !== undefined) this.io.release(spare);
+    }
+    if (!this.#joined && !this.#selfLookupRunning) this.#selfLookup();
+    return true;
+  }
+
+  connectFailed(peerId: string): void {
+    this.#connecting.delete(peerId);
+  }
+
+  linkDown(peerId: string): void {
+    this.links.delete(peerId);
+    this.#connecting.delete(peerId);
+    this.#unneededBy.delete(peerId);
+    this.table.remove(peerId);
+  }
+
+  /** The peer does not hold us as a contact. */
+  unneeded(peerId: string): void {
+    if (!this.links.has(peerId)) return;
+    this.#unneededBy.add(peerId);
+    if (!this.table.has(peerId)) this.io.release(peerId);
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    this.#stopTimer?.();
+  }
+
+  #unneed(peerId: string): void {
+    this.table.remove(peerId);
+    this.io.send(peerId, { t: 'unneeded' });
+    if (this.#unneededBy.has(peerId)) this.io.release(peerId);
+  }
+
+  /**
+   * A request from `path[0]` passed us: connect to it if it fills a place in our table without
+   * evicting anyone. Kademlia learns contacts from the traffic it sees; without this, two halves of
+   * a neighbourhood that joined through different nodes never hear of each other.
+   */
+  learn(path: readonly string[]): void {
+    const origin = path[0]!;
+    if (this.links.has(origin) || this.#connecting.has(origin)) return;
+    const key = keyBytes(origin);
+    // Only for our neighbourhood: the shallow buckets fill from lookups, and most of their nodes are full.
+    if (this.table.bucketOf(key) < this.table.depth - 2) return;
+    const outcome = this.table.consider({ id: origin, key });
+    if (outcome.added && !outcome.evicted) this.#connect(origin, path.slice(1).reverse());
+  }
+
+  #connect(peerId: string, via: string[] = []): void {
+    if (peerId === this.table.selfId || this.links.has(peerId) || this.#connecting.has(peerId)) return;
+    if (this.#connecting.size >= this.options.maxConnecting) return;
+    this.#connecting.add(peerId);
+    this.io.connect(peerId, via);
+  }
+
+  /** Connects to the nodes a lookup found that the table would take. */
+  #connectTo(result: LookupResult): void {
+    for (const id of result.closest) {
+      if (!this.links.has(id) && this.table.consider({ id, key: keyBytes(id) }).added) this.#connect(id, result.routes.get(id));
+    }
+  }
+
+  #selfLookup(): void {
+    this.#selfLookupRunning = true;
+    this.find(this.table.selfId, (result) => {
+      this.#selfLookupRunning = false;
+      this.#connectTo(result);
+      if (result.replies === 0 || this.#joined) return;
+      this.#joined = true;
+      this.#refreshBuckets();
+      this.onJoined();
+    });
+  }
+
+  /** Looks up a random key in every bucket that has room, down to the deepest one in use. */
+  #refreshBuckets(): void {
+    for (let index = 0; index <= this.table.depth; index++) {
+      const key = Buffer.from(keyInBucket(this.table.selfKey, index, this.io.random(32))).toString('hex');
+      // A full table takes a contact for a thin bucket only by evicting one from a much fuller bucket.
+      if (!this.table.consider({ id: key, key: keyBytes(key) }).added) continue;
+      this.find(key, (result) => this.#connectTo(result));
+    }
+  }
+
+  #schedule(): void {
+    if (this.#stopped) return;
+    const jitter = 0.75 + (this.io.random(1)[0]! / 255) * 0.5;
+    this.#stopTimer = this.io.setTimer((this.#joined ? this.options.refreshMs : JOIN_RETRY_MS) * jitter, () => {
+      if (this.links.size === 0) this.io.bootstrap();
+      else if (!this.#joined) {
+        if (!this.#selfLookupRunning) this.#selfLookup();
+      } else {
+        this.find(this.table.selfId, (result) => this.#connectTo(result));
+        this.#refreshBuckets();
+      }
+      this.#schedule();
+    });
+  }
+}

@@ -1,0 +1,183 @@
+/**
+ * The DHT engine's rules, message by message: two or three engines wired together by hand, or a
+ * small seeded simulated network where a test needs routing over several hops.
+ */
+import { describe, expect, it } from 'vitest';
+import { Dht } from '../src/dht/dht.js';
+import type { LookupResult } from '../src/dht/lookup.js';
+import { decodeDhtMessage, encodeDhtMessage, isDhtMessage, MAX_HOPS, type DhtMessage } from '../src/dht/messages.js';
+import type { DhtIo } from '../src/dht/options.js';
+import { mutableKey, signMutableRecord, signTopicRecord, topicKey } from '../src/dht/records.js';
+import { generateIdentity } from '../src/services/identity.js';
+import { Network } from '../sim/dht/network.js';
+
+const id = (byte: number) => byte.toString(16).padStart(2, '0').repeat(32);
+const RID = 'AAAAAAAAAAAAAAAAAAAAAA';
+
+/** Messages `sent` that other nodes started (our own lookups start with a path of just us). */
+const relayed = (sent: Array<{ to: string; message: DhtMessage }>) => sent.filter((s) => s.message.t === 'res' || (s.message.t === 'req' && s.message.path.length > 1));
+
+/** An engine whose IO records what it sends, with a clock the test moves. */
+function engine(self: string, options = {}) {
+  const sent: Array<{ to: string; message: DhtMessage }> = [];
+  const released: string[] = [];
+  const signals: Array<{ origin: string; envelope: unknown; via: string[] }> = [];
+  let now = 1_000_000;
+  const io: DhtIo = {
+    send: (to, message) => sent.push({ to, message }),
+    connect: () => {},
+    release: (peer) => released.push(peer),
+    bootstrap: () => {},
+    signal: (origin, envelope, via) => signals.push({ origin, envelope, via }),
+    now: () => now,
+    setTimer: () => () => {},
+    random: (n) => new Uint8Array(n).fill(7),
+  };
+  const dht = new Dht(self, io, options);
+  return { dht, sent, released, signals, tick: (ms: number) => (now += ms) };
+}
+
+/** A simulated network of `n` honest nodes that have all joined. */
+function network(n: number, seed = 3) {
+  const net = new Network({ seed });
+  for (let i = 0; i < n; i++) net.clock.at(i * 20, () => net.add());
+  net.clock.runUntil(n * 20 + 30_000);
+  return net;
+}
+
+function request(net: Network, from: ReturnType<Network['add']>, ...args: Parameters<Dht['request']> extends [infer K, infer T, infer E, unknown] ? [K, T, E] : never): LookupResult {
+  let result: LookupResult | undefined;
+  from.dht.request(args[0], args[1], args[2], (r) => (result = r));
+  net.clock.runUntil(net.clock.now() + 10_000);
+  return result!;
+}
+
+describe('DHT messages', () => {
+  it('round-trip through their encoding and refuse what is malformed or oversized', () => {
+    const message: DhtMessage = { t: 'req', rid: RID, kind: 'find', target: id(1), path: [id(2)] };
+    expect(decodeDhtMessage(encodeDhtMessage(message))).toEqual(message);
+    expect(decodeDhtMessage(Buffer.from('{'))).toBeUndefined();
+    expect(decodeDhtMessage(Buffer.alloc(70_000, 0x20))).toBeUndefined();
+    expect(isDhtMessage({ ...message, rid: 'short' })).toBe(false);
+    expect(isDhtMessage({ ...message, kind: 'store' })).toBe(false);
+    expect(isDhtMessage({ ...message, path: [] })).toBe(false);
+    expect(isDhtMessage({ ...message, path: Array(MAX_HOPS + 1).fill(id(2)) })).toBe(false);
+    expect(isDhtMessage({ ...message, target: id(0xab).toUpperCase() })).toBe(false);
+    expect(isDhtMessage({ t: 'req', rid: RID, kind: 'announce', target: id(1), path: [id(2)] })).toBe(false);
+    expect(isDhtMessage({ t: 'req', rid: RID, kind: 'signal', target: id(1), path: [id(2)], envelope: {}, via: ['x'] })).toBe(false);
+    expect(isDhtMessage({ t: 'res', rid: RID, path: [id(1)], from: id(2), closest: Array(21).fill(id(3)) })).toBe(false);
+    expect(isDhtMessage({ t: 'rep', topics: [{}], records: [] })).toBe(false);
+    expect(isDhtMessage({ t: 'unneeded' })).toBe(true);
+    expect(isDhtMessage(null)).toBe(false);
+  });
+});
+
+describe('the DHT engine', () => {
+  it('drops a request whose path does not end with the link it came over, or already holds us', () => {
+    const a = engine(id(1));
+    a.dht.linkUp(id(2));
+    a.dht.receive(id(2), { t: 'req', rid: RID, kind: 'find', target: id(9), path: [id(3)] });
+    a.dht.receive(id(2), { t: 'req', rid: RID, kind: 'find', target: id(9), path: [id(1), id(2)] });
+    expect(a.dht.counters.dropped.path).toBe(2);
+    expect(a.dht.counters.forwarded + a.dht.counters.answered).toBe(0);
+  });
+
+  it('answers a request it is closest to, and forwards one it is not, appending itself to the path', () => {
+    const a = engine(id(0x10));
+    a.dht.linkUp(id(0x20));
+    a.dht.linkUp(id(0x80));
+    a.dht.receive(id(0x20), { t: 'req', rid: RID, kind: 'find', target: id(0x11), path: [id(0x20)] });
+    expect(relayed(a.sent)).toEqual([{ to: id(0x20), message: expect.objectContaining({ t: 'res', from: id(0x10), closest: [id(0x10), id(0x20), id(0x80)] }) }]);
+    a.dht.receive(id(0x20), { t: 'req', rid: 'BAAAAAAAAAAAAAAAAAAAAA', kind: 'find', target: id(0x81), path: [id(0x20)] });
+    expect(relayed(a.sent).filter((s) => s.message.t === 'req')).toEqual([{ to: id(0x80), message: expect.objectContaining({ path: [id(0x20), id(0x10)] }) }]);
+  });
+
+  it('sends a second path of the same request to its next-best link, so parallel paths stay apart', () => {
+    const a = engine(id(0x10));
+    for (const peer of [0x20, 0x30, 0x70, 0x71]) a.dht.linkUp(id(peer));
+    const req = { t: 'req' as const, rid: RID, kind: 'find' as const, target: id(0x72) };
+    a.dht.receive(id(0x20), { ...req, path: [id(0x20)] });
+    a.dht.receive(id(0x30), { ...req, path: [id(0x30)] });
+    expect(relayed(a.sent).flatMap((s) => (s.message.t === 'req' ? [s.to] : []))).toEqual([id(0x70), id(0x71)]);
+  });
+
+  it('delivers a signal addressed to it with the route back, and routes others along `via`', () => {
+    const a = engine(id(1));
+    a.dht.linkUp(id(2));
+    a.dht.linkUp(id(4));
+    a.dht.receive(id(2), { t: 'req', rid: RID, kind: 'signal', target: id(1), path: [id(5), id(3), id(2)], envelope: { x: 1 } });
+    expect(a.signals).toEqual([{ origin: id(5), envelope: { x: 1 }, via: [id(2), id(3)] }]);
+    // Not linked to the target: the first linked node of `via` after us comes next.
+    a.dht.receive(id(2), { t: 'req', rid: RID, kind: 'signal', target: id(9), path: [id(2)], envelope: {}, via: [id(1), id(4)] });
+    expect(a.sent.at(-1)?.to).toBe(id(4));
+  });
+
+  it('rate-limits every message of a link, replies included', () => {
+    const a = engine(id(1), { rate: { perSecond: 10, burst: 5 } });
+    a.dht.linkUp(id(2));
+    for (let i = 0; i < 8; i++) a.dht.receive(id(2), { t: 'res', rid: RID, path: [id(3)], from: id(2), closest: [] });
+    expect(a.dht.counters.dropped.rate).toBe(3);
+    a.tick(1000);
+    a.dht.receive(id(2), { t: 'res', rid: RID, path: [id(3)], from: id(2), closest: [] });
+    expect(a.dht.counters.dropped.rate).toBe(3);
+  });
+
+  it('keeps a link while either end holds it, and releases it once both said they do not', () => {
+    const a = engine(id(0x10), { k: 1 });
+    a.dht.linkUp(id(0x80));
+    a.dht.linkUp(id(0x90)); // bucket 0 is full: not held, and the peer is told so
+    expect(a.sent.at(-1)).toEqual({ to: id(0x90), message: { t: 'unneeded' } });
+    expect(a.released).toEqual([]);
+    a.dht.receive(id(0x90), { t: 'unneeded' });
+    expect(a.released).toEqual([id(0x90)]);
+    a.dht.receive(id(0x80), { t: 'unneeded' }); // we hold 0x80: it stays
+    expect(a.released).toEqual([id(0x90)]);
+  });
+
+  it('stores an announcement only under the key it was signed for', () => {
+    const a = engine(id(1));
+    a.dht.linkUp(id(2));
+    const record = signTopicRecord(generateIdentity(), topicKey('room'), 1_000_000, 60_000);
+    a.dht.receive(id(2), { t: 'req', rid: RID, kind: 'announce', target: topicKey('other'), path: [id(2)], topic: record });
+    expect(a.sent.at(-1)?.message).toMatchObject({ t: 'res', outcome: 'wrong-key' });
+    a.dht.receive(id(2), { t: 'req', rid: 'BAAAAAAAAAAAAAAAAAAAAA', kind: 'announce', target: topicKey('room'), path: [id(2)], topic: record });
+    expect(a.sent.at(-1)?.message).toMatchObject({ t: 'res', outcome: 'stored' });
+    expect(a.dht.store.topicRecords(topicKey('room'))).toEqual([record]);
+  });
+});
+
+describe('the DHT over a simulated network (60 nodes)', () => {
+  const net = network(60);
+  const nodes = [...net.nodes.values()];
+
+  it('joins every node and keeps within the connection budget', () => {
+    expect(nodes.every((n) => n.joinedAt !== undefined)).toBe(true);
+    expect(Math.max(...nodes.map((n) => n.links.size))).toBeLessThanOrEqual(64);
+    // Connections beyond the three the server introduced were signaled through the overlay.
+    expect(nodes.reduce((sum, n) => sum + n.dht.counters.signalsDelivered, 0)).toBeGreaterThan(0);
+  });
+
+  it('finds announcements under a topic from any node, and only signed ones', () => {
+    const topic = topicKey('chat/room-42');
+    const announcers = [generateIdentity(), generateIdentity()];
+    for (const [i, who] of announcers.entries()) {
+      expect(request(net, nodes[i]!, 'announce', topic, { topic: signTopicRecord(who, topic, net.clock.now(), 600_000) }).outcomes).toContain('stored');
+    }
+    const found = request(net, nodes[40]!, 'find-topic', topic, {});
+    expect(found.topics.map((r) => r.key).sort()).toEqual(announcers.map((a) => a.publicKey).sort());
+  });
+
+  it('puts and gets mutable records with monotonic seq and compare-and-swap', () => {
+    const owner = generateIdentity();
+    const key = mutableKey(owner.nodeId, 'profile');
+    const v1 = signMutableRecord(owner, 'profile', 1, Buffer.from('one'));
+    const v2 = signMutableRecord(owner, 'profile', 2, Buffer.from('two'));
+    expect(request(net, nodes[3]!, 'put', key, { record: v1 }).outcomes).toContain('stored');
+    expect(request(net, nodes[50]!, 'get', key, {}).record).toEqual(v1);
+    expect(request(net, nodes[4]!, 'put', key, { record: v1 }).outcomes).not.toContain('cas-mismatch');
+    expect(new Set(request(net, nodes[5]!, 'put', key, { record: v2, cas: 0 }).outcomes)).toEqual(new Set(['cas-mismatch']));
+    expect(request(net, nodes[5]!, 'put', key, { record: v2, cas: 1 }).outcomes).toContain('stored');
+    expect(request(net, nodes[33]!, 'get', key, {}).record).toEqual(v2);
+    expect(new Set(request(net, nodes[6]!, 'put', key, { record: v1 }).outcomes)).toEqual(new Set(['stale']));
+  });
+});
