@@ -31,6 +31,12 @@ export const ERROR_CODES = [
   'ERR_CONNECTION',
   'ERR_IDENTITY',
   'ERR_INSPECTOR',
+  /** A DHT method on a node created without `dht`. */
+  'ERR_DHT_DISABLED',
+  /** No DHT node answered a request (the node has no contacts, or every path failed). */
+  'ERR_DHT_UNREACHABLE',
+  /** The nodes that store a record refused it (a stale seq, a compare-and-swap mismatch, a full store). */
+  'ERR_DHT_REFUSED',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 

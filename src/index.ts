@@ -7,7 +7,9 @@ export { createNode, P2PNode } from './node/node.js';
 export { closeError } from './node/errors.js';
 export type { CloseOptions, ConnectOptions, NodeSnapshot, PeerEvent, PeerInfo, SendOptions, Transition } from './node/types.js';
 export type { HeartbeatOptions } from './data/liveness.js';
-export { DEFAULT_TIMEOUTS, type InspectOptions, type NodeOptions, type NodeTimeouts } from './node/options.js';
+export { DEFAULT_TIMEOUTS, type InspectOptions, type NodeDhtOptions, type NodeOptions, type NodeTimeouts } from './node/options.js';
+export type { Discovery, GotRecord, PutRecord } from './node/dhtApi.js';
+export type { DhtInfo } from './node/dhtInfo.js';
 export { defaultIdentityPath, generateIdentity, identityFromPem, loadOrCreateIdentity } from './services/identity.js';
 export { loopbackOnly, type CandidateFilter, type CandidateInfo } from './webrtc/candidates.js';
 export type { RouteInfo } from './webrtc/fingerprint.js';
@@ -18,6 +20,11 @@ export type { IceServer } from './services/webrtcTransport.js';
 export { createSignalingServer, type SignalingServer } from './server/signalingServer.js';
 export type { SignalingServerOptions } from './server/config.js';
 export type { RejectReason, SignalingMetrics } from './server/serverMetrics.js';
+
+// The DHT's pure parts: the engine, its records, for simulators and other transports.
+export { Dht } from './dht/dht.js';
+export type { DhtIo, DhtOptions } from './dht/options.js';
+export { topicKey, mutableKey, type MutableRecord, type TopicRecord } from './dht/records.js';
 
 // Both sides.
 export { isNodeId, nodeIdOf, type Identity } from './wire/keys.js';
@@ -34,6 +41,7 @@ export {
   type PeerTimeouts,
 } from './machines/peerConnection.machine.js';
 export { signalingMachine, backoffDelay, type SignalingInput } from './machines/signaling.machine.js';
+export { dhtMachine, type DhtMachineInput } from './machines/dht.machine.js';
 export { webrtcTransport } from './services/webrtcTransport.js';
 export { socketClient } from './services/socketClient.js';
 

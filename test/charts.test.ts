@@ -6,12 +6,14 @@ import { chartSvg } from '../src/charts/svg.js';
 import { nodeMachine } from '../src/machines/node.machine.js';
 import { peerConnectionMachine } from '../src/machines/peerConnection.machine.js';
 import { signalingMachine } from '../src/machines/signaling.machine.js';
+import { dhtMachine } from '../src/machines/dht.machine.js';
 import { machineGraph } from './models/coverage.js';
 
 const machines: [string, AnyStateMachine][] = [
   ['node', nodeMachine],
   ['signaling', signalingMachine],
   ['peer', peerConnectionMachine],
+  ['dht', dhtMachine],
 ];
 
 const peer = machineChart(peerConnectionMachine);
@@ -59,10 +61,10 @@ describe('machineChart', () => {
 
   it('keeps guarded alternatives in the order xstate tries them, targetless ones included', () => {
     expect(from(node, 'node.running', 'SIGNAL.IN').map(({ index, guard, actions, targets }) => ({ index, guard, actions, targets }))).toEqual([
-      { index: 0, guard: 'knowsSender', actions: ['routeSignal'], targets: [] },
-      { index: 1, guard: 'isOffer && atCapacity', actions: ['logRefused', 'refuseOffer'], targets: [] },
-      { index: 2, guard: 'isOffer && busy', actions: ['logBusy', 'refuseOffer'], targets: [] },
-      { index: 3, guard: 'isOffer', actions: ['spawnResponder'], targets: [] },
+      { index: 0, guard: 'knowsSender', actions: ['rememberRoute', 'routeSignal'], targets: [] },
+      { index: 1, guard: 'isOffer && atCapacity', actions: ['rememberRoute', 'logRefused', 'refuseOffer'], targets: [] },
+      { index: 2, guard: 'isOffer && busy', actions: ['rememberRoute', 'logBusy', 'refuseOffer'], targets: [] },
+      { index: 3, guard: 'isOffer', actions: ['rememberRoute', 'spawnResponder'], targets: [] },
       { index: 4, guard: undefined, actions: ['logDropped'], targets: [] },
     ]);
   });
@@ -84,7 +86,7 @@ describe('machineChart', () => {
   it("lists a state's own entry and exit actions and invoked actors, not the timers xstate adds for after", () => {
     expect(stateOf(peer, 'peer.offering')).toMatchObject({ entry: ['startTransport'], exit: [], invoke: [] });
     expect(stateOf(signaling, 'signaling.online.registered')).toMatchObject({ entry: ['flush'], exit: ['notifyLost'] });
-    expect(stateOf(node, 'node.running')).toMatchObject({ entry: ['connectSignaling'], invoke: ['signaling'] });
+    expect(stateOf(node, 'node.running')).toMatchObject({ entry: ['connectSignaling', 'startDht'], invoke: ['signaling'] });
   });
 
   it.each(machines)('%s: sees every state and transition machineGraph() sees, under the same keys', (_, machine) => {
@@ -123,7 +125,7 @@ describe('toMermaid', () => {
 
   it('draws one line per transition: targetless ones as loops, those of a composite from the composite', () => {
     const mermaid = toMermaid(node);
-    expect(mermaid).toContain('  node_running --> node_running : SIGNAL.IN [isOffer && atCapacity] / logRefused, refuseOffer\n');
+    expect(mermaid).toContain('  node_running --> node_running : SIGNAL.IN [isOffer && atCapacity] / rememberRoute, logRefused, refuseOffer\n');
     expect(mermaid).toContain('  node_running --> node_stopped : STOP\n');
     const edges = mermaid.split('\n').filter((line) => / --> /.test(line) && !line.includes('[*]'));
     expect(edges).toHaveLength(node.transitions.length);

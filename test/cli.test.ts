@@ -192,8 +192,37 @@ describe('p2p-node CLI', () => {
     expect(await a.child.exitCode()).toBe(0);
   });
 
+  it('--join: two nodes that type the same word find and connect to each other; /lookup, /put, /get and /dht work', async () => {
+    const a = cli(['--join', 'chat/room-42'], 'ja.pem');
+    const aId = (await a.line(NODE_ID))[1]!;
+    const url = (await a.line(SIGNALING))[1]!;
+    await a.line(/^\* joined chat\/room-42$/, 15_000);
+    const b = cli(['--signal', url, '--join', 'chat/room-42'], 'jb.pem');
+    const bId = (await b.line(NODE_ID))[1]!;
+    await b.line(new RegExp(`^\\* found ${aId.slice(0, 8)} under chat/room-42$`), 15_000);
+    await b.line(new RegExp(`^\\* connected ${aId.slice(0, 8)} `), 15_000);
+    b.type('hello, room');
+    await a.line(new RegExp(`^\\[${bId.slice(0, 8)}\\] hello, room$`));
+
+    b.type('/lookup chat/room-42');
+    await b.line(new RegExp(`^  ${aId}$`));
+    a.type('/put status \u001b[31mbusy');
+    await a.line(/^\* stored status \(seq \d+\)$/);
+    b.type(`/get ${aId} status`);
+    // The value is another node's text: control characters are shown escaped, never sent to the terminal.
+    await b.line(/^\* status = \\u001b\[31mbusy \(seq \d+\)$/);
+    b.type('/dht');
+    await b.line(/^dht: (ready|degraded), \d+ contacts, \d+ connections$/);
+    await b.line(/^joined: chat\/room-42$/);
+
+    b.type('/quit');
+    a.type('/quit');
+    expect(await b.exitCode()).toBe(0);
+    expect(await a.exitCode()).toBe(0);
+  });
+
   it('usage errors exit 2 with one line on stderr', async () => {
-    const cases = [['--bogus'], ['--turn', 'turn:127.0.0.1:3478'], ['--connect', 'nothex']];
+    const cases = [['--bogus'], ['--turn', 'turn:127.0.0.1:3478'], ['--connect', 'nothex'], ['--join', '']];
     for (const args of cases) {
       const child = cli(args);
       expect(await child.exitCode(), args.join(' ')).toBe(2);

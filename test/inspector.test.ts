@@ -125,7 +125,7 @@ describe('a node with inspect.port, on real WebRTC', () => {
     const a = await h.started(server.url, { inspect: { port: 0 } });
     const b = await h.started(server.url);
     const stream = await InspectorStream.open(a.inspectorUrl!);
-    expect(Object.keys(stream.hello!.charts).sort()).toEqual(['node', 'peer', 'signaling']);
+    expect(Object.keys(stream.hello!.charts).sort()).toEqual(['dht', 'node', 'peer', 'signaling']);
     expect(stream.hello!.log[0]).toMatchObject({ actor: 'node', from: '', to: 'idle' });
     // b may still be verifying when a's connectToNode resolves; stopped then, it would not end the stream.
     const bConnected = next(b.peerEvents$, (e) => e.type === 'connected');

@@ -20,6 +20,8 @@ import { peerConnectionMachine } from '../src/machines/peerConnection.machine.js
 import type { SignalingInput, SignalingNotice, SignalingOutput } from '../src/machines/signaling.machine.js';
 import { generateIdentity } from '../src/services/identity.js';
 import type { SocketCommand } from '../src/services/socketClient.js';
+import type { DhtMachineEvent } from '../src/machines/dht.machine.js';
+import type { Overlay, OverlayCommand } from '../src/services/overlay.js';
 import type { IceServer, TransportCommand, TransportEvent, TransportInput } from '../src/services/webrtcTransport.js';
 import { Envelopes, type SignalData } from '../src/wire/envelope.js';
 import { measureCoverage } from './models/coverage.js';
@@ -32,12 +34,14 @@ import { candidate, offer, PEER_TIMEOUTS, signal, transportDefaults, type FakeIn
 
 /** Sorts after every remote id, so a remote's new offer always wins glare and is adopted, whatever the peer's role. */
 const LOCAL_ID = 'z'.repeat(64);
+/** The route through the overlay every overlay event of the test names. */
+const ROUTE = ['relay-a', 'relay-b'];
 const GAVE_UP: SignalingOutput = { error: { code: 'ERR_SIGNALING_UNREACHABLE', message: 'cannot reach the test server' } };
 
 /** Every ordering of signaling outages with new connections, up to and beyond the peer limit. */
 const outagesWithConnects = (snapshot: AnyMachineSnapshot, event: NodeModelEvent) =>
   canHappen(snapshot, event) &&
-  (['START', 'STOP', 'SIGNALING.REGISTERED', 'SIGNALING.LOST', 'SIGNALING.GAVE_UP'].includes(event.type) ||
+  (['START', 'START.DHT', 'STOP', 'SIGNALING.REGISTERED', 'SIGNALING.LOST', 'SIGNALING.GAVE_UP'].includes(event.type) ||
     (event.type === 'USER.CONNECT' && event.peer === 'unknown'));
 
 const simplePaths = modelPaths(nodeModel, { strategy: 'simple', events: NODE_MODEL_EVENTS, filter: outagesWithConnects });
@@ -72,6 +76,23 @@ function scriptedSignaling() {
       gaveUp: { type: 'final' },
     },
     output: GAVE_UP,
+  });
+  return { machine, asked };
+}
+
+type FakeDhtEvent = OverlayCommand | { type: 'FAKE.TELL'; event: DhtMachineEvent };
+
+/** Stands in for the DHT machine: records what the supervisor asks of it, passes up what the test scripts. */
+function scriptedDht() {
+  const asked: OverlayCommand[] = [];
+  const machine = setup({ types: { events: {} as FakeDhtEvent } }).createMachine({
+    id: 'scriptedDht',
+    on: {
+      JOIN: { actions: ({ event }) => asked.push(event) },
+      SEND: { actions: ({ event }) => asked.push(event) },
+      CONNECT_FAILED: { actions: ({ event }) => asked.push(event) },
+      'FAKE.TELL': { actions: sendParent(({ event }) => event.event) },
+    },
   });
   return { machine, asked };
 }
@@ -142,27 +163,34 @@ function nodeHarness(inspect?: (event: InspectionEvent) => void): Harness<NodeMo
     initialAttempts: 3,
     queueLimit: 10,
   };
+  const dht = scriptedDht();
   const machine = nodeMachine.provide({
     actors: {
       signaling: signaling.machine as never,
       peer: peerConnectionMachine.provide({ actors: { transport: transports.logic } }),
+      dht: dht.machine as never,
     },
   });
-  const node = createActor(machine, {
-    clock: new SimulatedClock(),
-    inspect,
-    input: {
-      localId: LOCAL_ID,
-      signaling: signalingInput,
-      peerTimeouts: PEER_TIMEOUTS,
-      transport: { ...transportDefaults(), iceServers: [CONFIGURED_ICE] },
-      maxPeers: MAX_PEERS,
-      maxNegotiating: MAX_NEGOTIATING,
-    },
-  });
-  // A crash of the supervisor is a failed check, not an unhandled error.
-  node.subscribe({ error: (err) => errors.push(err) });
-  node.start();
+  /** A supervisor, idle until START; `withDht` gives it a DHT (the scripted one: the overlay itself is never used). */
+  const boot = (withDht: boolean) => {
+    const actor = createActor(machine, {
+      clock: new SimulatedClock(),
+      inspect,
+      input: {
+        localId: LOCAL_ID,
+        signaling: signalingInput,
+        peerTimeouts: PEER_TIMEOUTS,
+        transport: { ...transportDefaults(), iceServers: [CONFIGURED_ICE] },
+        maxPeers: MAX_PEERS,
+        maxNegotiating: MAX_NEGOTIATING,
+        ...(withDht ? { dht: { overlay: {} as Overlay, minContacts: 1 } } : {}),
+      },
+    });
+    // A crash of the supervisor is a failed check, not an unhandled error.
+    actor.subscribe({ error: (err) => errors.push(err) });
+    return actor.start();
+  };
+  let node = boot(false);
 
   /** Live peers, oldest first: the oldest is the one the model's `known` events are about. */
   const peers: string[] = [];
@@ -170,6 +198,11 @@ function nodeHarness(inspect?: (event: InspectionEvent) => void): Harness<NodeMo
   let sessions = 0;
   const newId = () => `peer-${String(++named).padStart(2, '0')}`;
   const expectedAsks: unknown[] = [];
+  const expectedDhtAsks: unknown[] = [];
+  /** The peers whose session runs through the overlay, and the route each got. */
+  const routes = new Map<string, string[]>();
+  /** What the server introduced at the last registration, for the DHT to join through. */
+  let introduced: string[] = [];
   const expectedLogs: string[] = [];
   let expectedTransports = 0;
   /** What the last step sent in, for the checks of its outcome. */
@@ -186,7 +219,26 @@ function nodeHarness(inspect?: (event: InspectionEvent) => void): Harness<NodeMo
   const liveTransport = (id: string) => transportsOf(id).at(-1)!;
   const known = () => peers[0]!;
   const signalingAlive = (model: AnyMachineSnapshot) => !model.matches({ running: 'signalingFailed' });
-  const forget = (id: string) => peers.splice(peers.indexOf(id), 1);
+  const hasDht = (model: AnyMachineSnapshot) => (model.context as { dht: boolean }).dht;
+  const tellDht = (event: DhtMachineEvent) => (node.getSnapshot().children.dht as AnyActorRef).send({ type: 'FAKE.TELL', event });
+  const forget = (id: string, model: AnyMachineSnapshot) => {
+    peers.splice(peers.indexOf(id), 1);
+    routes.delete(id);
+    // The supervisor tells the DHT of every peer actor that ends (an attempt of its own may have failed).
+    if (hasDht(model)) expectedDhtAsks.push({ type: 'CONNECT_FAILED', peerId: id });
+  };
+  /** Where a peer's signal goes from `model`'s state: the overlay, the server, or nowhere. */
+  const signalPath = (model: AnyMachineSnapshot, id: string): 'overlay' | 'server' | 'lost' => {
+    const serverUp = model.matches({ running: 'online' }) || model.matches({ running: 'connecting' });
+    if (routes.has(id) || (hasDht(model) && !serverUp)) return 'overlay';
+    return signalingAlive(model) ? 'server' : 'lost';
+  };
+  const expectSignal = (model: AnyMachineSnapshot, to: string, session: string | undefined, data: SignalData) => {
+    const path = signalPath(model, to);
+    if (path === 'overlay') expectedDhtAsks.push({ type: 'SEND', to, session, data, via: routes.get(to) ?? [] });
+    else if (path === 'server') expectedAsks.push({ type: 'SEND', to, session, data });
+    else expectedLogs.push(SIGNAL_LOST);
+  };
 
   /** Applies the model's verdict on the step to what the test expects of the real supervisor. */
   function expectOutcome(outcome: Outcome, before: AnyMachineSnapshot): void {
@@ -199,6 +251,33 @@ function nodeHarness(inspect?: (event: InspectionEvent) => void): Harness<NodeMo
       case 'spawnedResponder':
         peers.push(peer!);
         expectedTransports += 1;
+        break;
+      case 'spawnedOverlayInitiator':
+      case 'spawnedOverlayResponder':
+        peers.push(peer!);
+        routes.set(peer!, ROUTE);
+        expectedTransports += 1;
+        break;
+      case 'routedOverlayOffer':
+        routes.set(peer!, ROUTE);
+        expectedTransports += 1;
+        break;
+      case 'refusedOverlayConnect':
+        expectedDhtAsks.push({ type: 'CONNECT_FAILED', peerId: peer });
+        break;
+      case 'refusedOverlayOffer':
+        expectedLogs.push('warn: peer limit reached');
+        expectedDhtAsks.push({ type: 'SEND', to: peer, session, data: { type: 'reject', code: 'ERR_TOO_MANY_PEERS' }, via: ROUTE });
+        break;
+      case 'refusedOverlayBusy':
+        expectedLogs.push('warn: too many peers negotiating; offer refused');
+        expectedDhtAsks.push({ type: 'SEND', to: peer, session, data: { type: 'reject', code: 'ERR_BUSY' }, via: ROUTE });
+        break;
+      case 'askedDhtToJoin':
+        expectedDhtAsks.push({ type: 'JOIN', peers: introduced });
+        break;
+      case 'relayedViaOverlay':
+        expectedDhtAsks.push({ type: 'SEND', to: peer, session, data, via: routes.get(peer!) ?? [] });
         break;
       case 'routedOffer':
         // The peer adopts the new session: a fresh transport, fed the new offer.
@@ -225,10 +304,9 @@ function nodeHarness(inspect?: (event: InspectionEvent) => void): Harness<NodeMo
         expectedLogs.push(SIGNAL_LOST);
         break;
       case 'closedPeer':
-        // A peer closed while negotiating tells the remote side, if signaling can still carry it.
-        if (signalingAlive(before)) expectedAsks.push({ type: 'SEND', to: peer, session, data: { type: 'reject', code: 'closed' } });
-        else expectedLogs.push(SIGNAL_LOST);
-        forget(peer!);
+        // A peer closed while negotiating tells the remote side, if signaling or the overlay can still carry it.
+        expectSignal(before, peer!, session, { type: 'reject', code: 'closed' });
+        forget(peer!, before);
         break;
       case 'failedNegotiations':
         for (const [id, session] of last.sessions!) {
@@ -238,11 +316,11 @@ function nodeHarness(inspect?: (event: InspectionEvent) => void): Harness<NodeMo
         break;
       case 'forgotCrashed':
         expectedLogs.push('error: peer actor failed');
-        forget(peer!);
+        forget(peer!, before);
         break;
       case 'routedFailure':
       case 'forgotFinished':
-        forget(peer!);
+        forget(peer!, before);
         break;
       default:
         break;
@@ -252,16 +330,19 @@ function nodeHarness(inspect?: (event: InspectionEvent) => void): Harness<NodeMo
   /** The outcome-specific checks; the general ones run after every step. */
   function checkOutcome(outcome: Outcome): void {
     const { peer, data } = last;
-    if (outcome === 'spawnedInitiator' || outcome === 'spawnedResponder') {
+    if (['spawnedInitiator', 'spawnedResponder', 'spawnedOverlayInitiator', 'spawnedOverlayResponder'].includes(outcome)) {
       expect(liveTransport(peer!).input.iceServers, 'own ICE servers, then the last registration’s').toEqual([CONFIGURED_ICE, ...issued]);
     }
     switch (outcome) {
       case 'spawnedInitiator':
+      case 'spawnedOverlayInitiator':
         expect(liveTransport(peer!).input.initiator, 'new initiator transport').toBe(true);
         expect(peerContext(peer!).role).toBe('initiator');
         break;
       case 'spawnedResponder':
+      case 'spawnedOverlayResponder':
       case 'routedOffer':
+      case 'routedOverlayOffer':
         expect(liveTransport(peer!).input.initiator, 'responder transport').toBe(false);
         expect(liveTransport(peer!).commands, 'offer fed to the transport').toEqual([{ type: 'REMOTE_SIGNAL', data }]);
         expect(peerContext(peer!).session, 'session adopted').toBe(last.session);
@@ -289,6 +370,11 @@ function nodeHarness(inspect?: (event: InspectionEvent) => void): Harness<NodeMo
         case 'START':
           node.send({ type: 'START' });
           break;
+        case 'START.DHT':
+          node.stop();
+          node = boot(true);
+          node.send({ type: 'START' });
+          break;
         case 'STOP':
           signalingAtStop = signalingRef();
           node.send({ type: 'STOP' });
@@ -296,7 +382,8 @@ function nodeHarness(inspect?: (event: InspectionEvent) => void): Harness<NodeMo
         case 'SIGNALING.REGISTERED':
           registrations += 1;
           issued = registrations % 2 === 1 ? [{ urls: ['turn:relay.test:3478'], username: `${registrations}:${LOCAL_ID}`, credential: 'c' }] : [];
-          tell({ type: 'SIGNALING.REGISTERED', nodeId: LOCAL_ID, iceServers: issued.length > 0 ? issued : undefined });
+          introduced = [`introduced-${registrations}`];
+          tell({ type: 'SIGNALING.REGISTERED', nodeId: LOCAL_ID, iceServers: issued.length > 0 ? issued : undefined, peers: introduced });
           break;
         case 'SIGNALING.LOST':
           last = { sessions: peers.map((id) => [id, peerContext(id).session]) };
@@ -347,12 +434,31 @@ function nodeHarness(inspect?: (event: InspectionEvent) => void): Harness<NodeMo
           last = { peer: known() };
           liveTransport(known()).crash();
           break;
+        case 'OVERLAY.CONNECT':
+          last = { peer: event.peer === 'known' ? known() : newId() };
+          tellDht({ type: 'OVERLAY.CONNECT', peerId: last.peer!, via: ROUTE });
+          break;
+        case 'OVERLAY.OFFER': {
+          const peer = event.peer === 'known' ? known() : newId();
+          last = { peer, session: `session-${++sessions}`, data: offer(`offer from ${peer}`) };
+          tellDht({ type: 'SIGNAL.IN', signal: signal(peer, last.session!, last.data!), via: ROUTE });
+          break;
+        }
+        case 'OVERLAY.FAILED': {
+          const peer = event.peer === 'known' ? known() : newId();
+          last = { peer, session: event.peer === 'known' ? peerContext(peer).session : `session-${++sessions}` };
+          tellDht({ type: 'OVERLAY.SIGNAL_FAILED', to: peer, session: last.session! });
+          break;
+        }
+        case 'OVERLAY.BOOTSTRAP':
+          tellDht({ type: 'OVERLAY.BOOTSTRAP' });
+          break;
       }
       expectOutcome(did, before);
     },
 
     verify(model) {
-      const { did, peers: count } = model.context as { did: Outcome; peers: number };
+      const { did, peers: { length: count } } = model.context as { did: Outcome; peers: boolean[] };
       const real = node.getSnapshot();
       expect(errors, 'supervisor errors').toEqual([]);
       expect(real.value, 'state').toEqual(model.value);
@@ -372,6 +478,7 @@ function nodeHarness(inspect?: (event: InspectionEvent) => void): Harness<NodeMo
       for (const t of stillOpen) expect(open, `the transport of ${t.input.remoteId} is open`).toContain(t);
 
       expect(signaling.asked, 'what the signaling actor was asked').toEqual(expectedAsks);
+      expect(dht.asked, 'what the DHT was asked').toEqual(expectedDhtAsks);
       expect(logs, 'supervisor log').toEqual(expectedLogs);
     },
   };

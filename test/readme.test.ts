@@ -14,4 +14,13 @@ describe('README', () => {
     expect(stdout).toContain('bob got hello, bob from');
     expect(stdout).toContain('bob got 3 bytes from');
   });
+
+  it('shows the DHT example exactly as examples/find-by-topic.ts, which runs as written', async () => {
+    const example = readFileSync('examples/find-by-topic.ts', 'utf8');
+    expect(readFileSync('README.md', 'utf8')).toContain(`\`\`\`ts\n${example}\`\`\``);
+    const { stdout } = await run(process.execPath, ['--import', 'tsx', 'examples/find-by-topic.ts'], { timeout: 60_000 });
+    expect(stdout).toContain('carol found 2 nodes under chat/room-42');
+    expect(stdout).toContain('carol connected to 2 of them without a server');
+    expect(stdout).toContain("alice read dave's profile: dave, in room 42 (seq 1)");
+  });
 });

@@ -154,7 +154,9 @@ describe('reconnect and replacement on real connections', () => {
     first.child.kill('SIGKILL');
     await peerProcess(harness, server.url, identityFile, node.nodeId);
     await back;
-    expect(events).toMatchObject([
+    // A restart slower than the stall threshold (2 s, e.g. on a loaded machine) first sets off an ICE
+    // restart of the old connection: that is the old connection recovering, not a second outcome.
+    expect(events.filter((e) => e.type !== 'recovering')).toMatchObject([
       { type: 'closed', id: first.id, reason: 'replaced', wasConnected: true },
       { type: 'connected', id: first.id },
     ]);

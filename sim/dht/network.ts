@@ -82,13 +82,7 @@ export class Network {
       if (behaviour === 'honest') this.joined.add(node);
     };
     this.nodes.set(id, node);
-    const introduced = this.#introduce(node);
-    if (introduced.length === 0) {
-      // The first node: nobody to join through.
-      node.joinedAt = this.clock.now();
-      if (behaviour === 'honest') this.joined.add(node);
-    }
-    node.dht.join(introduced);
+    node.dht.join(this.#introduce(node));
     return node;
   }
 

@@ -3,6 +3,7 @@
  * embeds them. `npm run diagrams` writes it; test/diagrams.test.ts fails when it is stale.
  */
 import type { AnyStateMachine } from 'xstate';
+import { dhtMachine } from '../machines/dht.machine.js';
 import { nodeMachine } from '../machines/node.machine.js';
 import { peerConnectionMachine } from '../machines/peerConnection.machine.js';
 import { signalingMachine } from '../machines/signaling.machine.js';
@@ -46,6 +47,15 @@ const DIAGRAMS: readonly Diagram[] = [
     about:
       'One actor per remote node: negotiates a data channel through signed signals, checks that the DTLS handshake used the certificate the peer signed for, ' +
       'and ends in `closed` with the reason. Every waiting state has its own timeout.',
+  },
+  {
+    name: 'dht',
+    source: 'src/machines/dht.machine.ts',
+    machine: dhtMachine,
+    title: 'DHT',
+    about:
+      'Spawned by the supervisor of a node created with `dht`: runs the overlay (the Kademlia engine over the data channels), joins through the peers the server introduces, ' +
+      'and is `ready` while it holds enough contacts for parallel lookups, `degraded` while it does not. It passes the overlay\'s connection requests and routed signals up to the supervisor.',
   },
 ];
 

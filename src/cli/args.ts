@@ -10,6 +10,7 @@ import { defaultIdentityPath } from '../services/identity.js';
 import type { IceServer } from '../services/webrtcTransport.js';
 import { hasScheme } from '../url.js';
 import { isNodeId } from '../wire/keys.js';
+import { MAX_TOPIC_NAME_BYTES, topicKey } from '../dht/records.js';
 import { isTurnUrl } from '../wire/protocol.js';
 import { usageError } from './errors.js';
 
@@ -26,6 +27,10 @@ export interface StartCommand {
   port: number;
   /** Node ids to connect to once registered. */
   connect: string[];
+  /** Run the DHT (`--dht`, or implied by `--join`). */
+  dht: boolean;
+  /** Topics to join once registered, connecting to the nodes found under them. */
+  join: string[];
   identityFile: string;
   /** Named by --identity or P2P_IDENTITY, rather than the default. */
   identityChosen: boolean;
@@ -79,6 +84,8 @@ const START_OPTIONS = {
   ...TURN_REST,
   signal: { type: 'string' },
   connect: { type: 'string', multiple: true },
+  dht: { type: 'boolean' },
+  join: { type: 'string', multiple: true },
   identity: { type: 'string' },
   stun: { type: 'string', multiple: true },
   'turn-user': { type: 'string' },
@@ -146,6 +153,8 @@ function parseStart(args: string[], env: NodeJS.ProcessEnv): Command {
     host: host(values.host ?? EMBEDDED_HOST),
     port: port(values.port, EMBEDDED_PORT),
     connect: (values.connect ?? []).map(nodeId),
+    dht: (values.dht ?? false) || values.join !== undefined,
+    join: (values.join ?? []).map(topic),
     identityFile: values.identity || env.P2P_IDENTITY || defaultIdentityPath(env),
     identityChosen: Boolean(values.identity || env.P2P_IDENTITY),
     iceServers: iceServers(values, env, turn),
@@ -154,6 +163,15 @@ function parseStart(args: string[], env: NodeJS.ProcessEnv): Command {
     inspectPort: values.inspect === undefined ? undefined : port(values.inspect, INSPECT_PORT, '--inspect'),
     stately: values.stately ?? false,
   };
+}
+
+function topic(value: string): string {
+  try {
+    topicKey(value);
+  } catch {
+    throw usageError(`--join needs a topic of 1 to ${MAX_TOPIC_NAME_BYTES} bytes; got ${JSON.stringify(value)}`);
+  }
+  return value;
 }
 
 /** `--inspect [PORT]`: parseArgs has no optional values, so a bare `--inspect` gets the default port here. */

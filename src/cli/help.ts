@@ -12,6 +12,10 @@ Options:
                        0.0.0.0 to accept other machines)
   --port PORT          embedded signaling server port (default 0: any free port)
   --connect ID         connect to this node id once registered (repeatable)
+  --dht                run the DHT: find nodes by topic, keep connecting when the
+                       signaling server is gone
+  --join TOPIC         announce under TOPIC in the DHT and connect to every node
+                       found there (repeatable; implies --dht)
   --identity PATH      key file; created on first use, mode 0600 (env P2P_IDENTITY,
                        default $XDG_CONFIG_HOME/p2p-dht-node/identity.pem)
   --stun URL           STUN server (repeatable; env P2P_STUN, comma-separated)
@@ -76,6 +80,11 @@ export function interactiveHelp(): string[] {
     '/connect <id>       connect to a node',
     '/disconnect <id>    close a connection (an id prefix is enough)',
     '/peers              list peers with state, route and bytes',
+    '/join <topic>       announce under a topic and connect to the nodes there (DHT)',
+    '/lookup <topic>     list the node ids announced under a topic (DHT)',
+    '/put <key> <value>  store a signed value under this node and key (DHT)',
+    '/get <id> <key>     read what a node stored under a key (DHT)',
+    '/dht                the DHT: state, buckets, contacts, connections, lookups/s',
     '/quit               stop the node and exit',
     '/help               this list',
     '//text              send a line that starts with /',

@@ -3,7 +3,7 @@ import { createInterface, type Interface } from 'node:readline';
 import { P2PError } from '../errors.js';
 import type { P2PNode } from '../node/node.js';
 import { interactiveHelp } from './help.js';
-import { formatError, peersTable, type Print } from './output.js';
+import { dhtSummary, formatError, formatRecord, peersTable, type Print } from './output.js';
 
 /** What the console acts on. */
 export interface ConsoleSession {
@@ -11,6 +11,8 @@ export interface ConsoleSession {
   print: Print;
   /** Asks the CLI to stop the node and exit cleanly. */
   quit(): void;
+  /** The last seq `/put` used per key. */
+  seqs: Map<string, number>;
 }
 
 /**
@@ -38,6 +40,27 @@ async function runLine(session: ConsoleSession, line: string): Promise<void> {
       return session.node.disconnect(knownPeer(session.node, argument(args, '/disconnect <id>')));
     case '/peers':
       return peersTable(session.node.peers()).forEach(session.print);
+    case '/join':
+      connectUnderTopics(session.node, session.print);
+      return joinTopic(session.node, argument(args, '/join <topic>'), session.print);
+    case '/lookup': {
+      const ids = await session.node.lookup(argument(args, '/lookup <topic>'));
+      return session.print(ids.length === 0 ? '* nobody announced there' : ids.map((id) => `  ${id}`).join('\n'));
+    }
+    case '/put': {
+      const [key, ...value] = args;
+      if (key === undefined || value.length === 0) throw new P2PError('ERR_INVALID_OPTION', 'usage: /put <key> <value>');
+      const seq = nextSeq(session, key);
+      await session.node.put({ key, value: value.join(' '), seq });
+      return session.print(`* stored ${key} (seq ${seq})`);
+    }
+    case '/get': {
+      if (args.length !== 2) throw new P2PError('ERR_INVALID_OPTION', 'usage: /get <id> <key>');
+      const got = await session.node.get(args[0]!, args[1]!);
+      return session.print(got ? formatRecord(args[1]!, got.value, got.seq) : `* nothing stored under that key`);
+    }
+    case '/dht':
+      return dhtSummary(session.node).forEach(session.print);
     case '/quit':
       return session.quit();
     case '/help':
@@ -45,6 +68,36 @@ async function runLine(session: ConsoleSession, line: string): Promise<void> {
     default:
       session.print(`! unknown command ${name}; /help lists them`);
   }
+}
+
+/** Joins `topic` in the background, printing the outcome. */
+export function joinTopic(node: P2PNode, topic: string, print: Print): void {
+  node.join(topic).then(
+    () => print(`* joined ${topic}`),
+    (err: unknown) => print(`! ${formatError(err)}`),
+  );
+}
+
+const connecting = new WeakSet<P2PNode>();
+
+/** Connects to every node found under a joined topic, once per node (so typing the same word is enough). */
+export function connectUnderTopics(node: P2PNode, print: Print): void {
+  if (connecting.has(node)) return;
+  connecting.add(node);
+  node.discover$.subscribe({
+    next: ({ topic, id }) => {
+      print(`* found ${id.slice(0, 8)} under ${topic}`);
+      node.connectToNode(id).catch((err: unknown) => print(`! ${formatError(err)}`));
+    },
+    error: (err: unknown) => print(`! ${formatError(err)}`),
+  });
+}
+
+/** Sequence numbers for `/put`: above what this node last stored under the key (in this run) or found in the DHT. */
+function nextSeq(session: ConsoleSession, key: string): number {
+  const seq = (session.seqs.get(key) ?? Date.now()) + 1;
+  session.seqs.set(key, seq);
+  return seq;
 }
 
 async function broadcast(session: ConsoleSession, text: string): Promise<void> {

@@ -86,3 +86,28 @@ export function watchNode(node: P2PNode, print: Print): Subscription {
   subscription.add(node.transitions$.subscribe(signalingEvents(print)));
   return subscription;
 }
+
+const lookupSamples = new WeakMap<P2PNode, { at: number; lookups: number }>();
+
+/** The `/dht` summary, one string per line; lookups/s counts since the previous `/dht` (or the start). */
+export function dhtSummary(node: P2PNode): string[] {
+  const info = node.dhtInfo();
+  if (!info) return ['no DHT: start the node with --dht or --join'];
+  const now = Date.now();
+  const last = lookupSamples.get(node) ?? { at: now, lookups: 0 };
+  lookupSamples.set(node, { at: now, lookups: info.lookups });
+  const rate = now > last.at ? ((info.lookups - last.lookups) * 1000) / (now - last.at) : 0;
+  const { topics, announcements, mutable } = info.stored;
+  return [
+    `dht: ${info.state}, ${info.contacts} contacts, ${info.links} connections`,
+    `buckets: ${info.buckets.map((b) => `${b.index}:${b.contacts}`).join(' ') || 'none'}`,
+    `lookups: ${info.lookups} (${rate.toFixed(1)}/s), requests handled ${info.requests}, forwarded ${info.forwarded}`,
+    `stored for others: ${announcements} announcements under ${topics} topics, ${mutable} records`,
+    `joined: ${info.topics.map(printable).join(', ') || 'no topics'}`,
+  ];
+}
+
+/** A record `/get` found: its value as text, made printable (another node wrote it). */
+export function formatRecord(key: string, value: Uint8Array, seq: number): string {
+  return `* ${printable(key)} = ${printable(Buffer.from(value).toString('utf8'))} (seq ${seq})`;
+}

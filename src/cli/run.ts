@@ -9,7 +9,7 @@ import { loopbackOnly } from '../webrtc/candidates.js';
 import type { SignalCommand, StartCommand } from './args.js';
 import { CliError } from './errors.js';
 import { identitySlot, leaseIdentity, type IdentityLease } from './identityLease.js';
-import { startConsole } from './interactive.js';
+import { connectUnderTopics, joinTopic, startConsole } from './interactive.js';
 import { formatError, watchNode, type Print } from './output.js';
 
 /** Fail fast when the server is not there: a CLI user wants to know within seconds, not retry for a minute. */
@@ -140,11 +140,12 @@ export async function runNode(command: StartCommand, logger: Logger, print: Prin
       timeouts: { signalingConnect: SIGNALING_CONNECT_MS },
       reconnect: true,
       inspect: { port: command.inspectPort, stately: command.stately },
+      dht: command.dht,
     });
     // Subscribed before start so that nothing a fast peer sends is missed.
     const watching = watchNode(node, print);
     try {
-      if (await started(node, quit, urls)) await serve(node, command.connect, quit, print, advertised);
+      if (await started(node, quit, urls)) await serve(node, command, quit, print, advertised);
     } finally {
       watching.unsubscribe();
     }
@@ -154,13 +155,15 @@ export async function runNode(command: StartCommand, logger: Logger, print: Prin
   }
 }
 
-async function serve(node: P2PNode, connect: string[], quit: QuitSignal, print: Print, advertised: string): Promise<void> {
+async function serve(node: P2PNode, { connect, join }: StartCommand, quit: QuitSignal, print: Print, advertised: string): Promise<void> {
   print(`node id: ${node.nodeId}`);
   print(`signaling: ${advertised}`);
   if (node.inspectorUrl) print(`inspector: ${node.inspectorUrl}`);
   if (node.statelyUrl) print(`stately inspector: ${node.statelyUrl}`);
-  const commands = startConsole({ node, print, quit: quit.request }, process.stdin);
+  const commands = startConsole({ node, print, quit: quit.request, seqs: new Map() }, process.stdin);
   for (const id of connect) node.connectToNode(id).catch((err: unknown) => print(`! ${formatError(err)}`));
+  if (join.length > 0) connectUnderTopics(node, print);
+  for (const topic of join) joinTopic(node, topic, print);
   await quit.requested;
   commands.close();
   await node.stop();

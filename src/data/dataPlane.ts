@@ -17,6 +17,15 @@ export interface UnreadLimits {
 
 export const DEFAULT_UNREAD: Required<UnreadLimits> = { messages: 1000, bytes: 16 * 1024 * 1024 };
 
+/** What a DHT running over the data plane hears of its links. */
+export interface LinkWatcher {
+  /** A verified link opened; `address` is the remote IP of its route, when known. */
+  attached(peerId: string, address: string | undefined): void;
+  detached(peerId: string): void;
+  /** A DHT record arrived. */
+  dht(peerId: string, payload: Uint8Array): void;
+}
+
 /**
  * The data plane of one node: the verified link of every connected peer and the stream of what they
  * send. Data bypasses the statecharts on purpose: the machines decide *whether* a peer may carry data,
@@ -37,7 +46,7 @@ export class DataPlane {
   readonly #closing = new Set<Promise<void>>();
   readonly #messages = new Subject<DataMessage>();
   readonly #limits: Required<UnreadLimits>;
-  readonly #onDeliver: () => void;
+  readonly #onDeliver: (from: string) => void;
   #readers = 0;
   #unread: DataMessage[] = [];
   #unreadBytes = 0;
@@ -46,8 +55,9 @@ export class DataPlane {
   #ticker: NodeJS.Timeout | undefined;
   /** Every message from every peer; the first subscriber after a quiet spell gets what arrived meanwhile. */
   readonly data$: Observable<DataMessage>;
+  #watcher: LinkWatcher | undefined;
 
-  constructor(options: { unread?: UnreadLimits; onDeliver?: () => void } = {}) {
+  constructor(options: { unread?: UnreadLimits; onDeliver?: (from: string) => void } = {}) {
     this.#limits = { ...DEFAULT_UNREAD, ...options.unread };
     this.#onDeliver = options.onDeliver ?? (() => {});
     this.data$ = new Observable<DataMessage>((subscriber) => {
@@ -64,15 +74,42 @@ export class DataPlane {
     });
   }
 
-  attach(peerId: string, link: PeerLink): void {
-    this.#links.get(peerId)?.close();
+  /** Registers a peer's verified link; `address` is the remote IP of its route, when known. */
+  attach(peerId: string, link: PeerLink, address?: string): void {
+    const replaced = this.#links.get(peerId);
+    replaced?.close();
     this.#links.set(peerId, link);
     this.#ticker ??= setInterval(() => this.#tick(), link.tickEveryMs).unref();
+    const watcher = this.#watcher;
+    if (!watcher) return;
+    link.onDht = (payload) => watcher.dht(peerId, payload);
+    if (replaced) watcher.detached(peerId);
+    watcher.attached(peerId, address);
+  }
+
+  /**
+   * Tells `watcher` of every link that opens or closes from now on, and of those open already, and
+   * hands it their DHT records; returns a function that stops it.
+   */
+  watch(watcher: LinkWatcher): () => void {
+    this.#watcher = watcher;
+    for (const [peerId, link] of this.#links) {
+      link.onDht = (payload) => watcher.dht(peerId, payload);
+      watcher.attached(peerId, undefined);
+    }
+    return () => {
+      if (this.#watcher !== watcher) return;
+      this.#watcher = undefined;
+      for (const link of this.#links.values()) link.onDht = undefined;
+    };
   }
 
   /** Removes `link` if it is still the one registered for `peerId` (a replacement may have taken its place). */
   detach(peerId: string, link: PeerLink): void {
-    if (this.#links.get(peerId) === link) this.#links.delete(peerId);
+    if (this.#links.get(peerId) === link) {
+      this.#links.delete(peerId);
+      this.#watcher?.detached(peerId);
+    }
     link.close();
     if (this.#links.size === 0) {
       clearInterval(this.#ticker);
@@ -94,7 +131,7 @@ export class DataPlane {
 
   /** Hands a message to `data$`, or keeps it for the next subscriber; false if it had to be dropped. */
   deliver(from: string, data: string | Uint8Array): boolean {
-    this.#onDeliver();
+    this.#onDeliver(from);
     if (this.#readers > 0) {
       this.#messages.next({ from, data });
       return true;

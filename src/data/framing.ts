@@ -31,6 +31,8 @@ export const RecordType = {
   EndAck: 3,
   /** One byte: what became of the oldest message still waiting for a receipt (see `receipts.ts`). */
   Receipt: 4,
+  /** One DHT message (docs/protocol.md §14), UTF-8 JSON of at most {@link MAX_DHT_RECORD} bytes; sent ahead of queued messages. */
+  Dht: 5,
 } as const;
 export type RecordType = (typeof RecordType)[keyof typeof RecordType];
 
@@ -40,6 +42,8 @@ export const FLAG_RECEIPT = 0x02;
 export const KNOWN_FLAGS = FLAG_TEXT | FLAG_RECEIPT;
 
 export const HEADER_SIZE = 6;
+/** Largest DHT record a link accepts: a routed signal carries an envelope of up to 16 KiB. */
+export const MAX_DHT_RECORD = 64 * 1024;
 /** Largest payload the u32 length field can announce. */
 export const MAX_RECORD_LENGTH = 0xffff_ffff;
 

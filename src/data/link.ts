@@ -7,7 +7,7 @@
  */
 import { P2PError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
-import { FLAG_RECEIPT, FLAG_TEXT, HEADER_SIZE, KNOWN_FLAGS, RecordReader, RecordType, encodeHeader, type RecordHeader } from './framing.js';
+import { FLAG_RECEIPT, FLAG_TEXT, HEADER_SIZE, KNOWN_FLAGS, MAX_DHT_RECORD, RecordReader, RecordType, encodeHeader, type RecordHeader } from './framing.js';
 import { resolveLinkOptions, type LinkOptions, type ResolvedLinkOptions } from './linkOptions.js';
 import { Liveness } from './liveness.js';
 import { PendingReceipts, ReceiptStatus, receiptPayload } from './receipts.js';
@@ -46,6 +46,9 @@ export interface LinkHooks {
   /** The peer ended the stream and our EndAck is on its way: it will close the channel. */
   remoteEnd?(): void;
 }
+
+/** Where a link hands the DHT records it receives. */
+export type DhtRecordHandler = (payload: Uint8Array) => void;
 
 /** How a local end of the stream finished: acknowledged by the peer, or not (then `unsent` bytes never left). */
 export interface EndResult {
@@ -124,6 +127,8 @@ export class PeerLink {
   /** Resolved, and emptied, by the next chunk received. */
   private hearing: (() => void)[] = [];
   private readonly receipts = new PendingReceipts();
+  /** Set by the node that runs a DHT; without one, DHT records are skipped unread. */
+  onDht: DhtRecordHandler | undefined;
 
   /** `onMessage` returns false when it could not keep the message (a receipt then says so). */
   constructor(
@@ -184,6 +189,27 @@ export class PeerLink {
       this.flush ??= setImmediate(() => this.onFlush());
       this.pump(!turnStarted);
     });
+  }
+
+  /**
+   * Queues a DHT record ahead of every message not yet started: lookups and routed signals must not
+   * wait behind bulk data. False if the link is closed or the record is too large.
+   */
+  sendDht(payload: Uint8Array): boolean {
+    if (this.closed || payload.length > MAX_DHT_RECORD) return false;
+    const record: Outgoing = { header: encodeHeader(RecordType.Dht, 0, payload.length), payload, offset: 0, resolve: noop, reject: noop };
+    // Behind the record being sent, if any: a record's bytes cannot be split by another's.
+    const at = this.queue.length > 0 && this.queue[0]!.offset > 0 ? 1 : 0;
+    this.queue.splice(at, 0, record);
+    const size = HEADER_SIZE + payload.length;
+    this.queuedBytes += size;
+    // It costs the send budget nothing to wait for: count it with the accepted head of the queue.
+    if (at <= this.accepted) {
+      this.accepted++;
+      this.acceptedBytes += size;
+    }
+    this.pump(true);
+    return true;
   }
 
   /** Feeds one channel message; never throws, whatever the bytes. */
@@ -412,6 +438,7 @@ export class PeerLink {
   private accepts({ type, flags, length }: RecordHeader): boolean {
     if (type === RecordType.Heartbeat || type === RecordType.End || type === RecordType.EndAck) return length === 0;
     if (type === RecordType.Receipt) return length === 1;
+    if (type === RecordType.Dht) return this.onDht !== undefined && length <= MAX_DHT_RECORD;
     if (type !== RecordType.Message) {
       this.log.debug({ type, length }, 'skipping record of unknown type');
       return false;
@@ -435,6 +462,7 @@ export class PeerLink {
     if (type === RecordType.EndAck) return this.finishEnd(true);
     if (type === RecordType.Heartbeat) return;
     if (type === RecordType.Receipt) return this.receipts.settle(payload);
+    if (type === RecordType.Dht) return this.onDht?.(payload);
     let data: string | Uint8Array = payload;
     if (flags & FLAG_TEXT) {
       try {

@@ -87,6 +87,11 @@ export class Membership {
   join(bootstrap: readonly string[]): void {
     for (const id of bootstrap) this.#connect(id);
     if (!this.#stopTimer) this.#schedule();
+    // Nobody to join through: this is the first node of a network, joined as it stands.
+    if (bootstrap.length === 0 && this.links.size === 0 && !this.#joined) {
+      this.#joined = true;
+      this.onJoined();
+    }
   }
 
   linkUp(peerId: string, address?: string): boolean {

@@ -139,6 +139,8 @@ export class RecordStore {
     const holders = this.#topics.get(record.topic);
     const held = holders?.get(announcer);
     if (held) {
+      // The same announcement again (it reached us by replication and by its own path): already stored.
+      if (record.ts === held.ts && record.sig === held.sig) return 'stored';
       if (record.ts <= held.ts) return 'stale';
     } else {
       const occupied = this.#perAnnouncer.get(announcer) ?? 0;

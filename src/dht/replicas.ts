@@ -70,7 +70,8 @@ export class Replicas {
       const record = this.store.mutable(request.target);
       if (record) lookup.addRecord(record);
     }
-    if ((request.kind === 'announce' || request.kind === 'put') && closest) this.storeFor(request);
+    // The node itself is one of the holders: its own outcome counts like any other's.
+    if ((request.kind === 'announce' || request.kind === 'put') && closest) lookup.result.outcomes.push(this.storeFor(request));
   }
 
   /** Records a neighbour passed on; each is checked as any stored record is. */

@@ -36,6 +36,8 @@ export interface SignalingInput {
   initialAttempts: number;
   /** Outgoing signals kept while not registered; the oldest are dropped beyond this. */
   queueLimit: number;
+  /** Register as a DHT node, so the server introduces us to others (and them to us). */
+  dht?: boolean;
 }
 
 export interface SignalingContext extends SignalingInput {
@@ -58,7 +60,8 @@ export type SignalingEvent =
 /** What the signaling actor tells its parent (the node supervisor). */
 export type SignalingNotice =
   /** `iceServers`: what the server issued with this registration (fresh credentials every time). */
-  | { type: 'SIGNALING.REGISTERED'; nodeId: string; iceServers?: IceServer[] }
+  /** `peers`: DHT nodes the server introduced, when we registered as one. */
+  | { type: 'SIGNALING.REGISTERED'; nodeId: string; iceServers?: IceServer[]; peers?: string[] }
   | { type: 'SIGNALING.LOST'; reason: string }
   | { type: 'SIGNAL.IN'; signal: VerifiedSignal }
   | { type: 'SIGNAL.FAILED'; to: string; session: string; error: ProtocolError };
@@ -124,8 +127,8 @@ export const signalingMachine = setup({
     }),
     relay: sendTo('socket', ({ event }) => event as SocketCommand),
     notifyRegistered: sendParent(({ event }) => {
-      const { nodeId, iceServers } = event as Extract<SocketEvent, { type: 'SOCKET.REGISTERED' }>;
-      return { type: 'SIGNALING.REGISTERED', nodeId, iceServers };
+      const { nodeId, iceServers, peers } = event as Extract<SocketEvent, { type: 'SOCKET.REGISTERED' }>;
+      return { type: 'SIGNALING.REGISTERED', nodeId, iceServers, peers };
     }),
     notifyLost: sendParent(({ event }) => ({
       type: 'SIGNALING.LOST',
@@ -170,6 +173,7 @@ export const signalingMachine = setup({
           url: context.urls[context.server]!,
           identity: context.identity,
           envelopes: context.envelopes,
+          dht: context.dht,
           logger: context.logger,
         }),
       },

@@ -1,5 +1,5 @@
 /** The public node: one supervisor actor, its peers' bookkeeping and the data plane behind one API. */
-import { Observable, Subject, filter } from 'rxjs';
+import { Observable, Subject, filter, throwError } from 'rxjs';
 import { createActor, type InspectionEvent } from 'xstate';
 import { DataPlane, type DataMessage } from '../data/dataPlane.js';
 import { P2PError } from '../errors.js';
@@ -8,11 +8,15 @@ import { silentLogger, type Logger } from '../log.js';
 import { nodeMachine } from '../machines/node.machine.js';
 import { ESTABLISHED_STATES } from '../machines/peerConnection.machine.js';
 import { collectClosedConnections } from '../services/nativeCollector.js';
+import { Overlay } from '../services/overlay.js';
+import { Envelopes } from '../wire/envelope.js';
 import { assertCloseOptions, assertConnectOptions, assertMessage, assertNodeId, assertSendOptions } from './arguments.js';
 import { startInspectors, type Inspectors } from './inspection.js';
 import { alive } from './alive.js';
 import { flushError, signalingError } from './errors.js';
-import { resolveIdentity, validate, type NodeOptions } from './options.js';
+import { DhtApi, type Discovery, type GotRecord, type PutRecord } from './dhtApi.js';
+import { dhtInfo, type DhtInfo } from './dhtInfo.js';
+import { dhtSettings, resolveIdentity, validate, type NodeOptions } from './options.js';
 import { PeerBook } from './peerBook.js';
 import { RECONNECTING, Reconnector } from './reconnector.js';
 import { supervisorInput } from './supervisorInput.js';
@@ -38,6 +42,8 @@ export class P2PNode {
   readonly state$: Observable<NodeSnapshot>;
   /** Every connection that opens, and every started attempt or connection that ends, with its reason. */
   readonly peerEvents$: Observable<PeerEvent>;
+  /** Nodes found under the topics this node joined, each once per topic (errors with ERR_DHT_DISABLED without `dht`). */
+  readonly discover$: Observable<Discovery>;
 
   readonly #log: Logger;
   readonly #maxPeers: number;
@@ -51,6 +57,12 @@ export class P2PNode {
   /** Kept from construction on, so the inspector page shows the whole history. */
   readonly #inspection: InspectionLog | undefined;
   #inspectors: Inspectors = {};
+  readonly #dht: DhtApi | undefined;
+  readonly #overlay: Overlay | undefined;
+  /** Peers the application connected to, sent to or heard from: the DHT never closes their links. */
+  readonly #appPeers = new Set<string>();
+  /** Routes through the overlay for queued connections, found while the server was away. */
+  readonly #routes = new Map<string, string[]>();
   #started: Promise<void> | undefined;
   #stopped: Promise<void> | undefined;
 
@@ -62,7 +74,22 @@ export class P2PNode {
     const maxNegotiations = options.maxNegotiations ?? 10;
     this.#log = (options.logger ?? silentLogger).child({ node: identity.nodeId.slice(0, 8) });
     this.#inspectOptions = options.inspect ?? {};
-    this.#dataPlane = new DataPlane({ unread: options.unread, onDeliver: () => this.#book.bytesChanged() });
+    this.#dataPlane = new DataPlane({
+      unread: options.unread,
+      onDeliver: (from) => {
+        this.#appPeers.add(from);
+        this.#book.bytesChanged();
+      },
+    });
+    const envelopes = new Envelopes(identity);
+    const settings = dhtSettings(options);
+    if (settings) {
+      const { k, maxConnections, alpha, replication } = settings;
+      const release = (peerId: string): void => void (this.#appPeers.has(peerId) || this.#book.close(peerId, false));
+      this.#overlay = new Overlay({ nodeId: identity.nodeId, dataPlane: this.#dataPlane, envelopes, logger: this.#log, options: { k, maxConnections, alpha, replication }, release });
+      this.#dht = new DhtApi(identity, this.#overlay, settings);
+    }
+    this.discover$ = this.#dht?.discover$ ?? throwError(() => dhtDisabled());
     this.#inspection = this.#inspectOptions.port === undefined ? undefined : new InspectionLog();
     this.#actor = createActor(nodeMachine, {
       id: 'node',
@@ -73,6 +100,8 @@ export class P2PNode {
         logger: this.#log,
         maxPeers: this.#maxPeers,
         maxNegotiations,
+        envelopes,
+        dht: this.#overlay && settings ? { overlay: this.#overlay, settings } : undefined,
       }),
     });
     this.#actor.subscribe({ error: (err) => this.#log.error({ err }, 'node supervisor failed') });
@@ -81,7 +110,11 @@ export class P2PNode {
       dataPlane: this.#dataPlane,
       negotiator: {
         refusal: () => this.#refusal(),
-        connect: (peerId) => this.#actor.send({ type: 'CONNECT', peerId }),
+        connect: (peerId) => {
+          const via = this.#routes.get(peerId);
+          this.#routes.delete(peerId);
+          this.#actor.send({ type: 'CONNECT', peerId, via });
+        },
         disconnect: (peerId, force) => this.#actor.send({ type: 'DISCONNECT', peerId, force }),
       },
     });
@@ -99,7 +132,10 @@ export class P2PNode {
     });
   }
 
-  /** Connects to the signaling server; resolves once registered under {@link nodeId}. */
+  /**
+   * Connects to the signaling server; resolves once registered under {@link nodeId} and, with `dht`,
+   * once the DHT has joined through the peers the server introduced (or 10 s have passed).
+   */
   start(): Promise<void> {
     this.#started ??= this.#start();
     return this.#started;
@@ -116,15 +152,37 @@ export class P2PNode {
         sub.unsubscribe();
       });
     });
+    // Subscribed before START: the first node of a network joins within the registration's own turn.
+    const joined = this.#overlay ? this.#dhtJoined() : undefined;
     try {
       this.#inspectors = await startInspectors(this.#inspectOptions, this.#inspection, this.#log);
       this.#actor.start();
       this.#actor.send({ type: 'START' });
       await outcome;
+      await joined;
     } catch (err) {
       await this.stop();
       throw err;
     }
+  }
+
+  /**
+   * Resolves once the DHT has joined (looked itself up through the peers the server introduced), or
+   * after `DHT_JOIN_WAIT_MS`: the DHT keeps trying on its own, and the node works without it meanwhile.
+   */
+  #dhtJoined(): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        sub.unsubscribe();
+        this.#log.warn({ waitedMs: DHT_JOIN_WAIT_MS }, 'the DHT has not joined yet; it keeps trying');
+        resolve();
+      }, DHT_JOIN_WAIT_MS);
+      const sub = this.#transitions.pipe(filter((t) => t.actor === 'dht' && t.from === 'joining')).subscribe(() => {
+        clearTimeout(timer);
+        sub.unsubscribe();
+        resolve();
+      });
+    });
   }
 
   /** The local inspector page (`inspect.port`), once {@link start} has begun. */
@@ -155,16 +213,24 @@ export class P2PNode {
     assertNodeId(nodeId);
     assertConnectOptions(options);
     if (nodeId === this.nodeId) throw new P2PError('ERR_SELF_CONNECT', 'a node cannot connect to itself');
+    this.#appPeers.add(nodeId);
     const state = this.#book.state(nodeId);
     if (state === RECONNECTING) this.#reconnector?.hurry(nodeId);
     if (state !== undefined && ESTABLISHED_STATES.has(state)) {
       return (await alive(this.#book, this.#dataPlane, nodeId)) ? undefined : this.connectToNode(nodeId, options);
     }
-    // No signal can leave any more: fail now rather than at the offer timeout.
-    if (this.#actor.getSnapshot().matches({ running: 'signalingFailed' })) throw signalingError(this.#actor.getSnapshot().context.signalingError);
+    // No signal can leave any more (no server, no overlay): fail now rather than at the offer timeout.
+    if (!this.#overlay && this.#actor.getSnapshot().matches({ running: 'signalingFailed' })) throw signalingError(this.#actor.getSnapshot().context.signalingError);
     // Queued attempts are in the book too, so the cap still holds once they start.
     if (state === undefined && this.#book.size >= this.#maxPeers) throw this.#tooManyPeers(this.#book.size);
     options?.signal?.throwIfAborted();
+    // With the server away, signals go through the overlay: a lookup of the node finds a route to it.
+    if (state === undefined && this.#dht && !this.#actor.getSnapshot().matches({ running: 'online' })) {
+      const via = await this.#dht.routeTo(nodeId);
+      if (via) this.#routes.set(nodeId, via);
+      // The attempt may have started (or the peer connected) while the lookup ran: take it from there.
+      if (this.#book.state(nodeId) !== undefined) return this.connectToNode(nodeId, options);
+    }
     const outcome = this.#book.outcome(nodeId, options?.signal);
     if (state === undefined) this.#book.enqueue(nodeId);
     return outcome;
@@ -177,7 +243,7 @@ export class P2PNode {
   /** Why a queued attempt can no longer start, if the supervisor cannot take it. */
   #refusal(): P2PError | undefined {
     const snapshot = this.#actor.getSnapshot();
-    if (snapshot.matches({ running: 'signalingFailed' })) return signalingError(this.#actor.getSnapshot().context.signalingError);
+    if (!this.#overlay && snapshot.matches({ running: 'signalingFailed' })) return signalingError(snapshot.context.signalingError);
     // Offers accepted while it waited may have taken the last peer slots: the CONNECT would be ignored.
     const peers = Object.keys(snapshot.context.peers).length;
     return peers >= this.#maxPeers ? this.#tooManyPeers(peers) : undefined;
@@ -193,6 +259,7 @@ export class P2PNode {
     assertNodeId(nodeId);
     assertMessage(data);
     assertSendOptions(options);
+    this.#appPeers.add(nodeId);
     if (!this.#dataPlane.get(nodeId) && this.#book.state(nodeId) !== undefined) await this.#book.outcome(nodeId, undefined);
     const link = this.#dataPlane.get(nodeId);
     if (!link) throw new P2PError('ERR_NOT_CONNECTED', `not connected to ${nodeId.slice(0, 12)}…`);
@@ -247,6 +314,7 @@ export class P2PNode {
 
   async #stop(force: boolean): Promise<void> {
     this.#reconnector?.stop();
+    this.#dht?.stop();
     this.#book.stop();
     const flushed = this.#started && !force ? await this.#book.closeConnected() : [];
     if (this.#started) this.#actor.send({ type: 'STOP' });
@@ -275,6 +343,56 @@ export class P2PNode {
   peers(): PeerInfo[] {
     return this.#book.list();
   }
+
+  /**
+   * Announces this node under `topic` at the DHT nodes closest to sha256(topic), and keeps it
+   * announced; nodes found there appear on {@link discover$}. Rejects with ERR_DHT_UNREACHABLE when
+   * no DHT node answered.
+   */
+  join(topic: string): Promise<void> {
+    return this.#dhtCall((dht) => dht.join(topic));
+  }
+
+  /** Stops announcing under `topic` and watching it (the announcement expires). */
+  leave(topic: string): Promise<void> {
+    return this.#dhtCall(async (dht) => dht.leave(topic));
+  }
+
+  /** The node ids announced under `topic` (fresh, signature-checked), this node's left out. */
+  lookup(topic: string): Promise<string[]> {
+    return this.#dhtCall((dht) => dht.lookup(topic));
+  }
+
+  /** Stores a value of up to 1 KiB, signed, under (this node, `key`); `seq` must rise, `cas` names the seq it replaces. */
+  put(record: PutRecord): Promise<void> {
+    return this.#dhtCall((dht) => dht.put(record));
+  }
+
+  /** What `nodeId` stored under `key` (the highest seq found, signature-checked), or undefined. */
+  get(nodeId: string, key: string): Promise<GotRecord | undefined> {
+    return this.#dhtCall(async (dht) => {
+      assertNodeId(nodeId);
+      return dht.get(nodeId, key);
+    });
+  }
+
+  /** The DHT's state, routing table and counters, or undefined without `dht`. */
+  dhtInfo(): DhtInfo | undefined {
+    return this.#overlay && dhtInfo(this.#overlay, this.#actor.getSnapshot().context.dhtRef, this.#dht!.topics());
+  }
+
+  async #dhtCall<T>(call: (dht: DhtApi) => Promise<T>): Promise<T> {
+    this.#assertRunning();
+    if (!this.#dht) throw dhtDisabled();
+    return call(this.#dht);
+  }
+}
+
+/** How long `start()` waits for the DHT to join. */
+const DHT_JOIN_WAIT_MS = 10_000;
+
+function dhtDisabled(): P2PError {
+  return new P2PError('ERR_DHT_DISABLED', 'this node runs no DHT: create it with { dht: true }');
 }
 
 /**

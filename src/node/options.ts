@@ -11,6 +11,7 @@ import type { CandidateFilter } from '../webrtc/candidates.js';
 import { isNodeId, type Identity } from '../wire/keys.js';
 import { isRecord } from '../wire/protocol.js';
 import { DEFAULT_RECONNECT, type ReconnectOptions } from './reconnector.js';
+import { MAX_TOPIC_TTL_MS } from '../dht/records.js';
 
 /** Every timeout of a node, in milliseconds. */
 export interface NodeTimeouts {
@@ -88,6 +89,46 @@ export interface NodeOptions {
   signalingAttempts?: number;
   /** Live state inspection; off by default. */
   inspect?: InspectOptions;
+  /**
+   * Run the DHT: `true` for the defaults, or the settings. The node then joins through peers the
+   * signaling server introduces, and `join`, `lookup`, `discover$`, `put` and `get` work; connections
+   * are signaled through the overlay when the server is away. Off by default.
+   */
+  dht?: boolean | NodeDhtOptions;
+}
+
+/** Settings of a node's DHT. */
+export interface NodeDhtOptions {
+  /** Contacts per k-bucket. Default 8. */
+  k?: number;
+  /** DHT connections at most (the application's own come on top, up to `maxPeers`). Default 64. */
+  maxConnections?: number;
+  /** Parallel paths per lookup. Default 4. */
+  alpha?: number;
+  /** Nodes that store each record. Default 8. */
+  replication?: number;
+  /** Fewer contacts than this is the `degraded` state. Default 4. */
+  minContacts?: number;
+  /** How long a topic announcement lives (announcements are refreshed at a third of it). Default 20 min. */
+  topicTtlMs?: number;
+  /** How often joined topics are looked up for `discover$`. Default 30 s. */
+  discoverEveryMs?: number;
+}
+
+export const DEFAULT_NODE_DHT: Required<NodeDhtOptions> = {
+  k: 8,
+  maxConnections: 64,
+  alpha: 4,
+  replication: 8,
+  minContacts: 4,
+  topicTtlMs: 20 * 60_000,
+  discoverEveryMs: 30_000,
+};
+
+/** The node's DHT settings with defaults filled in, or undefined when it runs none. */
+export function dhtSettings(options: NodeOptions): Required<NodeDhtOptions> | undefined {
+  if (!options.dht) return undefined;
+  return { ...DEFAULT_NODE_DHT, ...(options.dht === true ? {} : options.dht) };
 }
 
 export interface InspectOptions {
@@ -174,6 +215,17 @@ export function validate(options: NodeOptions): void {
   if (options.inspect?.stately !== undefined && typeof options.inspect.stately !== 'boolean') {
     throw invalid('inspect.stately must be a boolean');
   }
+  if (options.dht !== undefined && typeof options.dht !== 'boolean') validateDht(options.dht);
+}
+
+function validateDht(dht: unknown): void {
+  if (!isRecord(dht)) throw invalid(`dht must be a boolean or an object, got ${describeValue(dht)}`);
+  for (const [name, value] of Object.entries(dht)) {
+    if (!(name in DEFAULT_NODE_DHT) || !(Number.isSafeInteger(value) && (value as number) > 0)) {
+      throw invalid(`dht.${name} must be one of ${Object.keys(DEFAULT_NODE_DHT).join(', ')}, as a positive integer`);
+    }
+  }
+  if ((dht.topicTtlMs as number) > MAX_TOPIC_TTL_MS) throw invalid(`dht.topicTtlMs must be at most ${MAX_TOPIC_TTL_MS}`);
 }
 
 function validateReconnect(reconnect: unknown): void {

@@ -11,6 +11,7 @@ import {
   PROTOCOL_VERSION,
   ServerEvent,
   isRegisterRequest,
+  MAX_INTRODUCED_PEERS,
   isSignalRequest,
   registerMessage,
   type Ack,
@@ -24,6 +25,7 @@ import {
 import { TokenBucket } from '../wire/tokenBucket.js';
 import { nodeRoom, type Cluster } from './cluster.js';
 import type { Config } from './config.js';
+import { DhtMembers } from './dhtMembers.js';
 import { KeyedBuckets } from './keyedBuckets.js';
 import type { ServerCounters } from './serverMetrics.js';
 import { turnGrant } from './turnCredentials.js';
@@ -78,6 +80,8 @@ export class Relay {
 
   /** Set when clustered, to reach nodes registered on the other servers. */
   readonly #cluster: Cluster | undefined;
+  /** DHT nodes registered on this server (a cluster introduces only its own server's). */
+  readonly #dhtMembers = new DhtMembers();
 
   constructor(registry: Map<string, Peer>, config: Config, counters: ServerCounters, logger: Logger, cluster: Cluster | undefined) {
     this.#cluster = cluster;
@@ -180,6 +184,10 @@ export class Relay {
     this.#counters.registrations++;
     const { turn } = this.#config;
     const reply: Ack<RegisterReply> = turn ? { ok: true, nodeId, iceServers: [turnGrant(turn, nodeId)] } : { ok: true, nodeId };
+    if (payload.dht === true) {
+      reply.peers = this.#dhtMembers.sample(MAX_INTRODUCED_PEERS, nodeId);
+      this.#dhtMembers.add(nodeId);
+    }
     return this.#cluster ? this.#claim(this.#cluster, peer, nodeId).then(() => reply) : reply;
   }
 
@@ -276,7 +284,10 @@ export class Relay {
     clearTimeout(peer.registerTimer);
     if (peer.nodeId !== undefined) {
       // A replaced session must not unregister the session that replaced it.
-      if (this.#registry.get(peer.nodeId) === peer) this.#registry.delete(peer.nodeId);
+      if (this.#registry.get(peer.nodeId) === peer) {
+        this.#registry.delete(peer.nodeId);
+        this.#dhtMembers.delete(peer.nodeId);
+      }
       this.#nodes.release(peer.nodeId);
     }
     peer.log.debug({ reason, nodeId: peer.nodeId }, 'socket disconnected');

@@ -13,6 +13,7 @@ import {
   ServerEvent,
   isChallenge,
   isIceServerGrants,
+  isIntroducedPeers,
   isNotice,
   isSignalDelivery,
   registerMessage,
@@ -28,13 +29,15 @@ export interface SocketInput {
   identity: Identity;
   envelopes: Envelopes;
   logger: Logger;
+  /** Register as a DHT node (the ack then introduces others). */
+  dht?: boolean;
 }
 
 /** Events the socket actor sends to its parent. */
 export type SocketEvent =
   | { type: 'SOCKET.CONNECTED' }
   /** `iceServers`: TURN relays the server issued credentials for, if it sent any well-formed ones. */
-  | { type: 'SOCKET.REGISTERED'; nodeId: string; iceServers?: IceServer[] }
+  | { type: 'SOCKET.REGISTERED'; nodeId: string; iceServers?: IceServer[]; peers?: string[] }
   | { type: 'SOCKET.REJECTED'; error: ProtocolError }
   | { type: 'SOCKET.DISCONNECTED'; reason: string }
   | { type: 'SOCKET.SIGNAL'; signal: VerifiedSignal }
@@ -75,17 +78,19 @@ function register(socket: Socket, input: SocketInput, nonce: string, sendBack: (
   const signature = Buffer.from(input.identity.sign(registerMessage(nonce))).toString('base64url');
   socket
     .timeout(ACK_TIMEOUT_MS)
-    .emit(ClientEvent.register, { publicKey: input.identity.publicKey, signature }, (err: Error | null, reply: unknown) => {
+    .emit(ClientEvent.register, { publicKey: input.identity.publicKey, signature, ...(input.dht ? { dht: true } : {}) }, (err: Error | null, reply: unknown) => {
       done();
       if (err) return sendBack({ type: 'SOCKET.DISCONNECTED', reason: 'register acknowledgement timed out' });
       const error = ackError(reply);
       if (error) return sendBack({ type: 'SOCKET.REJECTED', error });
-      const { nodeId, iceServers } = reply as Partial<Record<keyof RegisterReply, unknown>>;
+      const { nodeId, iceServers, peers } = reply as Partial<Record<keyof RegisterReply, unknown>>;
       if (nodeId !== input.identity.nodeId) {
         // A server that names us differently is not speaking this protocol; do not trust it.
         return sendBack({ type: 'SOCKET.REJECTED', error: { code: 'ERR_AUTH', message: 'server reported a different node id' } });
       }
-      sendBack({ type: 'SOCKET.REGISTERED', nodeId, iceServers: grantedIceServers(iceServers, input.logger) });
+      // A malformed introduction costs the node its bootstrap peers, never its registration.
+      const introduced = isIntroducedPeers(peers) ? peers.filter((id) => id !== nodeId) : undefined;
+      sendBack({ type: 'SOCKET.REGISTERED', nodeId, iceServers: grantedIceServers(iceServers, input.logger), peers: introduced });
     });
 }
 

@@ -12,6 +12,7 @@ import type { LinkOptions } from '../data/linkOptions.js';
 import type { Logger } from '../log.js';
 import { acceptsCandidate, filterSdp, ofCurrentGeneration, sdpUfrag, type CandidateFilter } from '../webrtc/candidates.js';
 import {
+  addressOf,
   packetsFromPeer,
   readDtlsInfo,
   sameFingerprint,
@@ -266,7 +267,7 @@ export const webrtcTransport = fromCallback<TransportCommand, TransportInput, Tr
           remoteEnd: () => sendBack({ type: 'TRANSPORT.REMOTE_END' }),
         },
       );
-      input.dataPlane.attach(input.remoteId, link);
+      input.dataPlane.attach(input.remoteId, link, addressOf(route.remote));
       const verified = link;
       peer.on('data', (frame: Uint8Array) => verified.receive(frame));
       sendBack({ type: 'TRANSPORT.VERIFIED', route });

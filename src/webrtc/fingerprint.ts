@@ -45,6 +45,11 @@ function endpoint(candidate: Stats | undefined): string | undefined {
   return `${address.includes(':') ? `[${address}]` : address}:${String(candidate.port)}`;
 }
 
+/** The IP address of an endpoint as {@link RouteInfo} writes it (`1.2.3.4:5` or `[::1]:5`). */
+export function addressOf(endpoint: string | undefined): string | undefined {
+  return endpoint === undefined ? undefined : /^\[?([^\]]*?)\]?:\d+$/.exec(endpoint)?.[1];
+}
+
 function routeOf(local: Stats | undefined, remote: Stats | undefined): RouteInfo['route'] {
   const types = [local?.candidateType, remote?.candidateType];
   if (types.includes('relay')) return 'relay';

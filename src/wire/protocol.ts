@@ -69,7 +69,12 @@ export interface ChallengeMessage {
 export interface RegisterRequest {
   publicKey: string;
   signature: string;
+  /** The node runs the DHT: the server may introduce it to other nodes that join. */
+  dht?: boolean;
 }
+
+/** Most DHT members a register ack introduces. */
+export const MAX_INTRODUCED_PEERS = 8;
 
 /** A TURN relay and the credentials to use it, as a signaling server hands them out on registration. */
 export interface IceServerGrant {
@@ -83,6 +88,8 @@ export interface RegisterReply {
   nodeId: string;
   /** TURN relays this node may use, with credentials issued for it; absent when the server has none. */
   iceServers?: IceServerGrant[];
+  /** For a node that registered with `dht: true`: other DHT nodes registered here, to join through. */
+  peers?: string[];
 }
 
 export type SignalKind = 'offer' | 'answer' | 'candidate' | 'reject' | 'restart';
@@ -168,7 +175,12 @@ export function isNotice(value: unknown): value is NoticeMessage {
 }
 
 export function isRegisterRequest(value: unknown): value is RegisterRequest {
-  return isRecord(value) && isPublicKey(value.publicKey) && isSignature(value.signature);
+  return isRecord(value) && isPublicKey(value.publicKey) && isSignature(value.signature) && (value.dht === undefined || typeof value.dht === 'boolean');
+}
+
+/** The `peers` of a register ack, bounded so a hostile server cannot hand a node an unbounded list. */
+export function isIntroducedPeers(value: unknown): value is string[] {
+  return Array.isArray(value) && value.length <= MAX_INTRODUCED_PEERS && value.every(isNodeId);
 }
 
 /** A TURN URL libwebrtc will parse: it refuses the whole RTCPeerConnection over one bad entry (e.g. port 0). */

@@ -6,6 +6,10 @@
  * (0..MAX_PEERS), so the state space stays finite; `known` means "a node we have an actor for" (the
  * test picks the oldest), `unknown` one we have none for. `did` is the model's verdict on each step —
  * what the test must then find the real supervisor to have done.
+ *
+ * `START.DHT` starts a node that runs the DHT: the overlay then asks for connections, delivers
+ * signals, and carries the signals of peers whose session runs through it (each peer is remembered
+ * as routed or not, oldest first) and of every peer while the server is away.
  */
 import { assign, setup } from 'xstate';
 
@@ -22,6 +26,7 @@ export type Which = 'known' | 'unknown';
 
 export type NodeModelEvent =
   | { type: 'START' }
+  | { type: 'START.DHT' }
   | { type: 'STOP' }
   | { type: 'SIGNALING.REGISTERED' }
   | { type: 'SIGNALING.LOST' }
@@ -38,13 +43,23 @@ export type NodeModelEvent =
   /** The known peer's transport closes during negotiation, so the peer actor finishes. */
   | { type: 'PEER.DONE' }
   /** The known peer's transport throws, so the peer actor fails. */
-  | { type: 'PEER.ERROR' };
+  | { type: 'PEER.ERROR' }
+  /** The DHT asks for a connection to a node it found (through the overlay). */
+  | { type: 'OVERLAY.CONNECT'; peer: Which }
+  /** An offer that came through the overlay. */
+  | { type: 'OVERLAY.OFFER'; peer: Which }
+  /** The overlay found no route for one of our signals. */
+  | { type: 'OVERLAY.FAILED'; peer: Which }
+  /** The DHT lost every link and asks to join again. */
+  | { type: 'OVERLAY.BOOTSTRAP' };
 
 const PEER_EVENT_TYPES = ['USER.CONNECT', 'USER.DISCONNECT', 'REMOTE.OFFER', 'REMOTE.CANDIDATE', 'SIGNAL.FAILED'] as const;
+const OVERLAY_PEER_EVENT_TYPES = ['OVERLAY.CONNECT', 'OVERLAY.OFFER', 'OVERLAY.FAILED'] as const;
 
 /** Every event the model can be offered; `canHappen` says when. */
 export const NODE_MODEL_EVENTS: NodeModelEvent[] = [
   { type: 'START' },
+  { type: 'START.DHT' },
   { type: 'STOP' },
   { type: 'SIGNALING.REGISTERED' },
   { type: 'SIGNALING.LOST' },
@@ -53,12 +68,15 @@ export const NODE_MODEL_EVENTS: NodeModelEvent[] = [
   { type: 'PEER.SIGNAL' },
   { type: 'PEER.DONE' },
   { type: 'PEER.ERROR' },
+  ...(['known', 'unknown'] as const).flatMap((peer) => OVERLAY_PEER_EVENT_TYPES.map((type) => ({ type, peer }))),
+  { type: 'OVERLAY.BOOTSTRAP' },
 ];
 
-/** Nothing can concern a known peer, or come from one, while there is none. */
+/** Nothing can concern a known peer, or come from one, while there is none; nothing comes from an overlay a node does not run. */
 export function canHappen({ context }: { context: NodeModelContext }, event: NodeModelEvent): boolean {
   const needsPeer = event.type.startsWith('PEER.') || ('peer' in event && event.peer === 'known');
-  return context.peers > 0 || !needsPeer;
+  if (event.type.startsWith('OVERLAY.') && !context.dht) return false;
+  return context.peers.length > 0 || !needsPeer;
 }
 
 /** What the supervisor must visibly have done on the last step. */
@@ -78,7 +96,15 @@ export type Outcome =
   | 'ignoredFailure'
   | 'routedFailure'
   | 'relayedSignal'
+  | 'relayedViaOverlay'
   | 'lostSignal'
+  | 'spawnedOverlayInitiator'
+  | 'spawnedOverlayResponder'
+  | 'routedOverlayOffer'
+  | 'refusedOverlayConnect'
+  | 'refusedOverlayOffer'
+  | 'refusedOverlayBusy'
+  | 'askedDhtToJoin'
   | 'closedPeer'
   | 'failedNegotiations'
   | 'forgotFinished'
@@ -87,13 +113,15 @@ export type Outcome =
   | 'stoppedEverything';
 
 export interface NodeModelContext {
-  /** Live peer actors, 0..MAX_PEERS. */
-  peers: number;
+  /** Live peer actors (0..MAX_PEERS), oldest first: whether each one's session runs through the overlay. */
+  peers: boolean[];
+  /** The node runs the DHT. */
+  dht: boolean;
   did: Outcome;
 }
 
 const did = (outcome: Outcome) => ({ type: 'did', params: { outcome } }) as const;
-const spawned = (outcome: Outcome) => ({ type: 'spawned', params: { outcome } }) as const;
+const spawned = (outcome: Outcome, routed = false) => ({ type: 'spawned', params: { outcome, routed } }) as const;
 const forgot = (outcome: Outcome) => ({ type: 'forgot', params: { outcome } }) as const;
 
 /** Signals from remote nodes arrive only through a registered signaling session. */
@@ -115,50 +143,63 @@ export const nodeModel = setup({
   },
   guards: {
     known: ({ event }) => 'peer' in event && event.peer === 'known',
-    full: ({ context }) => context.peers >= MAX_PEERS,
-    busy: ({ context }) => context.peers >= MAX_NEGOTIATING,
+    full: ({ context }) => context.peers.length >= MAX_PEERS,
+    busy: ({ context }) => context.peers.length >= MAX_NEGOTIATING,
+    dht: ({ context }) => context.dht,
+    knownRouted: ({ context }) => context.peers[0] === true,
   },
   actions: {
     did: assign((_, params: { outcome: Outcome }) => ({ did: params.outcome })),
-    spawned: assign(({ context }, params: { outcome: Outcome }) => ({ peers: context.peers + 1, did: params.outcome })),
-    forgot: assign(({ context }, params: { outcome: Outcome }) => ({ peers: context.peers - 1, did: params.outcome })),
-    failedNegotiations: assign({ peers: 0, did: 'failedNegotiations' as const }),
+    spawned: assign(({ context }, params: { outcome: Outcome; routed: boolean }) => ({ peers: [...context.peers, params.routed], did: params.outcome })),
+    forgot: assign(({ context }, params: { outcome: Outcome }) => ({ peers: context.peers.slice(1), did: params.outcome })),
+    /** An offer through the overlay from a known peer: its session now runs through the overlay. */
+    rerouted: assign(({ context }) => ({ peers: [true, ...context.peers.slice(1)], did: 'routedOverlayOffer' as const })),
+    failedNegotiations: assign({ peers: [], did: 'failedNegotiations' as const }),
+    startDht: assign({ dht: true, did: 'askedSignalingToConnect' as const }),
   },
 }).createMachine({
   id: 'nodeModel',
-  context: { peers: 0, did: 'nothing' },
+  context: { peers: [], dht: false, did: 'nothing' },
   initial: 'idle',
   states: {
     idle: {
-      on: { START: { target: 'running', actions: did('askedSignalingToConnect') } },
+      on: {
+        START: { target: 'running', actions: did('askedSignalingToConnect') },
+        'START.DHT': { target: 'running', actions: 'startDht' },
+      },
     },
     running: {
       initial: 'connecting',
       states: {
         connecting: {
           on: {
-            'SIGNALING.REGISTERED': { target: 'online', actions: did('nothing') },
+            'SIGNALING.REGISTERED': [{ guard: 'dht', target: 'online', actions: did('askedDhtToJoin') }, { target: 'online', actions: did('nothing') }],
             'SIGNALING.GAVE_UP': { target: 'signalingFailed', actions: did('recordedSignalingError') },
+            'PEER.SIGNAL': [{ guard: 'knownRouted', actions: did('relayedViaOverlay') }, { actions: did('relayedSignal') }],
           },
         },
         online: {
           on: {
-            // Every peer here is still negotiating (no transport opens): each fails, and says so once signaling is back.
-            'SIGNALING.LOST': { target: 'offline', actions: 'failedNegotiations' },
+            // Every peer here is still negotiating (no transport opens): each fails, and says so once signaling is
+            // back; with a DHT, their signals go through the overlay meanwhile.
+            'SIGNALING.LOST': [{ guard: 'dht', target: 'offline', actions: did('nothing') }, { target: 'offline', actions: 'failedNegotiations' }],
+            'PEER.SIGNAL': [{ guard: 'knownRouted', actions: did('relayedViaOverlay') }, { actions: did('relayedSignal') }],
+            'OVERLAY.BOOTSTRAP': { actions: did('askedDhtToJoin') },
             'SIGNALING.GAVE_UP': { target: 'signalingFailed', actions: did('recordedSignalingError') },
             ...fromRemote,
           },
         },
         offline: {
           on: {
-            'SIGNALING.REGISTERED': { target: 'online', actions: did('nothing') },
+            'SIGNALING.REGISTERED': [{ guard: 'dht', target: 'online', actions: did('askedDhtToJoin') }, { target: 'online', actions: did('nothing') }],
+            'PEER.SIGNAL': [{ guard: 'dht', actions: did('relayedViaOverlay') }, { actions: did('relayedSignal') }],
             'SIGNALING.GAVE_UP': { target: 'signalingFailed', actions: did('recordedSignalingError') },
           },
         },
         /** Nothing arrives from signaling any more, and nothing sent to it goes anywhere; peers live on. */
         signalingFailed: {
           on: {
-            'PEER.SIGNAL': { actions: did('lostSignal') },
+            'PEER.SIGNAL': [{ guard: 'dht', actions: did('relayedViaOverlay') }, { actions: did('lostSignal') }],
           },
         },
       },
@@ -170,9 +211,21 @@ export const nodeModel = setup({
           { actions: spawned('spawnedInitiator') },
         ],
         'USER.DISCONNECT': [{ guard: 'known', actions: forgot('closedPeer') }, { actions: did('ignoredDisconnect') }],
-        'PEER.SIGNAL': { actions: did('relayedSignal') },
         'PEER.DONE': { actions: forgot('forgotFinished') },
         'PEER.ERROR': { actions: forgot('forgotCrashed') },
+        'OVERLAY.CONNECT': [
+          { guard: 'known', actions: did('refusedOverlayConnect') },
+          { guard: 'full', actions: did('refusedOverlayConnect') },
+          { guard: 'busy', actions: did('refusedOverlayConnect') },
+          { actions: spawned('spawnedOverlayInitiator', true) },
+        ],
+        'OVERLAY.OFFER': [
+          { guard: 'known', actions: 'rerouted' },
+          { guard: 'full', actions: did('refusedOverlayOffer') },
+          { guard: 'busy', actions: did('refusedOverlayBusy') },
+          { actions: spawned('spawnedOverlayResponder', true) },
+        ],
+        'OVERLAY.FAILED': [{ guard: 'known', actions: forgot('routedFailure') }, { actions: did('ignoredFailure') }],
       },
     },
     stopped: {

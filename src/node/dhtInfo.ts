@@ -1,0 +1,39 @@
+/** What `P2PNode.dhtInfo()` reports, for `/dht` and dashboards. */
+import type { ActorRefFrom } from 'xstate';
+import type { dhtMachine } from '../machines/dht.machine.js';
+import type { Overlay } from '../services/overlay.js';
+
+export interface DhtInfo {
+  /** The DHT machine's state: `joining`, `ready` or `degraded`. */
+  state: string;
+  /** Nodes in the routing table. */
+  contacts: number;
+  /** Open links, contacts or not. */
+  links: number;
+  /** Contacts per non-empty k-bucket. */
+  buckets: Array<{ index: number; contacts: number }>;
+  /** Lookups this node started, requests it handled and forwarded, since it started. */
+  lookups: number;
+  requests: number;
+  forwarded: number;
+  /** Records this node stores for others. */
+  stored: { topics: number; announcements: number; mutable: number };
+  /** Topics this node has joined. */
+  topics: string[];
+}
+
+/** A snapshot of the DHT's state and counters. */
+export function dhtInfo(overlay: Overlay, ref: ActorRefFrom<typeof dhtMachine> | undefined, topics: string[]): DhtInfo {
+  const { dht } = overlay;
+  return {
+    state: ref ? String(ref.getSnapshot().value) : 'stopped',
+    contacts: dht.table.size,
+    links: dht.links,
+    buckets: dht.table.buckets(),
+    lookups: dht.counters.lookups,
+    requests: dht.counters.requests,
+    forwarded: dht.counters.forwarded,
+    stored: dht.store.size(),
+    topics,
+  };
+}

@@ -1,0 +1,141 @@
+/**
+ * The DHT engine wired to the node's IO: its messages travel as DHT records on the peers' data
+ * channels, its connection requests and the signals it routes become supervisor events, and the
+ * actor logic the DHT machine invokes connects the two for as long as it runs.
+ */
+import { randomBytes } from 'node:crypto';
+import { fromCallback } from 'xstate';
+import type { DataPlane } from '../data/dataPlane.js';
+import { Dht } from '../dht/dht.js';
+import { decodeDhtMessage, encodeDhtMessage } from '../dht/messages.js';
+import type { DhtIo, DhtOptions } from '../dht/options.js';
+import type { Logger } from '../log.js';
+import type { Envelopes, SignalData, VerifiedSignal } from '../wire/envelope.js';
+
+/** What the overlay tells the machine that runs it. */
+export type OverlayEvent =
+  | { type: 'OVERLAY.JOINED' }
+  /** The links or contacts changed. */
+  | { type: 'OVERLAY.LINKS'; contacts: number; links: number }
+  /** The DHT wants a connection, signaled through the overlay along `via`. */
+  | { type: 'OVERLAY.CONNECT'; peerId: string; via: string[] }
+  /** No link is left: the node should join again through peers the server introduces. */
+  | { type: 'OVERLAY.BOOTSTRAP' }
+  /** A verified signal that came through the overlay; answers go back along `via`. */
+  | { type: 'SIGNAL.IN'; signal: VerifiedSignal; via: string[] }
+  | { type: 'OVERLAY.SIGNAL_FAILED'; to: string; session: string };
+
+/** What the overlay accepts. */
+export type OverlayCommand =
+  | { type: 'JOIN'; peers: string[] }
+  | { type: 'SEND'; to: string; session: string; data: SignalData; via: string[] }
+  | { type: 'CONNECT_FAILED'; peerId: string };
+
+export interface OverlayParts {
+  nodeId: string;
+  dataPlane: DataPlane;
+  envelopes: Envelopes;
+  logger: Logger;
+  options: DhtOptions;
+  /** The DHT no longer needs the link to `peerId`: close it unless the application uses it. */
+  release(peerId: string): void;
+}
+
+/**
+ * A node's DHT engine and its IO. The node creates it (its API sends requests through {@link dht});
+ * the overlay actor attaches to it while the DHT machine runs.
+ *
+ * @example
+ * ```ts
+ * const overlay = new Overlay({ nodeId, dataPlane, envelopes, logger, options: {}, release: (id) => closeUnlessUsed(id) });
+ * overlay.dht.request('find-topic', topicKey('chat'), {}, (result) => console.log(result.topics));
+ * ```
+ */
+export class Overlay {
+  readonly dht: Dht;
+  #sink: ((event: OverlayEvent) => void) | undefined;
+  readonly #timers = new Set<NodeJS.Timeout>();
+
+  constructor(private readonly parts: OverlayParts) {
+    const io: DhtIo = {
+      send: (peerId, message) => void parts.dataPlane.get(peerId)?.sendDht(encodeDhtMessage(message)),
+      connect: (peerId, via) => this.#emit({ type: 'OVERLAY.CONNECT', peerId, via }),
+      release: (peerId) => parts.release(peerId),
+      bootstrap: () => this.#emit({ type: 'OVERLAY.BOOTSTRAP' }),
+      signal: (origin, envelope, via) => this.#signal(origin, envelope, via),
+      now: () => Date.now(),
+      setTimer: (ms, fn) => this.#setTimer(ms, fn),
+      random: (n) => randomBytes(n),
+    };
+    this.dht = new Dht(parts.nodeId, io, parts.options);
+    this.dht.onJoined = () => this.#emit({ type: 'OVERLAY.JOINED' });
+  }
+
+  /** Routes the events of the engine to `sink` and the data plane's links to the engine, until the returned function runs. */
+  attach(sink: (event: OverlayEvent) => void): () => void {
+    this.#sink = sink;
+    const { dht } = this;
+    const links = () => sink({ type: 'OVERLAY.LINKS', contacts: dht.table.size, links: dht.links });
+    const unwatch = this.parts.dataPlane.watch({
+      attached: (peerId, address) => {
+        dht.linkUp(peerId, address);
+        links();
+      },
+      detached: (peerId) => {
+        dht.linkDown(peerId);
+        links();
+      },
+      dht: (peerId, payload) => {
+        const message = decodeDhtMessage(payload);
+        if (message) dht.receive(peerId, message);
+        else this.parts.logger.debug({ peer: peerId, size: payload.length }, 'dropping malformed DHT record');
+      },
+    });
+    return () => {
+      unwatch();
+      this.#sink = undefined;
+      dht.stop();
+      for (const timer of this.#timers) clearTimeout(timer);
+      this.#timers.clear();
+    };
+  }
+
+  /** Seals and routes one signal; false when no link leads toward `to`. */
+  send(command: Extract<OverlayCommand, { type: 'SEND' }>): boolean {
+    return this.dht.routeSignal(command.to, this.parts.envelopes.seal(command.to, command.session, command.data), command.via);
+  }
+
+  #signal(origin: string, envelope: unknown, via: string[]): void {
+    const opened = this.parts.envelopes.open(envelope);
+    if (!opened.ok) return this.parts.logger.warn({ reason: opened.reason, from: origin }, 'dropping overlay signal');
+    // The envelope's sender is what counts; the route only says where answers go.
+    this.#emit({ type: 'SIGNAL.IN', signal: opened.signal, via });
+  }
+
+  #emit(event: OverlayEvent): void {
+    this.#sink?.(event);
+  }
+
+  #setTimer(ms: number, fn: () => void): () => void {
+    const timer = setTimeout(() => {
+      this.#timers.delete(timer);
+      fn();
+    }, ms).unref();
+    this.#timers.add(timer);
+    return () => {
+      clearTimeout(timer);
+      this.#timers.delete(timer);
+    };
+  }
+}
+
+/** Actor logic that runs an {@link Overlay}: attaches it, and carries out its commands. */
+export const overlayActor = fromCallback<OverlayCommand, { overlay: Overlay }, OverlayEvent>(({ input: { overlay }, sendBack, receive }) => {
+  const detach = overlay.attach(sendBack);
+  receive((command) => {
+    if (command.type === 'JOIN') overlay.dht.join(command.peers);
+    else if (command.type === 'CONNECT_FAILED') overlay.dht.connectFailed(command.peerId);
+    else if (!overlay.send(command)) sendBack({ type: 'OVERLAY.SIGNAL_FAILED', to: command.to, session: command.session });
+  });
+  return detach;
+});
