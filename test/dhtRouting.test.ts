@@ -1,7 +1,9 @@
 /** The keyspace and the routing table: pure functions over 256-bit keys. */
 import { describe, expect, it } from 'vitest';
 import { KEY_BITS, commonPrefixLength, compareDistance, keyBytes, keyHex, keyInBucket } from '../src/dht/keyspace.js';
+import { Links } from '../src/dht/links.js';
 import { RoutingTable, closestContacts, nextHop, subnetOf, type Contact } from '../src/dht/routingTable.js';
+import { SeenRequests, wasTried } from '../src/dht/seen.js';
 
 const hex = (firstByte: number, rest = 0) => firstByte.toString(16).padStart(2, '0') + rest.toString(16).padStart(2, '0').repeat(31);
 const contact = (id: string, address?: string): Contact => ({ id, key: keyBytes(id), address });
@@ -94,5 +96,61 @@ describe('the routing table', () => {
     expect(nextHop(keyBytes(hex(0)), contacts, target)?.id).toBe(hex(0x30));
     expect(nextHop(keyBytes(hex(0x30)), contacts, target)).toBeUndefined();
     expect(nextHop(keyBytes(hex(0)), contacts, target, (id) => id === hex(0x30))?.id).toBe(hex(0x20));
+  });
+});
+
+describe('the links a node routes over', () => {
+  /** Keys from a fixed LCG; every other one shares its first four bytes with the one before. */
+  function keys(n: number): string[] {
+    let state = 12345;
+    const byte = () => ((state = (state * 1103515245 + 12345) >>> 0) >>> 24).toString(16).padStart(2, '0');
+    const out: string[] = [];
+    for (let i = 0; i < n; i++) out.push(i % 2 === 1 ? out[i - 1]!.slice(0, 8) + Array.from({ length: 28 }, byte).join('') : Array.from({ length: 32 }, byte).join(''));
+    return out;
+  }
+
+  it('pick the same next hop and closest links as nextHop and closestContacts, through ties and removals', () => {
+    const ids = keys(160);
+    const links = new Links();
+    for (const id of ids.slice(0, 120)) links.set(id, contact(id));
+    for (const id of ids.slice(0, 120).filter((_, i) => i % 7 === 3)) links.delete(id);
+    expect([...links.keys()]).toEqual(ids.slice(0, 120).filter((_, i) => i % 7 !== 3));
+    const all = [...links.values()];
+    const skip = (id: string) => id.endsWith('0');
+    // Targets and selves among the links' own keys and beside them, so that the first bytes tie.
+    for (const target of ids.map(keyBytes)) {
+      for (const self of [keyBytes(ids[0]!), keyBytes(ids[1]!), target]) {
+        expect(links.nextHop(self, target)).toBe(nextHop(self, all, target));
+        expect(links.nextHop(self, target, skip)).toBe(nextHop(self, all, target, skip));
+      }
+      expect(links.closest(target, 8)).toEqual(closestContacts(all, target, 8));
+      expect(links.closest(target, 8, skip)).toEqual(closestContacts(all, target, 8, skip));
+    }
+  });
+});
+
+describe('the requests a node has seen', () => {
+  it('holds an id at least half its time, with the next hops it was sent to', () => {
+    let now = 0;
+    const seen = new SeenRequests(4, 1000, () => now);
+    expect(seen.sight('a')).toBeUndefined();
+    seen.addTried('a', 'x');
+    expect(wasTried(seen.sight('a'), 'x')).toBe(true);
+    seen.addTried('a', 'y');
+    expect([...seen.tried('a')]).toEqual(['x', 'y']);
+    now = 499;
+    seen.sight('b');
+    now = 500; // a rotation: 'a' and 'b' are older now, and still held
+    seen.addTried('c', 'x');
+    expect(wasTried(seen.sight('a'), 'y')).toBe(true);
+    now = 1000; // the next one forgets them
+    seen.sight('d');
+    expect(seen.size).toBe(2);
+    expect(seen.sight('a')).toBeUndefined();
+    // Past the limit the oldest goes first: 'c', then 'd'.
+    expect(wasTried(seen.sight('c'), 'x')).toBe(true);
+    for (const rid of ['e', 'f', 'g']) seen.sight(rid);
+    expect(seen.size).toBe(4);
+    expect(wasTried(seen.sight('c'), 'x')).toBe(false);
   });
 });

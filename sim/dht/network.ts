@@ -9,17 +9,26 @@ import { keyBytes, compareDistance } from '../../src/dht/keyspace.js';
 import type { DhtMessage } from '../../src/dht/messages.js';
 import { oneWay, place, type Place } from './latency.js';
 import { SeededRandom } from './random.js';
+import { OrderedSet } from './orderedSet.js';
 import { Scheduler } from './scheduler.js';
 
 /** How a node treats requests that are not its own: `drop` forwards nothing, `lie` answers at once with wrong contacts. */
 export type Behaviour = 'honest' | 'drop' | 'lie';
+
+/** One connection between two nodes, shared by both ends' {@link SimNode.links}. */
+export interface SimLink {
+  readonly ends: readonly [SimNode, SimNode];
+  /** False once closed: messages still in flight on it are lost (a link opened later is another). */
+  open: boolean;
+}
 
 export interface SimNode {
   readonly id: string;
   readonly place: Place;
   readonly dht: Dht;
   readonly behaviour: Behaviour;
-  readonly links: Set<string>;
+  /** Its open links, by the id of the node at the other end. */
+  readonly links: Map<string, SimLink>;
   alive: boolean;
   /** When its self-lookup completed; lookups count only nodes that had joined. */
   joinedAt?: number;
@@ -54,8 +63,15 @@ export class Network {
   countTraffic = false;
   readonly #options: Required<NetworkOptions>;
   readonly #connecting = new Map<string, () => void>();
-  /** Live, joined, honest nodes: the lookup targets' ground truth. */
-  readonly joined = new Set<SimNode>();
+  /** Live, joined, honest nodes: the lookup targets' ground truth (in the order they joined). */
+  readonly joined = new OrderedSet<SimNode>();
+  /** Live nodes, by when they were added. */
+  readonly alive = new OrderedSet<SimNode>();
+  /** Live nodes that have joined, by when they were added: whom the server introduces. */
+  readonly #introducible = new OrderedSet<SimNode>();
+  /** When each node was added (a counter). */
+  readonly #added = new Map<SimNode, number>();
+  #joins = 0;
 
   constructor(options: NetworkOptions) {
     this.#options = { dht: {}, detectMs: 3700, bootstrapPeers: 3, ...options };
@@ -65,7 +81,7 @@ export class Network {
   /** Adds a node and joins it through peers the server introduces. */
   add(behaviour: Behaviour = 'honest'): SimNode {
     const id = Buffer.from(this.random.bytes(32)).toString('hex');
-    const links = new Set<string>();
+    const links = new Map<string, SimLink>();
     const io: DhtIo = {
       send: (peerId, message) => this.#send(node, peerId, message),
       connect: (peerId, via) => this.#connect(node, peerId, via),
@@ -78,20 +94,30 @@ export class Network {
     };
     const node: SimNode = { id, place: place(this.random), dht: new Dht(id, io, this.#options.dht), behaviour, links, alive: true };
     node.dht.onJoined = () => {
+      // A node killed while its self-lookup ran hears of it when stop() ends the lookup: it never
+      // joined, and a dead node must not become the ground truth of lookups.
+      if (!node.alive) return;
       node.joinedAt = this.clock.now();
-      if (behaviour === 'honest') this.joined.add(node);
+      if (behaviour === 'honest') this.joined.add(node, this.#joins++);
+      this.#introducible.add(node, this.#added.get(node)!);
     };
+    this.#added.set(node, this.nodes.size);
     this.nodes.set(id, node);
+    this.alive.add(node, this.#added.get(node)!);
     node.dht.join(this.#introduce(node));
     return node;
   }
 
   /** Up to `bootstrapPeers` random live nodes that have joined, as the server's registration ack lists them. */
   #introduce(node: SimNode): string[] {
-    const candidates = [...this.nodes.values()].filter((n) => n !== node && n.alive && n.joinedAt !== undefined);
+    const all = this.#introducible.items;
+    // The candidates are every introducible node but `node` itself, which sits at `self` if it is one.
+    const self = this.#introducible.indexOf(node);
+    const candidates = self < 0 ? all.length : all.length - 1;
     const picked = new Set<string>();
-    for (let i = 0; i < this.#options.bootstrapPeers * 3 && picked.size < Math.min(this.#options.bootstrapPeers, candidates.length); i++) {
-      picked.add(this.random.pick(candidates).id);
+    for (let i = 0; i < this.#options.bootstrapPeers * 3 && picked.size < Math.min(this.#options.bootstrapPeers, candidates); i++) {
+      const at = this.random.int(candidates);
+      picked.add(all[self >= 0 && at >= self ? at + 1 : at]!.id);
     }
     return [...picked];
   }
@@ -100,9 +126,11 @@ export class Network {
   kill(node: SimNode): void {
     node.alive = false;
     this.joined.delete(node);
+    this.alive.delete(node);
+    this.#introducible.delete(node);
     node.dht.stop();
-    for (const peerId of node.links) {
-      this.clock.at(this.#options.detectMs, () => this.#close(node.id, peerId));
+    for (const peerId of node.links.keys()) {
+      this.clock.post(this.#options.detectMs, () => this.#close(node.id, peerId));
     }
   }
 
@@ -115,12 +143,13 @@ export class Network {
   }
 
   #send(from: SimNode, to: string, message: DhtMessage): void {
-    if (!from.alive || !from.links.has(to)) return;
+    const link = from.links.get(to);
+    if (!from.alive || link === undefined) return;
+    const target = link.ends[0] === from ? link.ends[1] : link.ends[0];
     this.messages++;
     if (this.countTraffic && (message.t === 'req' || message.t === 'res')) this.traffic.set(message.rid, (this.traffic.get(message.rid) ?? 0) + 1);
-    const target = this.nodes.get(to)!;
-    this.clock.at(oneWay(from.place, target.place, this.random), () => {
-      if (target.alive && target.links.has(from.id)) this.#deliver(target, from.id, message);
+    this.clock.post(oneWay(from.place, target.place, this.random), () => {
+      if (link.open && target.alive) this.#deliver(target, from.id, message);
     });
   }
 
@@ -131,7 +160,7 @@ export class Network {
       return;
     }
     if (node.behaviour === 'lie' && message.t === 'req' && message.kind !== 'signal') {
-      const liars = [...this.joined];
+      const liars = this.joined.items;
       const closest = [node.id, ...Array.from({ length: 7 }, () => this.random.pick(liars).id)];
       this.#send(node, from, { t: 'res', rid: message.rid, path: message.path, from: node.id, closest, topics: [] });
     }
@@ -144,7 +173,7 @@ export class Network {
       this.#connecting.delete(key);
       node.dht.connectFailed(peerId);
     };
-    if (!peer || !peer.alive) return void this.clock.at(CONNECT_TIMEOUT_MS, fail);
+    if (!peer || !peer.alive) return this.clock.post(CONNECT_TIMEOUT_MS, fail);
     const timeout = this.clock.at(CONNECT_TIMEOUT_MS, () => {
       if (!this.#connecting.has(key)) return;
       this.connects.timedOut++;
@@ -157,7 +186,7 @@ export class Network {
     if (node.joinedAt === undefined) {
       // Signaled through the server: offer and answer each cross it.
       const viaServer = 2 * (oneWay(node.place, SERVER, this.random) + oneWay(SERVER, peer.place, this.random));
-      this.clock.at(viaServer, () => this.#onSignal(peer, node.id, { kind: 'offer' }, [], true));
+      this.clock.post(viaServer, () => this.#onSignal(peer, node.id, { kind: 'offer' }, [], true));
     } else if (!node.dht.routeSignal(peerId, { kind: 'offer' }, via)) {
       this.connects.unroutable++;
       timeout();
@@ -172,11 +201,11 @@ export class Network {
       const answer: SimSignal = node.alive && node.dht.accepts(origin) ? { kind: 'answer' } : { kind: 'reject' };
       const initiator = this.nodes.get(origin)!;
       if (viaServer) {
-        this.clock.at(2 * (oneWay(node.place, SERVER, this.random) + oneWay(SERVER, initiator.place, this.random)), () => this.#onSignal(initiator, node.id, answer));
+        this.clock.post(2 * (oneWay(node.place, SERVER, this.random) + oneWay(SERVER, initiator.place, this.random)), () => this.#onSignal(initiator, node.id, answer));
       } else node.dht.routeSignal(origin, answer, via);
     } else if (pending && signal.kind === 'answer') {
       // ICE checks and the DTLS handshake: two round trips on the direct path.
-      this.clock.at(4 * oneWay(node.place, this.nodes.get(origin)!.place, this.random), pending);
+      this.clock.post(4 * oneWay(node.place, this.nodes.get(origin)!.place, this.random), pending);
     } else if (pending) {
       this.connects.rejected++;
       this.#connecting.delete(`${node.id}>${origin}`);
@@ -188,8 +217,9 @@ export class Network {
     this.#connecting.delete(`${node.id}>${peer.id}`);
     if (!node.alive || !peer.alive || node.links.has(peer.id)) return node.dht.connectFailed(peer.id);
     this.connects.opened++;
-    node.links.add(peer.id);
-    peer.links.add(node.id);
+    const link: SimLink = { ends: [node, peer], open: true };
+    node.links.set(peer.id, link);
+    peer.links.set(node.id, link);
     peer.dht.linkUp(node.id);
     // The peer may have released the link at once (its table had no room after all).
     if (node.links.has(peer.id)) node.dht.linkUp(peer.id);
@@ -198,7 +228,10 @@ export class Network {
   #close(a: string, b: string): void {
     const nodeA = this.nodes.get(a)!;
     const nodeB = this.nodes.get(b)!;
-    if (!nodeA.links.delete(b)) return;
+    const link = nodeA.links.get(b);
+    if (!link) return;
+    link.open = false;
+    nodeA.links.delete(b);
     nodeB.links.delete(a);
     if (nodeA.alive) nodeA.dht.linkDown(b);
     if (nodeB.alive) nodeB.dht.linkDown(a);

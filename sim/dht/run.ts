@@ -1,27 +1,84 @@
 /**
  * `npm run sim:dht`: the DHT simulation at full size, printed as the README's table.
- * `--nodes 1000,10000` and `--seed N` change the sizes and the seed.
+ * `--nodes 1000,10000`, `--scenarios steady,churn,adversarial` and `--seed N` change what runs;
+ * `--parallel N` how many scenarios run at once (default 2), each in a child process of its own.
+ * Rows print in the order above whichever finishes first, so the table reads the same every run.
  */
-import { runScenario, type ScenarioName } from './scenario.js';
+import { fork } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { runScenario, type ScenarioName, type ScenarioReport } from './scenario.js';
+
+interface Job {
+  nodes: number;
+  scenario: ScenarioName;
+  seed: number;
+}
+
+interface Done {
+  report: ScenarioReport;
+  wallS: number;
+}
 
 const args = process.argv.slice(2);
 const option = (name: string, fallback: string) => {
   const at = args.indexOf(`--${name}`);
   return at >= 0 ? args[at + 1]! : fallback;
 };
-const sizes = option('nodes', '1000,10000').split(',').map(Number);
-const seed = Number(option('seed', '1'));
-const scenarios = option('scenarios', 'steady,churn,adversarial').split(',') as ScenarioName[];
 
-console.log('| nodes | scenario | lookup success | hops p50 / p99 | time p50 / p99 | messages / lookup | topic lookups complete | contacts / node | wall |');
-console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- |');
-for (const nodes of sizes) {
-  for (const scenario of scenarios) {
-    const started = performance.now();
-    const r = runScenario({ nodes, scenario, seed });
-    const wall = ((performance.now() - started) / 1000).toFixed(0);
-    console.log(
-      `| ${nodes} | ${scenario} | ${(r.success * 100).toFixed(1)}% | ${r.hopsP50} / ${r.hopsP99} | ${r.timeP50Ms} / ${r.timeP99Ms} ms | ${r.messagesPerLookup.toFixed(1)} | ${(r.topicSuccess * 100).toFixed(1)}% | ${r.contacts.toFixed(1)} | ${wall} s |`,
-    );
-  }
+/** A child's side: run the one scenario it was given and send the report back. */
+function child(job: Job): void {
+  const started = performance.now();
+  const report = runScenario(job);
+  const done: Done = { report, wallS: (performance.now() - started) / 1000 };
+  process.send!(done, () => process.exit(0));
 }
+
+function row({ report: r, wallS }: Done): string {
+  return `| ${r.nodes} | ${r.scenario} | ${(r.success * 100).toFixed(1)}% | ${r.hopsP50} / ${r.hopsP99} | ${r.timeP50Ms} / ${r.timeP99Ms} ms | ${r.messagesPerLookup.toFixed(1)} | ${(r.topicSuccess * 100).toFixed(1)}% | ${r.contacts.toFixed(1)} | ${wallS.toFixed(0)} s |`;
+}
+
+function runChild(job: Job): Promise<Done> {
+  return new Promise((resolve, reject) => {
+    // The same runtime flags (tsx's loader among them) as this process.
+    const proc = fork(fileURLToPath(import.meta.url), ['--child', JSON.stringify(job)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], serialization: 'advanced' });
+    let done: Done | undefined;
+    proc.on('message', (message) => (done = message as Done));
+    proc.on('error', reject);
+    proc.on('exit', (code) => (done ? resolve(done) : reject(new Error(`${job.nodes} nodes, ${job.scenario}: the child exited with ${code}`))));
+  });
+}
+
+async function main(): Promise<void> {
+  const sizes = option('nodes', '1000,10000').split(',').map(Number);
+  const seed = Number(option('seed', '1'));
+  const scenarios = option('scenarios', 'steady,churn,adversarial').split(',') as ScenarioName[];
+  const parallel = Math.max(1, Number(option('parallel', '2')));
+  const jobs: Job[] = sizes.flatMap((nodes) => scenarios.map((scenario) => ({ nodes, scenario, seed })));
+  const results: Array<Done | undefined> = jobs.map(() => undefined);
+  const started = performance.now();
+
+  console.log('| nodes | scenario | lookup success | hops p50 / p99 | time p50 / p99 | messages / lookup | topic lookups complete | contacts / node | wall |');
+  console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+  let printed = 0;
+  const flush = () => {
+    while (printed < jobs.length && results[printed]) console.log(row(results[printed++]!));
+  };
+  // The largest networks first: they take longest, and the small ones fill in beside them.
+  const queue = jobs.map((_, i) => i).sort((a, b) => jobs[b]!.nodes - jobs[a]!.nodes || a - b);
+  const worker = async () => {
+    for (let next = queue.shift(); next !== undefined; next = queue.shift()) {
+      results[next] = await runChild(jobs[next]!);
+      flush();
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(parallel, jobs.length) }, worker));
+  console.log(`\n${jobs.length} scenarios in ${((performance.now() - started) / 1000).toFixed(0)} s wall, ${parallel} at a time.`);
+}
+
+const at = args.indexOf('--child');
+if (at >= 0) child(JSON.parse(args[at + 1]!) as Job);
+else
+  await main().catch((error: unknown) => {
+    console.error(error);
+    process.exitCode = 1;
+  });

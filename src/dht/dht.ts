@@ -7,7 +7,7 @@
  * @module
  */
 import { TokenBucket } from '../wire/tokenBucket.js';
-import { commonPrefixLength, compareDistance, keyBytes } from './keyspace.js';
+import { commonPrefixLength, compareDistance, keyOf } from './keyspace.js';
 import { Membership } from './membership.js';
 import type { LookupResult } from './lookup.js';
 import { MAX_HOPS, type DhtMessage, type RouteKind, type RouteReply, type RouteRequest } from './messages.js';
@@ -15,7 +15,8 @@ import { DEFAULT_DHT, type DhtIo, type DhtOptions } from './options.js';
 import { RecordStore } from './recordStore.js';
 import { Replicas } from './replicas.js';
 import { Requests, type RequestExtras } from './requests.js';
-import { RoutingTable, closestContacts, nextHop } from './routingTable.js';
+import { RoutingTable } from './routingTable.js';
+import { SeenRequests, wasTried } from './seen.js';
 
 /** Counters of what the engine did, for `/dht` and the simulator. */
 export interface DhtCounters {
@@ -29,6 +30,8 @@ export interface DhtCounters {
 }
 
 const SEEN_LIMIT = 8192;
+/** Request ids are held at least half this long: ten lookup timeouts, far longer than any path takes. */
+const SEEN_MS = 60_000;
 
 /**
  * @example
@@ -57,17 +60,21 @@ export class Dht {
   readonly #replicas: Replicas;
   readonly #requests: Requests;
   /** Requests seen lately, with the next hops already tried, so parallel paths stay apart. */
-  readonly #seen = new Map<string, Set<string>>();
-  readonly #rates = new Map<string, TokenBucket>();
-  readonly #rate: { perSecond: number; burst: number };
+  readonly #seen: SeenRequests;
+  /** Each link's token bucket (see {@link #take}). */
+  readonly #rates = new Map<string, { tokens: number; at: number }>();
+  readonly #rate: { perMs: number; burst: number };
   #stopped = false;
 
   constructor(id: string, io: DhtIo, options: DhtOptions = {}) {
     this.id = id;
     this.#io = io;
+    this.#seen = new SeenRequests(SEEN_LIMIT, SEEN_MS, () => io.now());
     this.table = new RoutingTable(id, options);
     const { maxConnections, alpha, replication, lookupTimeoutMs, refreshMs, rate } = { ...DEFAULT_DHT, ...options };
-    this.#rate = rate;
+    // TokenBucket checks the settings (and throws a RangeError for a rate that is not positive).
+    new TokenBucket(rate);
+    this.#rate = { perMs: rate.perSecond / 1000, burst: rate.burst };
     this.store = new RecordStore({ ...options.store, now: () => io.now() });
     const links = () => this.#members.links.values();
     this.#replicas = new Replicas(this.store, links, (peerId, message) => io.send(peerId, message), replication);
@@ -77,12 +84,12 @@ export class Dht {
       k: this.table.options.k,
       timeoutMs: lookupTimeoutMs,
       links,
-      tried: (rid) => this.#tried(rid),
+      tried: (rid) => this.#seen.tried(rid),
       depth: () => this.table.depth,
       send: (peerId, request) => io.send(peerId, request),
       now: () => io.now(),
       setTimer: (ms, fn) => io.setTimer(ms, fn),
-      addLocal: (lookup, request) => this.#replicas.addLocal(lookup, request, nextHop(this.table.selfKey, links(), keyBytes(request.target)) === undefined),
+      addLocal: (lookup, request) => this.#replicas.addLocal(lookup, request, this.#members.links.nextHop(this.table.selfKey, keyOf(request.target)) === undefined),
     });
     this.#members = new Membership(this.table, io, { maxConnections, maxConnecting: alpha * 4, refreshMs }, (target, done) =>
       this.request('find', target, {}, done),
@@ -186,12 +193,12 @@ export class Dht {
     }
     if (request.kind === 'signal') return this.#onSignal(request);
     this.#members.learn(path);
-    const tried = this.#tried(request.rid);
-    const targetKey = keyBytes(request.target);
-    const next = nextHop(this.table.selfKey, this.#members.links.values(), targetKey, (id) => path.includes(id) || tried.has(id));
+    const tried = this.#seen.sight(request.rid);
+    const targetKey = keyOf(request.target);
+    const next = this.#members.links.nextHop(this.table.selfKey, targetKey, (id) => path.includes(id) || wasTried(tried, id));
     const forward = next !== undefined && path.length < MAX_HOPS;
     if (forward) {
-      tried.add(next.id);
+      this.#seen.addTried(request.rid, next.id);
       this.counters.forwarded++;
       this.#io.send(next.id, { ...request, path: [...path, this.id] });
     }
@@ -227,13 +234,13 @@ export class Dht {
     if (links.has(request.target)) return request.target;
     const via = request.via ?? [];
     for (let i = via.length - 1; i > via.indexOf(this.id); i--) if (links.has(via[i]!)) return via[i];
-    return nextHop(this.table.selfKey, links.values(), keyBytes(request.target), (id) => request.path.includes(id))?.id;
+    return links.nextHop(this.table.selfKey, keyOf(request.target), (id) => request.path.includes(id))?.id;
   }
 
   /** Us and our links, closest to the target first, at most k. */
   #closestTo(targetKey: Uint8Array): string[] {
     const { k } = this.table.options;
-    const contacts = closestContacts(this.#members.links.values(), targetKey, k);
+    const contacts = this.#members.links.closest(targetKey, k);
     const at = contacts.findIndex((c) => compareDistance(this.table.selfKey, c.key, targetKey) < 0);
     const ids = contacts.map((c) => c.id);
     ids.splice(at < 0 ? ids.length : at, 0, this.id);
@@ -258,23 +265,22 @@ export class Dht {
     return Buffer.from(this.#io.random(16)).toString('base64url');
   }
 
-  #tried(rid: string): Set<string> {
-    let tried = this.#seen.get(rid);
-    if (!tried) {
-      tried = new Set();
-      this.#seen.set(rid, tried);
-      if (this.#seen.size > SEEN_LIMIT) this.#seen.delete(this.#seen.keys().next().value as string);
-    }
-    return tried;
-  }
-
   /** Every message counts against its link's budget, replies too: a peer cannot flood through any of them. */
   #take(from: string): boolean {
+    // TokenBucket's arithmetic, inline: an object and a clock closure per link cost more than the
+    // check itself, and every message passes here.
+    const now = this.#io.now();
+    const { perMs, burst } = this.#rate;
     let bucket = this.#rates.get(from);
     if (!bucket) {
-      bucket = new TokenBucket({ ...this.#rate, now: () => this.#io.now() });
+      bucket = { tokens: burst, at: now };
       this.#rates.set(from, bucket);
     }
-    return bucket.take();
+    // A clock that steps backwards must not drain the bucket, so negative gaps count as zero.
+    bucket.tokens = Math.min(burst, bucket.tokens + Math.max(0, now - bucket.at) * perMs);
+    bucket.at = now;
+    if (bucket.tokens < 1) return false;
+    bucket.tokens -= 1;
+    return true;
   }
 }

@@ -16,6 +16,34 @@ export function keyBytes(hex: string): Uint8Array {
   return Buffer.from(hex, 'hex');
 }
 
+/** Keys decoded per generation of {@link keyOf}'s cache; two generations are kept. */
+const KEY_CACHE_SIZE = 8192;
+let recentKeys = new Map<string, Uint8Array>();
+let olderKeys = new Map<string, Uint8Array>();
+
+/**
+ * {@link keyBytes} through a bounded cache, for the engine's hot paths: every hop of every request
+ * compares the same few thousand ids and targets, and decoding hex allocates each time. The bytes
+ * are shared, so callers must not write to them. Two generations (the older one dropped when the
+ * newer fills) keep what is in use at O(1) cost without an LRU list.
+ */
+export function keyOf(hex: string): Uint8Array {
+  let key = recentKeys.get(hex);
+  if (key !== undefined) return key;
+  key = olderKeys.get(hex);
+  if (key === undefined) {
+    // A plain Uint8Array of its own: a pooled Buffer slice would pin its pool, and one array type
+    // keeps the comparisons monomorphic.
+    key = Uint8Array.from(keyBytes(hex));
+  }
+  if (recentKeys.size >= KEY_CACHE_SIZE) {
+    olderKeys = recentKeys;
+    recentKeys = new Map();
+  }
+  recentKeys.set(hex, key);
+  return key;
+}
+
 /** The 64 lower-case hex digits of a 32-byte key. */
 export function keyHex(key: Uint8Array): string {
   return Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('hex');

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { commonPrefixLength, compareDistance, keyBytes } from './keyspace.js';
+import { commonPrefixLength, compareDistance, keyOf } from './keyspace.js';
 import type { RouteKind, RouteReply } from './messages.js';
 import type { MutableRecord, TopicRecord } from './records.js';
 
@@ -66,7 +66,7 @@ export class Lookup {
     startedAt: number,
     private readonly expectedPrefix: number,
   ) {
-    this.#targetKey = keyBytes(target);
+    this.#targetKey = keyOf(target);
     this.#k = k;
     this.#startedAt = startedAt;
     this.result = { rid, kind, target, closest: [], routes: new Map(), replies: 0, hops: [], hopsToClosest: 0, durationMs: 0, topics: [], outcomes: [] };
@@ -79,14 +79,21 @@ export class Lookup {
 
   /** Merges node ids into `closest`; `via` leads to the node that reported them (empty: our own contacts). */
   offer(ids: readonly string[], via: readonly string[], reporter?: string): void {
+    const closest = this.#closest;
+    let changed = false;
     for (const id of ids) {
-      if (this.#closest.some((c) => c.id === id)) continue;
-      this.#closest.push({ id, key: keyBytes(id) });
+      if (closest.some((c) => c.id === id)) continue;
+      // Insert in order, and only within the k closest: most ids offered are farther than all of these.
+      const key = keyOf(id);
+      let at = closest.length;
+      while (at > 0 && compareDistance(key, closest[at - 1]!.key, this.#targetKey) < 0) at--;
+      if (at >= this.#k) continue;
+      closest.splice(at, 0, { id, key });
       this.result.routes.set(id, id === reporter ? [...via] : reporter === undefined ? [] : [...via, reporter]);
+      if (closest.length > this.#k) this.result.routes.delete(closest.pop()!.id);
+      changed = true;
     }
-    this.#closest.sort((a, b) => compareDistance(a.key, b.key, this.#targetKey));
-    for (const dropped of this.#closest.splice(this.#k)) this.result.routes.delete(dropped.id);
-    this.result.closest = this.#closest.map((c) => c.id);
+    if (changed) this.result.closest = closest.map((c) => c.id);
   }
 
   /** Adds topic records already verified by the caller, keeping each announcer's newest. */
@@ -112,7 +119,7 @@ export class Lookup {
   reply(reply: RouteReply, now: number): void {
     this.result.replies++;
     this.result.hops.push(reply.path.length);
-    const from = keyBytes(reply.from);
+    const from = keyOf(reply.from);
     if (!this.#closestResponder || compareDistance(from, this.#closestResponder, this.#targetKey) < 0) {
       this.#closestResponder = from;
       this.result.hopsToClosest = reply.path.length;

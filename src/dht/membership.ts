@@ -6,7 +6,8 @@
  *
  * @module
  */
-import { keyBytes, keyInBucket } from './keyspace.js';
+import { KEY_BITS, keyOf, keyInBucket } from './keyspace.js';
+import { Links } from './links.js';
 import type { LookupResult } from './lookup.js';
 import type { DhtMessage } from './messages.js';
 import type { Contact, RoutingTable } from './routingTable.js';
@@ -35,6 +36,8 @@ type Find = (target: string, done: (result: LookupResult) => void) => void;
 
 /** Refresh period while the node has not joined yet. */
 const JOIN_RETRY_MS = 5000;
+/** A bucket whose refreshes find nobody new waits up to 2^this refresh rounds between them. */
+const MAX_IDLE = 3;
 
 /**
  * @example
@@ -46,12 +49,16 @@ const JOIN_RETRY_MS = 5000;
  */
 export class Membership {
   /** Every open link, contact or not: queries route over all of them, the table only decides which to hold. */
-  readonly links = new Map<string, Contact>();
+  readonly links = new Links();
   readonly #connecting = new Set<string>();
   /** Peers that said they do not hold us: their links close as soon as we do not hold them either. */
   readonly #unneededBy = new Set<string>();
   #joined = false;
   #selfLookupRunning = false;
+  /** Per bucket: refreshes in a row that found nobody to connect to (up to {@link MAX_IDLE}). */
+  readonly #idle = new Uint8Array(KEY_BITS);
+  /** Refresh rounds since joining. */
+  #rounds = 0;
   #stopTimer: (() => void) | undefined;
   #stopped = false;
   onJoined: () => void = () => {};
@@ -73,7 +80,7 @@ export class Membership {
    */
   accepts(peerId: string, address?: string): boolean {
     if (this.links.size < this.options.maxConnections - this.table.options.k) return true;
-    const outcome = this.table.consider({ id: peerId, key: keyBytes(peerId), address });
+    const outcome = this.table.consider({ id: peerId, key: keyOf(peerId), address });
     return outcome.added && (this.links.size < this.options.maxConnections || outcome.evicted !== undefined || this.#spareLink() !== undefined);
   }
 
@@ -96,7 +103,7 @@ export class Membership {
 
   linkUp(peerId: string, address?: string): boolean {
     this.#connecting.delete(peerId);
-    const contact: Contact = { id: peerId, key: keyBytes(peerId), address };
+    const contact: Contact = { id: peerId, key: keyOf(peerId), address };
     this.links.set(peerId, contact);
     const outcome = this.table.add(contact);
     if (!outcome.added) {
@@ -118,6 +125,9 @@ export class Membership {
   }
 
   linkDown(peerId: string): void {
+    // A bucket that lost a contact may find a new one again: refresh it next round.
+    const contact = this.table.get(peerId);
+    if (contact) this.#idle[this.table.bucketOf(contact.key)] = 0;
     this.links.delete(peerId);
     this.#connecting.delete(peerId);
     this.#unneededBy.delete(peerId);
@@ -150,25 +160,29 @@ export class Membership {
   learn(path: readonly string[]): void {
     const origin = path[0]!;
     if (this.links.has(origin) || this.#connecting.has(origin)) return;
-    const key = keyBytes(origin);
+    const key = keyOf(origin);
     // Only for our neighbourhood: the shallow buckets fill from lookups, and most of their nodes are full.
     if (this.table.bucketOf(key) < this.table.depth - 2) return;
     const outcome = this.table.consider({ id: origin, key });
     if (outcome.added && !outcome.evicted) this.#connect(origin, path.slice(1).reverse());
   }
 
-  #connect(peerId: string, via: string[] = []): void {
-    if (peerId === this.table.selfId || this.links.has(peerId) || this.#connecting.has(peerId)) return;
-    if (this.#connecting.size >= this.options.maxConnecting) return;
+  /** Starts a connection attempt unless one is running or the budget for attempts is spent; true if it did. */
+  #connect(peerId: string, via: string[] = []): boolean {
+    if (peerId === this.table.selfId || this.links.has(peerId) || this.#connecting.has(peerId)) return false;
+    if (this.#connecting.size >= this.options.maxConnecting) return false;
     this.#connecting.add(peerId);
     this.io.connect(peerId, via);
+    return true;
   }
 
-  /** Connects to the nodes a lookup found that the table would take. */
-  #connectTo(result: LookupResult): void {
+  /** Connects to the nodes a lookup found that the table would take; returns the attempts started. */
+  #connectTo(result: LookupResult): number {
+    let started = 0;
     for (const id of result.closest) {
-      if (!this.links.has(id) && this.table.consider({ id, key: keyBytes(id) }).added) this.#connect(id, result.routes.get(id));
+      if (!this.links.has(id) && this.table.consider({ id, key: keyOf(id) }).added && this.#connect(id, result.routes.get(id))) started++;
     }
+    return started;
   }
 
   #selfLookup(): void {
@@ -183,13 +197,24 @@ export class Membership {
     });
   }
 
-  /** Looks up a random key in every bucket that has room, down to the deepest one in use. */
+  /**
+   * Looks up a random key in every bucket that has room, down to the deepest one in use. A bucket
+   * whose last refreshes found nobody to connect to waits 2, 4, then 8 rounds before the next: a
+   * deep bucket holds every node there is in its part of the keyspace, and the self-lookup of
+   * every round finds newcomers near us anyway. Refreshed every round, such buckets cost a large
+   * network most of its upkeep traffic and found nothing.
+   */
   #refreshBuckets(): void {
+    this.#rounds++;
     for (let index = 0; index <= this.table.depth; index++) {
+      const idle = this.#idle[index]!;
+      if (idle > 0 && this.#rounds % (1 << idle) !== 0) continue;
       const key = Buffer.from(keyInBucket(this.table.selfKey, index, this.io.random(32))).toString('hex');
       // A full table takes a contact for a thin bucket only by evicting one from a much fuller bucket.
-      if (!this.table.consider({ id: key, key: keyBytes(key) }).added) continue;
-      this.find(key, (result) => this.#connectTo(result));
+      if (!this.table.consider({ id: key, key: keyOf(key) }).added) continue;
+      this.find(key, (result) => {
+        this.#idle[index] = this.#connectTo(result) > 0 ? 0 : Math.min(this.#idle[index]! + 1, MAX_IDLE);
+      });
     }
   }
 

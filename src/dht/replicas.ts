@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { keyBytes } from './keyspace.js';
+import { keyOf } from './keyspace.js';
 import type { Lookup } from './lookup.js';
 import type { DhtMessage, Replicate, RouteReply, RouteRequest } from './messages.js';
 import { MAX_RECORDS } from './messages.js';
@@ -85,7 +85,7 @@ export class Replicas {
     const topics: TopicRecord[] = [];
     const records: MutableRecord[] = [];
     for (const record of this.store.entries()) {
-      const holders = closestContacts(this.links(), keyBytes(recordKey(record)), this.replication);
+      const holders = closestContacts(this.links(), keyOf(recordKey(record)), this.replication);
       if (!holders.some((c) => c.id === peerId)) continue;
       if (record.type === 'topic') topics.push(record);
       else records.push(record);
@@ -96,6 +96,6 @@ export class Replicas {
   }
 
   #replicate(key: string, message: Replicate): void {
-    for (const contact of closestContacts(this.links(), keyBytes(key), this.replication - 1)) this.send(contact.id, message);
+    for (const contact of closestContacts(this.links(), keyOf(key), this.replication - 1)) this.send(contact.id, message);
   }
 }

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { keyBytes } from './keyspace.js';
+import { keyOf } from './keyspace.js';
 import { Lookup, type LookupResult } from './lookup.js';
 import type { RouteKind, RouteReply, RouteRequest } from './messages.js';
 import { announcerOf, checkMutableRecord, checkTopicRecord, mutableKey } from './records.js';
@@ -100,7 +100,7 @@ export class Requests {
   #sendPaths(pending: Pending): boolean {
     const { request } = pending;
     const tried = this.context.tried(request.rid);
-    const hops = closestContacts(this.context.links(), keyBytes(request.target), this.context.alpha, (id) => tried.has(id));
+    const hops = closestContacts(this.context.links(), keyOf(request.target), this.context.alpha, (id) => tried.has(id));
     for (const hop of hops) {
       tried.add(hop.id);
       pending.lookup.firstHops.add(hop.id);

@@ -70,10 +70,13 @@ export class RoutingTable {
   readonly #byId = new Map<string, Contact>();
   /** Indexes of the non-empty buckets, so that scans skip the ~240 empty ones. */
   readonly #used = new Set<number>();
+  /** The deepest of {@link #used} (0 when empty), kept up to date: routing reads it on every hop. */
+  #depth = 0;
 
   constructor(selfId: string, options: RoutingTableOptions = {}) {
     this.selfId = selfId;
-    this.selfKey = keyBytes(selfId);
+    // A plain Uint8Array, as keyOf gives, so that distance comparisons see one array type.
+    this.selfKey = Uint8Array.from(keyBytes(selfId));
     this.options = { ...DEFAULT_TABLE, ...options };
   }
 
@@ -118,6 +121,7 @@ export class RoutingTable {
     const index = this.bucketOf(contact.key);
     (this.#buckets[index] ??= []).push(contact);
     this.#used.add(index);
+    if (index > this.#depth) this.#depth = index;
     this.#byId.set(contact.id, contact);
     return outcome;
   }
@@ -130,7 +134,13 @@ export class RoutingTable {
     const index = this.bucketOf(contact.key);
     const bucket = this.#buckets[index]!;
     bucket.splice(bucket.indexOf(contact), 1);
-    if (bucket.length === 0) this.#used.delete(index);
+    if (bucket.length === 0) {
+      this.#used.delete(index);
+      if (index === this.#depth) {
+        this.#depth = 0;
+        for (const used of this.#used) if (used > this.#depth) this.#depth = used;
+      }
+    }
     return true;
   }
 
@@ -151,9 +161,7 @@ export class RoutingTable {
 
   /** The index of the deepest non-empty bucket (0 when empty): about log2 of the network's size. */
   get depth(): number {
-    let deepest = 0;
-    for (const index of this.#used) if (index > deepest) deepest = index;
-    return deepest;
+    return this.#depth;
   }
 
   /** Every contact. */
@@ -185,8 +193,10 @@ export function closestContacts(contacts: Iterable<Contact>, target: Uint8Array,
 export function nextHop(self: Uint8Array, contacts: Iterable<Contact>, target: Uint8Array, skip?: (id: string) => boolean): Contact | undefined {
   let best: Contact | undefined;
   for (const contact of contacts) {
-    if (compareDistance(contact.key, self, target) >= 0 || skip?.(contact.id)) continue;
-    if (!best || compareDistance(contact.key, best.key, target) < 0) best = contact;
+    // Distances first, the skip test last: most contacts lose on distance, and skip tests are dearer.
+    if (compareDistance(contact.key, self, target) >= 0) continue;
+    if (best && compareDistance(contact.key, best.key, target) >= 0) continue;
+    if (!skip?.(contact.id)) best = contact;
   }
   return best;
 }
