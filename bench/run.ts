@@ -5,11 +5,11 @@
  *
  * Usage: tsx bench/run.ts [--smoke] [--only <section|module>]…
  *   --smoke   a few seconds in all, no thresholds; results go to bench/results/smoke/, docs untouched.
- *   --only    throughput | rtt | observability | setup | manyPeers | signaling (or any section name a module returns).
+ *   --only    throughput | rtt | observability | setup | manyPeers | signaling | dht (or any section name a module returns).
  *
  * Sections: 1 throughput, 2 rtt (bench/datapath.ts), then bench/setup.ts and bench/manyPeers.ts when
  * present (each exports `run(options): Promise<BenchSection[]>`), then 5 observability, then 6 signaling
- * (bench/signaling.ts).
+ * (bench/signaling.ts), then 7 dht (bench/dht.ts).
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
@@ -33,6 +33,7 @@ const JOBS: Job[] = [
   { module: 'manyPeers' },
   { module: 'datapath', sections: ['observability'] },
   { module: 'signaling' },
+  { module: 'dht' },
 ];
 
 const TITLES: Record<string, string> = {
@@ -42,6 +43,7 @@ const TITLES: Record<string, string> = {
   setup: '3. Connection setup: bare simple-peer through a minimal Socket.IO relay vs connectToNode() through our signaling server',
   manyPeers: '4. Many peers on one node: 10, 50 and 100 connections (all connectToNode calls at once; the node negotiates 10 at a time)',
   observability: '5. Cost of observability: our node at 256 KiB messages, alternated',
+  dht: '7. The DHT: topic lookups among 50 real nodes in 5 processes, and lookups over a connection carrying a 64 MiB message',
   signaling:
     '6. Signaling servers under load: registration, offer/answer/candidate relay, memory and CPU per message, against the PeerJS server (every server in its own process, clients in 4 others; a cluster puts consecutive clients on different servers)',
 };
@@ -196,7 +198,7 @@ interface StoredSection {
 
 function writeDocs(resultsDir: string, contenderNotes: Record<string, string> | undefined): void {
   // Section numbers from the issue: ours by name, the others' by the number their names start with.
-  const rank = (name: string): number => ({ throughput: 1, rtt: 2, setup: 3, manyPeers: 4, observability: 5, signaling: 6 })[name] ?? (Number.parseFloat(name) || 99);
+  const rank = (name: string): number => ({ throughput: 1, rtt: 2, setup: 3, manyPeers: 4, observability: 5, signaling: 6, dht: 7 })[name] ?? (Number.parseFloat(name) || 99);
   const stored = readdirSync(resultsDir)
     .filter((f) => f.endsWith('.json') && f !== 'latest.json' && f !== 'connect.json')
     .map((f) => {

@@ -8,6 +8,8 @@ import type { P2PNode } from '../src/index.js';
 import { Harness } from './helpers.js';
 
 const NODES = 12;
+/** Small tables, so that most pairs are not linked and connecting them takes a real overlay route. */
+const DHT = { k: 2, maxConnections: 6, minContacts: 2 };
 const harness = new Harness();
 let nodes: P2PNode[] = [];
 /** Connection times through the server (before it stopped) and through the overlay (after), ms. */
@@ -21,11 +23,14 @@ async function timedConnect(from: P2PNode, to: P2PNode): Promise<number> {
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
-/** Resolves once every node's DHT is ready (self-lookup done), polling its state. */
+/**
+ * Resolves once every node's DHT is ready (self-lookup done) and within its connection budget (links
+ * over budget close only after a grace period), polling.
+ */
 async function allReady(list: P2PNode[], withinMs = 30_000): Promise<void> {
   const deadline = Date.now() + withinMs;
-  while (list.some((n) => n.dhtInfo()?.state !== 'ready')) {
-    if (Date.now() > deadline) throw new Error(`not ready: ${list.map((n) => n.dhtInfo()?.state).join(',')}`);
+  while (list.some((n) => n.dhtInfo()?.state !== 'ready' || n.dhtInfo()!.links > DHT.maxConnections)) {
+    if (Date.now() > deadline) throw new Error(`not ready: ${list.map((n) => `${n.dhtInfo()?.state} ${n.dhtInfo()?.links}`).join(', ')}`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }
@@ -33,8 +38,7 @@ async function allReady(list: P2PNode[], withinMs = 30_000): Promise<void> {
 beforeAll(async () => {
   const server = await harness.server();
   for (let i = 0; i < NODES; i++) {
-    // Small tables, so that most pairs are not linked and connecting them takes a real overlay route.
-    nodes.push(await harness.started(server.url, { dht: { k: 2, maxConnections: 6, minContacts: 2 } }));
+    nodes.push(await harness.started(server.url, { dht: DHT }));
   }
   await allReady(nodes);
   // Pairs no DHT link joins yet, so each connection is a new one.

@@ -18,11 +18,12 @@ const RID = 'AAAAAAAAAAAAAAAAAAAAAA';
 const relayed = (sent: Array<{ to: string; message: DhtMessage }>) => sent.filter((s) => s.message.t === 'res' || (s.message.t === 'req' && s.message.path.length > 1));
 
 /** An engine whose IO records what it sends, with a clock the test moves. */
-function engine(self: string, options = {}) {
+function engine(self: string, options = {}, inUse?: (peer: string) => boolean) {
   const sent: Array<{ to: string; message: DhtMessage }> = [];
   const released: string[] = [];
   const signals: Array<{ origin: string; envelope: unknown; via: string[] }> = [];
   let now = 1_000_000;
+  const timers = new Set<() => void>();
   const io: DhtIo = {
     send: (to, message) => sent.push({ to, message }),
     connect: () => {},
@@ -30,11 +31,21 @@ function engine(self: string, options = {}) {
     bootstrap: () => {},
     signal: (origin, envelope, via) => signals.push({ origin, envelope, via }),
     now: () => now,
-    setTimer: () => () => {},
+    setTimer: (_ms, fn) => {
+      timers.add(fn);
+      return () => timers.delete(fn);
+    },
     random: (n) => new Uint8Array(n).fill(7),
+    inUse,
   };
   const dht = new Dht(self, io, options);
-  return { dht, sent, released, signals, tick: (ms: number) => (now += ms) };
+  /** Runs every pending timer once, whatever its delay. */
+  const fire = () => {
+    const due = [...timers];
+    timers.clear();
+    for (const fn of due) fn();
+  };
+  return { dht, sent, released, signals, tick: (ms: number) => (now += ms), fire };
 }
 
 /** A simulated network of `n` honest nodes that have all joined. */
@@ -68,6 +79,7 @@ describe('DHT messages', () => {
     expect(isDhtMessage({ t: 'res', rid: RID, path: [id(1)], from: id(2), closest: Array(21).fill(id(3)) })).toBe(false);
     expect(isDhtMessage({ t: 'rep', topics: [{}], records: [] })).toBe(false);
     expect(isDhtMessage({ t: 'unneeded' })).toBe(true);
+    expect(isDhtMessage({ t: 'needed' })).toBe(true);
     expect(isDhtMessage(null)).toBe(false);
   });
 });
@@ -131,6 +143,51 @@ describe('the DHT engine', () => {
     a.dht.receive(id(0x90), { t: 'unneeded' });
     expect(a.released).toEqual([id(0x90)]);
     a.dht.receive(id(0x80), { t: 'unneeded' }); // we hold 0x80: it stays
+    expect(a.released).toEqual([id(0x90)]);
+  });
+
+  it('keeps links an application uses at either end, and tells the peer once', () => {
+    const used = new Set([id(0x90)]);
+    const a = engine(id(0x10), { k: 1 }, (peer) => used.has(peer));
+    a.dht.linkUp(id(0x80));
+    a.dht.linkUp(id(0x90)); // not in the table, but the application's: `needed`, never `unneeded`
+    a.dht.linkUp(id(0xa0)); // not in the table, and told so
+    const told = (t: string) => a.sent.filter((s) => s.message.t === t).map((s) => s.to);
+    expect(told('unneeded')).toEqual([id(0xa0)]);
+    expect(told('needed')).toEqual([id(0x90)]);
+    used.add(id(0xa0));
+    a.dht.hold(id(0xa0)); // the application starts to use it: that retracts the `unneeded`
+    a.dht.hold(id(0xa0));
+    a.dht.hold(id(0x90));
+    expect(told('needed')).toEqual([id(0x90), id(0xa0)]);
+    a.dht.receive(id(0xa0), { t: 'unneeded' });
+    expect(a.released).toEqual([id(0xa0)]); // the node closes only links its application does not use
+    // The far side: a peer's `needed` keeps the link open however its table changes.
+    for (const needed of [false, true]) {
+      const b = engine(id(0x90), { k: 2, maxContacts: 2 });
+      b.dht.linkUp(id(0x20));
+      b.dht.linkUp(id(0x10));
+      b.dht.receive(id(0x10), { t: 'unneeded' }); // held by b: stays
+      if (needed) b.dht.receive(id(0x10), { t: 'needed' });
+      b.dht.linkUp(id(0x91)); // a thin bucket displaces the newest contact of the full one: 0x10
+      expect(b.dht.table.has(id(0x10))).toBe(false);
+      expect(b.released).toEqual(needed ? [] : [id(0x10)]);
+    }
+  });
+
+  it('counts only links no application uses against its connection budget, and never sheds those', () => {
+    const a = engine(id(0x10), { k: 1, maxConnections: 2 });
+    a.dht.linkUp(id(0x80));
+    a.dht.linkUp(id(0xa0)); // bucket 0 is full: not held, but the peer's application uses it
+    a.dht.receive(id(0xa0), { t: 'needed' });
+    a.dht.linkUp(id(0x90)); // not held either: two links count against the budget of two
+    expect(a.released).toEqual([]);
+    a.dht.linkUp(id(0x08)); // held, and over budget: a link nobody holds goes, not the needed one
+    expect(a.released).toEqual([]); // not before the peer had time to say `needed`
+    a.fire();
+    expect(a.released).toEqual([]); // the timer ran, but the links are still young: it checks again
+    a.tick(5000);
+    a.fire();
     expect(a.released).toEqual([id(0x90)]);
   });
 

@@ -3,6 +3,7 @@
  * `--nodes 1000,10000`, `--scenarios steady,churn,adversarial` and `--seed N` change what runs;
  * `--parallel N` how many scenarios run at once (default 2), each in a child process of its own.
  * Rows print in the order above whichever finishes first, so the table reads the same every run.
+ * Exits with 1 if a network of 1,000 nodes or more misses the issue's targets (`targets` column).
  */
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -33,8 +34,20 @@ function child(job: Job): void {
   process.send!(done, () => process.exit(0));
 }
 
+/** The issue's targets: lookup success per scenario, and hops p99 at most log2(N) / 2. */
+const SUCCESS_TARGET: Record<ScenarioName, number> = { steady: 0.995, churn: 0.99, adversarial: 0.95 };
+
+/** The targets a report misses, in words (none: it meets them). */
+function misses(r: ScenarioReport): string[] {
+  const missed: string[] = [];
+  if (r.success < SUCCESS_TARGET[r.scenario]) missed.push(`success below ${SUCCESS_TARGET[r.scenario] * 100}%`);
+  if (r.hopsP99 > Math.log2(r.nodes) / 2) missed.push(`hops p99 above ${(Math.log2(r.nodes) / 2).toFixed(2)}`);
+  return missed;
+}
+
 function row({ report: r, wallS }: Done): string {
-  return `| ${r.nodes} | ${r.scenario} | ${(r.success * 100).toFixed(1)}% | ${r.hopsP50} / ${r.hopsP99} | ${r.timeP50Ms} / ${r.timeP99Ms} ms | ${r.messagesPerLookup.toFixed(1)} | ${(r.topicSuccess * 100).toFixed(1)}% | ${r.contacts.toFixed(1)} | ${wallS.toFixed(0)} s |`;
+  const missed = misses(r);
+  return `| ${r.nodes} | ${r.scenario} | ${(r.success * 100).toFixed(1)}% | ${r.hopsP50} / ${r.hopsP99} | ${r.timeP50Ms} / ${r.timeP99Ms} ms | ${r.messagesPerLookup.toFixed(1)} | ${(r.topicSuccess * 100).toFixed(1)}% | ${r.contacts.toFixed(1)} | ${missed.length ? `missed: ${missed.join(', ')}` : 'met'} | ${wallS.toFixed(0)} s |`;
 }
 
 function runChild(job: Job): Promise<Done> {
@@ -57,8 +70,8 @@ async function main(): Promise<void> {
   const results: Array<Done | undefined> = jobs.map(() => undefined);
   const started = performance.now();
 
-  console.log('| nodes | scenario | lookup success | hops p50 / p99 | time p50 / p99 | messages / lookup | topic lookups complete | contacts / node | wall |');
-  console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+  console.log('| nodes | scenario | lookup success | hops p50 / p99 | time p50 / p99 | messages / lookup | topic lookups complete | contacts / node | targets | wall |');
+  console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
   let printed = 0;
   const flush = () => {
     while (printed < jobs.length && results[printed]) console.log(row(results[printed++]!));
@@ -73,6 +86,12 @@ async function main(): Promise<void> {
   };
   await Promise.all(Array.from({ length: Math.min(parallel, jobs.length) }, worker));
   console.log(`\n${jobs.length} scenarios in ${((performance.now() - started) / 1000).toFixed(0)} s wall, ${parallel} at a time.`);
+  // Below 1,000 nodes the targets are not the issue's: a small network is printed, never failed.
+  const failed = results.filter((done) => done!.report.nodes >= 1000 && misses(done!.report).length > 0);
+  if (failed.length > 0) {
+    console.error(`${failed.length} scenario(s) missed their targets`);
+    process.exitCode = 1;
+  }
 }
 
 const at = args.indexOf('--child');

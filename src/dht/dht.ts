@@ -70,8 +70,9 @@ export class Dht {
     this.id = id;
     this.#io = io;
     this.#seen = new SeenRequests(SEEN_LIMIT, SEEN_MS, () => io.now());
-    this.table = new RoutingTable(id, options);
     const { maxConnections, alpha, replication, lookupTimeoutMs, refreshMs, rate } = { ...DEFAULT_DHT, ...options };
+    // Contacts are links the node keeps: never more of them than links it may hold.
+    this.table = new RoutingTable(id, { ...options, maxContacts: Math.min(options.maxContacts ?? maxConnections, maxConnections) });
     // TokenBucket checks the settings (and throws a RangeError for a rate that is not positive).
     new TokenBucket(rate);
     this.#rate = { perMs: rate.perSecond / 1000, burst: rate.burst };
@@ -130,6 +131,11 @@ export class Dht {
     this.#members.connectFailed(peerId);
   }
 
+  /** The application started to use the link to `peerId` (see {@link DhtIo.inUse}): the peer is told, so both ends keep it. */
+  hold(peerId: string): void {
+    this.#members.hold(peerId);
+  }
+
   /** A connection closed. */
   linkDown(peerId: string): void {
     this.#rates.delete(peerId);
@@ -179,6 +185,8 @@ export class Dht {
         return this.#replicas.receive(message);
       case 'unneeded':
         return this.#members.unneeded(from);
+      case 'needed':
+        return this.#members.needed(from);
       case 'req':
         return this.#onRequest(from, message);
     }

@@ -53,6 +53,8 @@ export class Lookup {
   plausible = 0;
   #closest: { id: string; key: Uint8Array }[] = [];
   #closestResponder: Uint8Array | undefined;
+  /** A `find` answered by the node whose id is the target: nothing can be closer. */
+  #reached = false;
 
   /**
    * @param expectedPrefix bits a node closest to the target should share with it: the depth of our
@@ -128,12 +130,33 @@ export class Lookup {
     // The reply's path starts with us; the rest of it, then the responder, leads to what it reported.
     this.offer(reply.closest, reply.path.slice(1), reply.from);
     if (reply.outcome !== undefined) this.result.outcomes.push(reply.outcome);
-    if (commonPrefixLength(from, this.#targetKey) >= this.expectedPrefix - 3) this.plausible++;
+    if (this.#plausible(reply, from)) this.plausible++;
+    if (this.result.kind === 'find' && reply.from === this.result.target) this.#reached = true;
   }
 
-  /** Whether the lookup can end: every path answered, or two plausible answers agree on the closest node. */
+  /**
+   * Whether a reply settles the lookup. Only a node that ended its path counts: one that answered
+   * while forwarding (it lists a closer node first) answers sooner than the nodes further on, which
+   * may know the closest node. It must be about as close to the target as a network our size puts
+   * the closest node, and so must the next node it lists: an honest node there knows its
+   * neighbours, while one that answers with made-up contacts lists nodes from anywhere.
+   */
+  #plausible(reply: RouteReply, from: Uint8Array): boolean {
+    const near = this.expectedPrefix - 3;
+    if (reply.closest[0] !== reply.from || commonPrefixLength(from, this.#targetKey) < near) return false;
+    const next = reply.closest[1];
+    return next === undefined || commonPrefixLength(keyOf(next), this.#targetKey) >= near - 1;
+  }
+
+  /**
+   * Whether the lookup can end: every path answered, three plausible answers are in, or a `find`
+   * reached the node it looks for. A route to a node is what connecting through the overlay waits
+   * for; waiting for the other paths too cost every such connection 100 ms or more. A node on the
+   * path could forge that node's answer, but only to send the offer down a dead end, which the
+   * connect timeout reports: the offer and answer are signed end to end.
+   */
   get settled(): boolean {
-    return this.complete || this.plausible >= 3;
+    return this.complete || this.plausible >= 3 || this.#reached;
   }
 
   /** How long to wait for further paths once one plausible answer is in: as long as it took. */

@@ -7,6 +7,7 @@
  * @module
  */
 import { KEY_BITS, keyOf, keyInBucket } from './keyspace.js';
+import { LinkHolds } from './linkHolds.js';
 import { Links } from './links.js';
 import type { LookupResult } from './lookup.js';
 import type { DhtMessage } from './messages.js';
@@ -17,6 +18,7 @@ export interface MembershipIo {
   send(peerId: string, message: DhtMessage): void;
   connect(peerId: string, via: string[]): void;
   release(peerId: string): void;
+  inUse?(peerId: string): boolean;
   /** The node has no link left: ask the signaling server for peers to join through again. */
   bootstrap(): void;
   now(): number;
@@ -36,6 +38,12 @@ type Find = (target: string, done: (result: LookupResult) => void) => void;
 
 /** Refresh period while the node has not joined yet. */
 const JOIN_RETRY_MS = 5000;
+/**
+ * How long a new link is safe from being closed to keep within budget: its peer says `needed` in
+ * its first record if its application opened the link, and closing such a link would break the
+ * peer's connection. The record takes a round trip, or seconds on a host under heavy load.
+ */
+const TRIM_GRACE_MS = 5000;
 /** A bucket whose refreshes find nobody new waits up to 2^this refresh rounds between them. */
 const MAX_IDLE = 3;
 
@@ -51,8 +59,8 @@ export class Membership {
   /** Every open link, contact or not: queries route over all of them, the table only decides which to hold. */
   readonly links = new Links();
   readonly #connecting = new Set<string>();
-  /** Peers that said they do not hold us: their links close as soon as we do not hold them either. */
-  readonly #unneededBy = new Set<string>();
+  /** Who else holds each link: a link the peer does not hold closes as soon as we do not either. */
+  readonly #holds: LinkHolds;
   #joined = false;
   #selfLookupRunning = false;
   /** Per bucket: refreshes in a row that found nobody to connect to (up to {@link MAX_IDLE}). */
@@ -60,6 +68,7 @@ export class Membership {
   /** Refresh rounds since joining. */
   #rounds = 0;
   #stopTimer: (() => void) | undefined;
+  #trimTimer: (() => void) | undefined;
   #stopped = false;
   onJoined: () => void = () => {};
 
@@ -68,7 +77,9 @@ export class Membership {
     private readonly io: MembershipIo,
     private readonly options: MembershipOptions,
     private readonly find: Find,
-  ) {}
+  ) {
+    this.#holds = new LinkHolds(io.inUse && ((peerId) => io.inUse!(peerId)));
+  }
 
   get joined(): boolean {
     return this.#joined;
@@ -79,15 +90,44 @@ export class Membership {
    * for peers that fit our own table, so links other nodes hold cannot crowd out our contacts.
    */
   accepts(peerId: string, address?: string): boolean {
-    if (this.links.size < this.options.maxConnections - this.table.options.k) return true;
+    const links = this.#dhtLinks();
+    if (links < this.options.maxConnections - this.table.options.k) return true;
     const outcome = this.table.consider({ id: peerId, key: keyOf(peerId), address });
-    return outcome.added && (this.links.size < this.options.maxConnections || outcome.evicted !== undefined || this.#spareLink() !== undefined);
+    return outcome.added && (links < this.options.maxConnections || outcome.evicted !== undefined || this.#spareLink() !== undefined);
   }
 
-  /** A link we do not hold as a contact, which can go to make room for one we would. */
+  /** A link we do not hold as a contact and no application uses, which can go to make room for one we would. */
   #spareLink(): string | undefined {
-    for (const id of this.links.keys()) if (!this.table.has(id)) return id;
+    for (const id of this.links.keys()) if (!this.table.has(id) && !this.#holds.appHeld(id)) return id;
     return undefined;
+  }
+
+  /**
+   * Over budget: soon, closes links nobody holds, oldest first and as many as the excess, among
+   * those open for {@link TRIM_GRACE_MS}; checks again later if younger ones were spared.
+   */
+  #trimSoon(): void {
+    if (this.#trimTimer || this.#stopped) return;
+    this.#trimTimer = this.io.setTimer(TRIM_GRACE_MS, () => {
+      this.#trimTimer = undefined;
+      const now = this.io.now();
+      let excess = this.#dhtLinks() - this.options.maxConnections;
+      for (const id of [...this.links.keys()]) {
+        if (excess <= 0) return;
+        if (this.table.has(id) || this.#holds.appHeld(id)) continue;
+        if (this.#holds.age(id, now) < TRIM_GRACE_MS) return this.#trimSoon();
+        this.io.release(id);
+        excess--;
+      }
+    });
+  }
+
+  /** Links that count against the connection budget: those no application uses. */
+  #dhtLinks(): number {
+    if (!this.#holds.any) return this.links.size;
+    let count = 0;
+    for (const id of this.links.keys()) if (!this.#holds.appHeld(id)) count++;
+    return count;
   }
 
   /** Connects to `bootstrap`; the first call also starts the refresh timer. */
@@ -105,17 +145,15 @@ export class Membership {
     this.#connecting.delete(peerId);
     const contact: Contact = { id: peerId, key: keyOf(peerId), address };
     this.links.set(peerId, contact);
+    this.#holds.opened(peerId, this.io.now());
+    this.hold(peerId);
+    if (this.#dhtLinks() > this.options.maxConnections) this.#trimSoon();
     const outcome = this.table.add(contact);
     if (!outcome.added) {
       this.#unneed(peerId);
       return false;
     }
     if (outcome.evicted) this.#unneed(outcome.evicted.id);
-    // Over budget: a link only the other end holds goes first, else the contact just evicted.
-    if (this.links.size > this.options.maxConnections) {
-      const spare = this.#spareLink();
-      if (spare !== undefined) this.io.release(spare);
-    }
     if (!this.#joined && !this.#selfLookupRunning) this.#selfLookup();
     return true;
   }
@@ -130,26 +168,43 @@ export class Membership {
     if (contact) this.#idle[this.table.bucketOf(contact.key)] = 0;
     this.links.delete(peerId);
     this.#connecting.delete(peerId);
-    this.#unneededBy.delete(peerId);
+    this.#holds.closed(peerId);
     this.table.remove(peerId);
   }
 
-  /** The peer does not hold us as a contact. */
+  /** The peer does not hold the link. */
   unneeded(peerId: string): void {
     if (!this.links.has(peerId)) return;
-    this.#unneededBy.add(peerId);
+    this.#holds.peerUnneeded(peerId);
     if (!this.table.has(peerId)) this.io.release(peerId);
+  }
+
+  /** The peer's application uses the link: it stays open, and off the DHT's connection budget. */
+  needed(peerId: string): void {
+    if (!this.links.has(peerId)) return;
+    this.#holds.peerNeeded(peerId);
+  }
+
+  /**
+   * Tells the peer, once per link, when our application uses the link to it (now or from when it
+   * opens): the peer must not close it to make room for its own contacts, nor count it against its
+   * budget. Only the initiator's application knows why a connection was made.
+   */
+  hold(peerId: string): void {
+    if (this.links.has(peerId) && this.#holds.tellNeeded(peerId)) this.io.send(peerId, { t: 'needed' });
   }
 
   stop(): void {
     this.#stopped = true;
     this.#stopTimer?.();
+    this.#trimTimer?.();
   }
 
   #unneed(peerId: string): void {
     this.table.remove(peerId);
+    if (this.#holds.ours(peerId)) return;
     this.io.send(peerId, { t: 'unneeded' });
-    if (this.#unneededBy.has(peerId)) this.io.release(peerId);
+    if (this.#holds.unneededByPeer(peerId)) this.io.release(peerId);
   }
 
   /**

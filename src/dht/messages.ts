@@ -73,14 +73,24 @@ export interface Replicate {
 }
 
 /**
- * "I do not hold you as a contact": sent when a node refuses or evicts a peer it has a link to. A
- * link stays open while either end holds the other, so it closes once both have said this.
+ * "I do not hold this link": sent when a node refuses or evicts a peer it has a link to, unless its
+ * application uses the link. A link stays open while either end holds it, so it closes once both
+ * have said this (and neither said {@link Needed}).
  */
 export interface Unneeded {
   t: 'unneeded';
 }
 
-export type DhtMessage = RouteRequest | RouteReply | Replicate | Unneeded;
+/**
+ * "My application uses this link": sent once per link when the application starts using it (or as
+ * it opens); the peer keeps it open and off its DHT connection budget, and it retracts an earlier
+ * {@link Unneeded}.
+ */
+export interface Needed {
+  t: 'needed';
+}
+
+export type DhtMessage = RouteRequest | RouteReply | Replicate | Unneeded | Needed;
 
 const RID = /^[A-Za-z0-9_-]{22}$/;
 const KEY = /^[0-9a-f]{64}$/;
@@ -131,7 +141,7 @@ export function isDhtMessage(value: unknown): value is DhtMessage {
   if (typeof value !== 'object' || value === null) return false;
   const m = value as Record<string, unknown>;
   if (m.t === 'rep') return isReplicate(m);
-  if (m.t === 'unneeded') return true;
+  if (m.t === 'unneeded' || m.t === 'needed') return true;
   if (typeof m.rid !== 'string' || !RID.test(m.rid)) return false;
   return m.t === 'req' ? isRequest(m) : m.t === 'res' ? isReply(m) : false;
 }

@@ -18,6 +18,8 @@ export interface DhtIo {
   connect(peerId: string, via: string[]): void;
   /** Neither end needs the link to `peerId` for the DHT: the node closes it unless it carries other traffic. */
   release(peerId: string): void;
+  /** Whether the application uses the link to `peerId`: the DHT then never closes it, and tells the peer so (`needed`). */
+  inUse?(peerId: string): boolean;
   /** The node has no link left: ask the signaling server for peers to join through again. */
   bootstrap(): void;
   /** A signaling envelope routed through the overlay reached us from `origin`; `via` routes signals back. */

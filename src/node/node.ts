@@ -77,7 +77,7 @@ export class P2PNode {
     this.#dataPlane = new DataPlane({
       unread: options.unread,
       onDeliver: (from) => {
-        this.#appPeers.add(from);
+        this.#useLink(from);
         this.#book.bytesChanged();
       },
     });
@@ -86,7 +86,8 @@ export class P2PNode {
     if (settings) {
       const { k, maxConnections, alpha, replication } = settings;
       const release = (peerId: string): void => void (this.#appPeers.has(peerId) || this.#book.close(peerId, false));
-      this.#overlay = new Overlay({ nodeId: identity.nodeId, dataPlane: this.#dataPlane, envelopes, logger: this.#log, options: { k, maxConnections, alpha, replication }, release });
+      const inUse = (peerId: string): boolean => this.#appPeers.has(peerId);
+      this.#overlay = new Overlay({ nodeId: identity.nodeId, dataPlane: this.#dataPlane, envelopes, logger: this.#log, options: { k, maxConnections, alpha, replication }, release, inUse });
       this.#dht = new DhtApi(identity, this.#overlay, settings);
     }
     this.discover$ = this.#dht?.discover$ ?? throwError(() => dhtDisabled());
@@ -206,18 +207,24 @@ export class P2PNode {
    * `maxNegotiations` attempts negotiate at once; later ones wait in call order, and their timeouts
    * start when they do. Aborting `options.signal` abandons the attempt. On a connection that has
    * missed a heartbeat, or is recovering (an ICE restart), it waits until the peer is heard again and
-   * connected, or lost (then it connects anew).
+   * connected, or lost (then it connects anew). With the signaling server away and a DHT, the
+   * signals go through the overlay along a route a lookup found, and a timed-out attempt is tried
+   * once more along a fresh route.
    */
-  async connectToNode(nodeId: string, options?: ConnectOptions): Promise<void> {
+  connectToNode(nodeId: string, options?: ConnectOptions): Promise<void> {
+    return this.#connect(nodeId, options, false);
+  }
+
+  async #connect(nodeId: string, options: ConnectOptions | undefined, retried: boolean): Promise<void> {
     this.#assertRunning();
     assertNodeId(nodeId);
     assertConnectOptions(options);
     if (nodeId === this.nodeId) throw new P2PError('ERR_SELF_CONNECT', 'a node cannot connect to itself');
-    this.#appPeers.add(nodeId);
+    this.#useLink(nodeId);
     const state = this.#book.state(nodeId);
     if (state === RECONNECTING) this.#reconnector?.hurry(nodeId);
     if (state !== undefined && ESTABLISHED_STATES.has(state)) {
-      return (await alive(this.#book, this.#dataPlane, nodeId)) ? undefined : this.connectToNode(nodeId, options);
+      return (await alive(this.#book, this.#dataPlane, nodeId)) ? undefined : this.#connect(nodeId, options, retried);
     }
     // No signal can leave any more (no server, no overlay): fail now rather than at the offer timeout.
     if (!this.#overlay && this.#actor.getSnapshot().matches({ running: 'signalingFailed' })) throw signalingError(this.#actor.getSnapshot().context.signalingError);
@@ -225,15 +232,30 @@ export class P2PNode {
     if (state === undefined && this.#book.size >= this.#maxPeers) throw this.#tooManyPeers(this.#book.size);
     options?.signal?.throwIfAborted();
     // With the server away, signals go through the overlay: a lookup of the node finds a route to it.
-    if (state === undefined && this.#dht && !this.#actor.getSnapshot().matches({ running: 'online' })) {
-      const via = await this.#dht.routeTo(nodeId);
+    const overlaid = state === undefined && this.#dht !== undefined && !this.#actor.getSnapshot().matches({ running: 'online' });
+    if (overlaid) {
+      const via = await this.#dht!.routeTo(nodeId);
       if (via) this.#routes.set(nodeId, via);
       // The attempt may have started (or the peer connected) while the lookup ran: take it from there.
-      if (this.#book.state(nodeId) !== undefined) return this.connectToNode(nodeId, options);
+      if (this.#book.state(nodeId) !== undefined) return this.#connect(nodeId, options, retried);
     }
     const outcome = this.#book.outcome(nodeId, options?.signal);
     if (state === undefined) this.#book.enqueue(nodeId);
-    return outcome;
+    if (!overlaid || retried) return outcome;
+    // A link on the route may close while the offer or the answer is on it (links come and go as
+    // tables change): once, look the node up again and try a fresh route.
+    return outcome.catch((err: unknown) => {
+      if (!(err instanceof P2PError) || err.code !== 'ERR_CONNECT_TIMEOUT' || options?.signal?.aborted) throw err;
+      this.#routes.delete(nodeId);
+      return this.#connect(nodeId, options, true);
+    });
+  }
+
+  /** The application uses the link to `peerId`: the DHT keeps it open, and tells the peer it holds it. */
+  #useLink(peerId: string): void {
+    if (this.#appPeers.has(peerId)) return;
+    this.#appPeers.add(peerId);
+    this.#overlay?.dht.hold(peerId);
   }
 
   #tooManyPeers(count: number): P2PError {
@@ -259,7 +281,7 @@ export class P2PNode {
     assertNodeId(nodeId);
     assertMessage(data);
     assertSendOptions(options);
-    this.#appPeers.add(nodeId);
+    this.#useLink(nodeId);
     if (!this.#dataPlane.get(nodeId) && this.#book.state(nodeId) !== undefined) await this.#book.outcome(nodeId, undefined);
     const link = this.#dataPlane.get(nodeId);
     if (!link) throw new P2PError('ERR_NOT_CONNECTED', `not connected to ${nodeId.slice(0, 12)}…`);

@@ -39,6 +39,8 @@ export interface OverlayParts {
   options: DhtOptions;
   /** The DHT no longer needs the link to `peerId`: close it unless the application uses it. */
   release(peerId: string): void;
+  /** Whether the application uses the link to `peerId`. */
+  inUse(peerId: string): boolean;
 }
 
 /**
@@ -47,7 +49,7 @@ export interface OverlayParts {
  *
  * @example
  * ```ts
- * const overlay = new Overlay({ nodeId, dataPlane, envelopes, logger, options: {}, release: (id) => closeUnlessUsed(id) });
+ * const overlay = new Overlay({ nodeId, dataPlane, envelopes, logger, options: {}, release: (id) => closeUnlessUsed(id), inUse: (id) => used.has(id) });
  * overlay.dht.request('find-topic', topicKey('chat'), {}, (result) => console.log(result.topics));
  * ```
  */
@@ -61,6 +63,7 @@ export class Overlay {
       send: (peerId, message) => void parts.dataPlane.get(peerId)?.sendDht(encodeDhtMessage(message)),
       connect: (peerId, via) => this.#emit({ type: 'OVERLAY.CONNECT', peerId, via }),
       release: (peerId) => parts.release(peerId),
+      inUse: (peerId) => parts.inUse(peerId),
       bootstrap: () => this.#emit({ type: 'OVERLAY.BOOTSTRAP' }),
       signal: (origin, envelope, via) => this.#signal(origin, envelope, via),
       now: () => Date.now(),

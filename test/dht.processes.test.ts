@@ -1,0 +1,131 @@
+/**
+ * The DHT across processes: 24 real nodes in 4 processes (bench/dhtHost.ts) join through a real
+ * signaling server, the server stops, and then every node (a) looks a topic up and connects to
+ * every node announced under it, (b) connects to a node id it holds no link to, signaled through
+ * the overlay, and (c) puts a record and gets another node's. Connect and lookup times are printed
+ * (`dht processes:`) for the closing note and the README, never asserted.
+ */
+import { resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Child } from '../bench/child.js';
+import type { DhtHostConfig, DhtHostReady, DhtHostRequest, Timed } from '../bench/dhtHost.js';
+import { Harness } from './helpers.js';
+
+const HOSTS = 4;
+const PER_HOST = 6;
+const ANNOUNCERS = 6;
+const TOPIC = 'processes/room';
+/** Small tables, so that most pairs hold no link and their connections take real overlay routes. */
+const DHT = { k: 2, maxConnections: 6, minContacts: 2 };
+
+interface Node {
+  host: Child<DhtHostRequest, DhtHostReady>;
+  index: number;
+  id: string;
+}
+
+const harness = new Harness();
+const hosts: Array<Child<DhtHostRequest, DhtHostReady>> = [];
+const nodes: Node[] = [];
+const viaServer: number[] = [];
+
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+const summary = (values: number[]) => `median ${median(values).toFixed(0)} ms, max ${Math.max(...values).toFixed(0)} ms (n = ${values.length})`;
+
+function ask<T>(node: Node, request: Record<string, unknown> & { cmd: string }, timeoutMs = 30_000): Promise<T> {
+  return node.host.request<T>({ ...request, node: node.index } as never, timeoutMs);
+}
+
+const linked = (node: Node) => ask<string[]>(node, { cmd: 'linked' });
+
+/** The first node after `node` (cyclically) that it holds no link to. */
+async function unlinkedPeer(node: Node, skip = 1): Promise<Node | undefined> {
+  const links = new Set(await linked(node));
+  const at = nodes.indexOf(node);
+  for (let step = skip; step < nodes.length; step++) {
+    const other = nodes[(at + step) % nodes.length]!;
+    if (!links.has(other.id)) return other;
+  }
+  return undefined;
+}
+
+beforeAll(async () => {
+  const server = await harness.server();
+  const config: DhtHostConfig = { signalingUrl: server.url, nodes: PER_HOST, dht: DHT, deadlineMs: 170_000 };
+  for (let h = 0; h < HOSTS; h++) hosts.push(new Child<DhtHostRequest, DhtHostReady>(`dht host ${h}`, resolve('bench/dhtHost.ts'), config));
+  harness.defer(async () => void (await Promise.all(hosts.map((host) => host.stop()))));
+  const ready = await Promise.all(hosts.map((host) => host.ready));
+  // Interleaved across hosts, so that consecutive nodes sit in different processes.
+  for (let i = 0; i < PER_HOST; i++) for (let h = 0; h < HOSTS; h++) nodes.push({ host: hosts[h]!, index: i, id: ready[h]!.ids[i]! });
+  await Promise.all(hosts.map((host) => host.request({ cmd: 'ready', timeoutMs: 30_000 }, 35_000)));
+  // Through the server while it runs: a baseline for the overlay's connect times.
+  for (const node of nodes.slice(0, 6)) {
+    const peer = await unlinkedPeer(node, nodes.length / 2);
+    if (peer) viaServer.push((await ask<Timed<null>>(node, { cmd: 'connect', peerId: peer.id })).ms);
+  }
+  await server.close();
+}, 120_000);
+
+afterAll(() => harness.cleanup(), 60_000);
+
+describe(`the DHT across processes (${HOSTS * PER_HOST} nodes in ${HOSTS} processes, server stopped after they joined)`, () => {
+  it('(a) every node finds every node announced under a topic and connects to each', async () => {
+    const announcers = nodes.slice(0, ANNOUNCERS);
+    for (const node of announcers) await ask(node, { cmd: 'join', topic: TOPIC });
+    const lookups: number[] = [];
+    const connects: number[] = [];
+    // One node per process at a time: the processes run side by side, as machines would.
+    await Promise.all(
+      hosts.map(async (host) => {
+        for (const node of nodes.filter((n) => n.host === host)) {
+          const found = await ask<Timed<string[]>>(node, { cmd: 'lookup', topic: TOPIC });
+          lookups.push(found.ms);
+          const expected = announcers.filter((a) => a !== node).map((a) => a.id);
+          expect(new Set(found.value)).toEqual(new Set(expected));
+          const links = new Set(await linked(node));
+          for (const id of expected) {
+            // Also over a DHT link that is open already: the application's use keeps it open.
+            const { ms } = await ask<Timed<null>>(node, { cmd: 'connect', peerId: id });
+            if (!links.has(id)) connects.push(ms);
+          }
+          // DHT links come and go; the ones the application asked for stay.
+          const now = await linked(node);
+          for (const id of expected.filter((e) => !now.includes(e))) {
+            expect.fail(`${node.id.slice(0, 8)} lost its connection to ${id.slice(0, 8)}: ${JSON.stringify(await ask(node, { cmd: 'events', peerId: id }))}`);
+          }
+        }
+      }),
+    );
+    console.log(`dht processes: topic lookup ${summary(lookups)}; connects to announcers through the overlay ${summary(connects)}`);
+    expect(connects.length).toBeGreaterThan(0);
+  }, 120_000);
+
+  it('(b) every node connects to a node id it holds no link to, signaled through the overlay', async () => {
+    const viaOverlay: number[] = [];
+    await Promise.all(
+      hosts.map(async (host) => {
+        for (const node of nodes.filter((n) => n.host === host)) {
+          const peer = await unlinkedPeer(node, 7);
+          if (!peer) continue; // linked to all: nothing left to route
+          viaOverlay.push((await ask<Timed<null>>(node, { cmd: 'connect', peerId: peer.id })).ms);
+          if (!(await linked(node)).includes(peer.id)) {
+            expect.fail(`${node.id.slice(0, 8)} lost its connection to ${peer.id.slice(0, 8)}: ${JSON.stringify(await ask(node, { cmd: 'events', peerId: peer.id }))}`);
+          }
+        }
+      }),
+    );
+    expect(viaOverlay.length).toBeGreaterThanOrEqual(nodes.length / 2);
+    const ratio = median(viaOverlay) / median(viaServer);
+    console.log(`dht processes: connect through the server ${summary(viaServer)}; through the overlay ${summary(viaOverlay)}; overlay/server ${ratio.toFixed(2)}×`);
+  }, 120_000);
+
+  it('(c) every node puts a record and gets another node’s', async () => {
+    await Promise.all(nodes.map((node, i) => ask(node, { cmd: 'put', key: 'profile', value: `node ${i}`, seq: 1 })));
+    await Promise.all(
+      nodes.map(async (node, i) => {
+        const j = (i + 5) % nodes.length;
+        expect(await ask(node, { cmd: 'get', owner: nodes[j]!.id, key: 'profile' })).toEqual({ value: `node ${j}`, seq: 1 });
+      }),
+    );
+  }, 60_000);
+});
