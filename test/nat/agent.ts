@@ -9,7 +9,17 @@
 import { createHash, randomBytes, type Hash } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import pino from 'pino';
-import { createNode, type IceServer, type NodeOptions, type NodeTimeouts, type P2PNode, type PeerEvent, type PeerInfo } from '../../src/index.js';
+import {
+  createNode,
+  type DhtInfo,
+  type IceServer,
+  type NodeDhtOptions,
+  type NodeOptions,
+  type NodeTimeouts,
+  type P2PNode,
+  type PeerEvent,
+  type PeerInfo,
+} from '../../src/index.js';
 
 export interface StartRequest {
   signalingUrl: string;
@@ -19,6 +29,8 @@ export interface StartRequest {
   candidateTypes?: string[];
   /** Re-establish lost connections (`createNode`'s option); off by default. */
   reconnect?: NodeOptions['reconnect'];
+  /** Run the DHT (`createNode`'s option); `start` then also waits for it to join. Off by default. */
+  dht?: boolean | NodeDhtOptions;
 }
 
 /** What arrived from one peer. Binary messages are hashed in arrival order. */
@@ -53,6 +65,10 @@ export interface AgentApi {
   waitReceived: [{ from: string; binaryBytes: number; timeoutMs: number }, ReceivedSummary];
   events: [Record<string, never>, AgentEvent[]];
   disconnect: [{ peerId: string }, { ok: true }];
+  join: [{ topic: string }, { ok: true }];
+  lookup: [{ topic: string }, { ids: string[]; ms: number }];
+  /** Undefined (absent from the reply) when the node runs no DHT. */
+  dhtInfo: [Record<string, never>, DhtInfo | undefined];
   stop: [Record<string, never>, { ok: true }];
 }
 export type AgentCommand = keyof AgentApi;
@@ -80,7 +96,7 @@ function summary(inbox: Inbox | undefined): ReceivedSummary {
 }
 
 const handlers: { [K in AgentCommand]: (args: AgentApi[K][0]) => Promise<AgentApi[K][1]> } = {
-  async start({ signalingUrl, iceServers, timeouts, candidateTypes, reconnect }) {
+  async start({ signalingUrl, iceServers, timeouts, candidateTypes, reconnect, dht }) {
     if (node) throw Object.assign(new Error('already started'), { code: 'ERR_AGENT' });
     const level = process.env.P2P_AGENT_LOG;
     node = createNode({
@@ -88,6 +104,7 @@ const handlers: { [K in AgentCommand]: (args: AgentApi[K][0]) => Promise<AgentAp
       iceServers,
       timeouts,
       reconnect,
+      dht,
       candidateFilter: candidateTypes ? (c) => candidateTypes.includes(c.type) : undefined,
       logger: level ? pino({ level }, pino.destination(2)) : undefined,
     });
@@ -168,6 +185,21 @@ const handlers: { [K in AgentCommand]: (args: AgentApi[K][0]) => Promise<AgentAp
   async disconnect({ peerId }) {
     await started().disconnect(peerId);
     return { ok: true };
+  },
+
+  async join({ topic }) {
+    await started().join(topic);
+    return { ok: true };
+  },
+
+  async lookup({ topic }) {
+    const t0 = performance.now();
+    const ids = await started().lookup(topic);
+    return { ids, ms: Math.round(performance.now() - t0) };
+  },
+
+  async dhtInfo() {
+    return started().dhtInfo();
   },
 
   async stop() {

@@ -12,7 +12,7 @@
  */
 import { createInterface } from 'node:readline';
 import { join } from 'node:path';
-import type { PeerInfo } from '../../src/index.js';
+import type { DhtInfo, PeerInfo } from '../../src/index.js';
 import type { AgentApi, AgentCommand, AgentEvent, BulkResult, ReceivedSummary, StartRequest } from './agent.js';
 import { ROOT, type LabProcess, type Namespace, type NatLab } from './lab.js';
 
@@ -108,6 +108,21 @@ export class NatAgent {
 
   async disconnect(peerId: string): Promise<void> {
     await this.request('disconnect', { peerId });
+  }
+
+  /** Announces the node under `topic` in the DHT (started with `dht`), and keeps it announced. */
+  async join(topic: string): Promise<void> {
+    await this.request('join', { topic });
+  }
+
+  /** The node ids announced under `topic` (its own left out), and how long the lookup took. */
+  lookup(topic: string): Promise<{ ids: string[]; ms: number }> {
+    return this.request('lookup', { topic });
+  }
+
+  /** The node's `dhtInfo()`: the DHT's state, contacts, links and counters; undefined without `dht`. */
+  dhtInfo(): Promise<DhtInfo | undefined> {
+    return this.request('dhtInfo', {});
   }
 
   /** Stops the node and the agent; SIGKILLs it if that takes over `timeoutMs`. Safe on a dead agent. */

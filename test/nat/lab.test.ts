@@ -41,6 +41,11 @@ describe('NAT lab: cone router A, symmetric router B', () => {
     expect(new Set(probe.seenAs.map((a) => a.split(':')[0]))).toEqual(new Set([ADDR.routerAWan]));
   });
 
+  it('has no third LAN unless asked', () => {
+    expect(labNamespaces()).not.toContain(NS.routerC);
+    expect(labNamespaces()).not.toContain(NS.hostC);
+  });
+
   it('host A cannot reach host B’s private address', async () => {
     const probe = await lab.udpProbe(NS.hostA, ADDR.hostB, 7, { timeoutMs: 500 });
     expect(probe.received).toBe(0);
@@ -104,6 +109,38 @@ describe('NAT lab: 5% loss and 100 ms delay on router A', () => {
     expect(a.sent - a.received).toBeGreaterThanOrEqual(1); // P(no loss at 5%) = 0.95^200 ≈ 4e-5
     expect(a.sent - a.received).toBeLessThanOrEqual(25);
     expect(b.received).toBeGreaterThanOrEqual(198);
+  });
+
+  it('leaves nothing behind', async () => {
+    await lab.stop();
+    expect(labNamespaces()).toEqual([]);
+  });
+});
+
+describe('NAT lab: a third LAN, behind cone router C, on LAN A’s prefix', () => {
+  let lab: NatLab;
+
+  beforeAll(async () => {
+    requireLab();
+    lab = await NatLab.start({ natA: 'cone', natB: 'cone', lanC: 'cone' });
+    await lab.udpEcho(NS.inet, ADDR.server);
+    await lab.udpEcho(NS.hostA, ADDR.hostA);
+    await lab.udpEcho(NS.hostC, ADDR.hostC);
+  });
+
+  afterAll(() => lab?.stop());
+
+  it('host C reaches the internet, seen as router C’s public address', async () => {
+    const probe = await lab.udpProbe(NS.hostC, ADDR.server);
+    expect(probe.received).toBe(probe.sent);
+    expect(new Set(probe.seenAs.map((a) => a.split(':')[0]))).toEqual(new Set([ADDR.routerCWan]));
+  });
+
+  it('hosts A and C cannot reach each other’s private address, though it lies in their own prefix', async () => {
+    const quiet = { timeoutMs: 500 };
+    const [fromC, fromA] = await Promise.all([lab.udpProbe(NS.hostC, ADDR.hostA, 7, quiet), lab.udpProbe(NS.hostA, ADDR.hostC, 7, quiet)]);
+    expect(fromC.received).toBe(0);
+    expect(fromA.received).toBe(0);
   });
 
   it('leaves nothing behind', async () => {

@@ -5,6 +5,7 @@
  * ```
  * p2pl-ha  192.0.2.10    ── p2pl-ra (lan 192.0.2.1,    wan 203.0.113.2) ──┐
  * p2pl-hb  198.51.100.10 ── p2pl-rb (lan 198.51.100.1, wan 203.0.113.3) ──┤ bridge in p2pl-inet,
+ * p2pl-hc  192.0.2.30    ── p2pl-rc (lan 192.0.2.1,    wan 203.0.113.4) ──┤ (LAN C: only with `lanC`)
  * p2pl-pub 203.0.113.20 (public, no NAT) ──────────────────────────────────┤ 203.0.113.10 and .11:
  * p2pl-void 203.0.113.254: everyone's default route; drops all, silently ──┘ signaling :8080, coturn :3478
  * ```
@@ -29,7 +30,7 @@ import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { isProcessAlive } from '../../src/cli/identityLease.js';
 import type { IceServer } from '../../src/index.js';
 import { turnCredentials } from '../../src/server/turnCredentials.js';
-import { ADDR, INET, NS, PRELUDE, VOID, host, router, routerLinks, type Namespace, type NatKind } from './topology.js';
+import { ADDR, INET, INET_LAN_C, NS, PRELUDE, VOID, host, router, routerLinks, type Namespace, type NatKind } from './topology.js';
 
 export { ADDR, NS, type Namespace, type NatKind } from './topology.js';
 
@@ -46,6 +47,8 @@ export interface Impairment {
 export interface NatLabOptions {
   natA: NatKind;
   natB: NatKind;
+  /** A third LAN (router C, host C) behind this kind of NAT; without it the lab has two, as most scenarios need. */
+  lanC?: NatKind;
   impair?: Impairment;
 }
 
@@ -371,13 +374,17 @@ export class NatLab {
   }
 
   async #build(): Promise<void> {
-    const all = Object.values(NS);
+    const { natA, natB, lanC } = this.options;
+    const all = Object.values(NS).filter((ns) => lanC || (ns !== NS.routerC && ns !== NS.hostC));
     for (const ns of all) await run('ip', ['netns', 'add', ns]);
     // IPv6 off before any link exists, so no interface ever gets an address.
     await Promise.all(all.map((ns) => this.#sh(ns, PRELUDE)));
-    await this.#sh(NS.inet, INET);
-    await Promise.all([this.#sh(NS.routerA, routerLinks(NS.hostA)), this.#sh(NS.routerB, routerLinks(NS.hostB))]);
-    const { natA, natB } = this.options;
+    await this.#sh(NS.inet, lanC ? INET + INET_LAN_C : INET);
+    await Promise.all([
+      this.#sh(NS.routerA, routerLinks(NS.hostA)),
+      this.#sh(NS.routerB, routerLinks(NS.hostB)),
+      ...(lanC ? [this.#sh(NS.routerC, routerLinks(NS.hostC))] : []),
+    ]);
     await Promise.all([
       this.#sh(NS.void, VOID),
       this.#sh(NS.pub, host(ADDR.pub, 24, ADDR.void)),
@@ -385,6 +392,7 @@ export class NatLab {
       this.#sh(NS.hostB, host(ADDR.hostB, 24, ADDR.routerBLan)),
       this.#sh(NS.routerA, router(ADDR.routerAWan, ADDR.routerALan, natA)),
       this.#sh(NS.routerB, router(ADDR.routerBWan, ADDR.routerBLan, natB)),
+      ...(lanC ? [this.#sh(NS.hostC, host(ADDR.hostC, 24, ADDR.routerCLan)), this.#sh(NS.routerC, router(ADDR.routerCWan, ADDR.routerCLan, lanC))] : []),
     ]);
     if (this.options.impair) await this.#impair(this.options.impair);
   }

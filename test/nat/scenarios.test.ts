@@ -319,6 +319,76 @@ describe('across NATs, in a lab of network namespaces', () => {
     });
   }, 120_000);
 
+  it('12. three LANs: nodes join the DHT through the server, the server dies, and nodes in different LANs find each other by topic and connect directly through overlay signaling', async () => {
+    // coturn stays: it is the STUN server (a public one, in real life) that gives each node its srflx
+    // candidate. Only the signaling server dies. No node runs on the public host: every overlay hop,
+    // B included, is behind a NAT, as in a network of home machines.
+    const { lab, signaling, turn } = await servers({ natA: 'cone', natB: 'cone', lanC: 'cone' });
+    const agents = await Promise.all([NS.hostA, NS.hostB, NS.hostC].map((ns) => NatAgent.spawn(lab, ns)));
+    const [a, b, c] = agents as [NatAgent, NatAgent, NatAgent];
+    // The server introduces every DHT node to every later one, and a DHT node links to all it is
+    // introduced to; no DHT setting stops that deterministically (a link stays while either end's
+    // table holds the other, and which contact a small bucket holds depends on the random ids). So A
+    // and C are kept apart while the server lives: router A drops UDP between them, and whatever
+    // attempt the DHT makes fails ICE. Nothing else is blocked (signaling and STUN go to 203.0.113.10).
+    const apart = (action: '-I' | '-D') =>
+      Promise.all(['-s', '-d'].map((side) => lab.exec(NS.routerA, 'iptables', [action, 'FORWARD', ...(action === '-I' ? ['1'] : []), '-p', 'udp', side, ADDR.routerCWan, '-j', 'DROP'])));
+    await apart('-I');
+    // Three nodes hold at most two contacts each: with the default minContacts (4) they would stay `degraded`.
+    const request: StartRequest = { signalingUrl: signaling.url, iceServers: [{ urls: turn.stunUrls }], timeouts: { ice: ICE_TIMEOUT_MS }, dht: { minContacts: 1 } };
+    // One at a time, as a network grows: each node joins through those the server introduces.
+    for (const agent of agents) await agent.start(request);
+    await waitFor(async () => (await Promise.all(agents.map((x) => x.dhtInfo()))).every((info) => info?.state === 'ready'), 30_000);
+    await connectedPeer(b, a.nodeId);
+    await connectedPeer(b, c.nodeId);
+    await lab.kill(signaling);
+    const killedAt = Date.now();
+    const connectedTo = async (x: NatAgent, y: NatAgent) => (await x.events()).filter((e) => e.event.type === 'connected' && e.event.id === y.nodeId);
+    expect(await connectedTo(a, c)).toEqual([]);
+    expect(await connectedTo(c, a)).toEqual([]);
+    // Every node has noticed the server is gone, so new sessions go through the overlay.
+    const offline = async (x: NatAgent) => (await x.events()).some((e) => e.at >= killedAt && e.event.type === 'signaling');
+    await waitFor(async () => (await Promise.all(agents.map(offline))).every(Boolean));
+    // An attempt the server signaled may still be checking, and would connect once the path is back:
+    // the path opens only when no attempt is left, so whatever links A and C now was signaled through the overlay.
+    const knows = async (x: NatAgent, y: NatAgent) => (await x.peers()).some((p) => p.id === y.nodeId);
+    await waitFor(async () => !(await knows(a, c)) && !(await knows(c, a)), 30_000);
+    await apart('-D');
+
+    const topic = 'lab/room';
+    await Promise.all(agents.map((x) => x.join(topic)));
+    const lookupMs: number[] = [];
+    for (const x of agents) {
+      const { ids, ms } = await x.lookup(topic);
+      expect(ids.sort()).toEqual(agents.filter((y) => y !== x).map((y) => y.nodeId).sort());
+      lookupMs.push(ms);
+    }
+    // Pairs not linked yet connect: A ↔ C, unless the DHT linked them meanwhile (through the overlay
+    // too: it learns contacts from the lookups it forwards).
+    const overlayConnectMs: Record<string, number> = {};
+    for (const [x, y] of [[a, b], [a, c], [b, c]] as const) {
+      if ((await x.peers()).some((p) => p.id === y.nodeId && p.state === 'connected')) continue;
+      const outcome = await x.connect(y.nodeId);
+      if (!outcome.ok) throw new Error(`${x.ns} → ${y.ns}: ${outcome.error.code}: ${outcome.error.message}`);
+      overlayConnectMs[`${x.ns} → ${y.ns}`] = outcome.ms;
+    }
+    // A ↔ C: direct between the two NAT routers, both ways, and data flows both ways.
+    const [fromA, fromC] = [await connectedPeer(a, c.nodeId), await connectedPeer(c, a.nodeId)];
+    expect((await connectedTo(a, c))[0]!.at).toBeGreaterThan(killedAt);
+    expect([fromA.route, fromC.route]).toEqual(['srflx', 'srflx']);
+    expect(fromA.remoteAddress).toMatch(at(ADDR.routerCWan));
+    expect(fromC.remoteAddress).toMatch(at(ADDR.routerAWan));
+    await a.send(c.nodeId, 'from LAN A, signaled through B');
+    await c.send(a.nodeId, 'from LAN C, back');
+    await waitFor(async () => (await c.received())[a.nodeId]?.texts.includes('from LAN A, signaled through B') === true);
+    await waitFor(async () => (await a.received())[c.nodeId]?.texts.includes('from LAN C, back') === true);
+    report('three LANs, cone NATs, DHT; signaling server killed, A ↔ C signaled through the overlay', {
+      routes: [fromA.route, fromC.route],
+      lookupMs,
+      overlayConnectMs,
+    });
+  });
+
   it('6. the README two-terminal CLI flow, each node in its own LAN', async () => {
     const { lab, signaling, turn } = await servers({ natA: 'cone', natB: 'cone' });
     const dir = mkdtempSync(join(tmpdir(), 'p2pl-cli-'));

@@ -11,6 +11,9 @@ export const NS = {
   routerB: 'p2pl-rb',
   hostA: 'p2pl-ha',
   hostB: 'p2pl-hb',
+  /** The third LAN, built only on request (`NatLabOptions.lanC`). */
+  routerC: 'p2pl-rc',
+  hostC: 'p2pl-hc',
   pub: 'p2pl-pub',
 } as const;
 export type Namespace = (typeof NS)[keyof typeof NS];
@@ -22,10 +25,19 @@ export const ADDR = {
   server2: '203.0.113.11',
   routerAWan: '203.0.113.2',
   routerBWan: '203.0.113.3',
+  routerCWan: '203.0.113.4',
   routerALan: '192.0.2.1',
   routerBLan: '198.51.100.1',
+  /**
+   * LAN C reuses LAN A's prefix, each in its own namespace, as real homes all use 192.168.1.0/24:
+   * NAT makes that legal, and it is the case overlay signaling must survive (a host candidate of A
+   * names an address that is on-link in LAN C). Host C's own address differs from host A's, so such
+   * a candidate reaches nobody (unanswered ARP) rather than host C itself.
+   */
+  routerCLan: '192.0.2.1',
   hostA: '192.0.2.10',
   hostB: '198.51.100.10',
+  hostC: '192.0.2.30',
   pub: '203.0.113.20',
   void: '203.0.113.254',
 } as const;
@@ -52,6 +64,11 @@ ip link set br0 up
 ip addr add ${ADDR.server}/24 dev br0
 ip addr add ${ADDR.server2}/24 dev br0
 ip route add default via ${ADDR.void}`;
+
+/** Router C's port on the internet bridge, added to {@link INET} when the lab has a third LAN. */
+export const INET_LAN_C = `
+ip link add rc type veth peer name wan netns ${NS.routerC}
+ip link set rc master br0 up`;
 
 export const routerLinks = (lanHost: string): string => `ip link add lan type veth peer name eth0 netns ${lanHost}`;
 
