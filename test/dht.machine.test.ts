@@ -27,28 +27,38 @@ function harness() {
   return {
     toOverlay,
     toSupervisor,
-    state: () => dht().getSnapshot().value as string,
+    /** The state as a dotted path: `ready.idle`. */
+    state: () => {
+      const value = dht().getSnapshot().value as string | Record<string, string>;
+      return typeof value === 'string' ? value : Object.entries(value).map(([k, v]) => `${k}.${v}`)[0];
+    },
     fromOverlay: (event: OverlayEvent) => overlaySend!(event),
     command: (command: OverlayCommand) => actor.send({ type: 'FORWARD', command } as never),
   };
 }
 
 describe('the DHT machine', () => {
-  it('is joining until the overlay joined, then ready, and degraded while it holds too few contacts', () => {
+  it('is joining until the overlay joined, then ready (refreshing while a round runs), and degraded while it holds too few contacts', () => {
     const h = harness();
     expect(h.state()).toBe('joining');
     h.fromOverlay({ type: 'OVERLAY.LINKS', contacts: 1, links: 1 });
     expect(h.state()).toBe('joining');
     h.fromOverlay({ type: 'OVERLAY.JOINED' });
-    expect(h.state()).toBe('ready');
+    expect(h.state()).toBe('ready.idle');
     h.fromOverlay({ type: 'OVERLAY.LINKS', contacts: 3, links: 5 });
-    expect(h.state()).toBe('ready');
+    expect(h.state()).toBe('ready.idle');
+    h.fromOverlay({ type: 'OVERLAY.REFRESHING' });
+    expect(h.state()).toBe('ready.refreshing');
+    h.fromOverlay({ type: 'OVERLAY.REFRESHED' });
+    expect(h.state()).toBe('ready.idle');
+    h.fromOverlay({ type: 'OVERLAY.REFRESHING' });
     h.fromOverlay({ type: 'OVERLAY.LINKS', contacts: 1, links: 2 });
     expect(h.state()).toBe('degraded');
+    h.fromOverlay({ type: 'OVERLAY.REFRESHED' }); // the round that was running when it degraded
     h.fromOverlay({ type: 'OVERLAY.LINKS', contacts: 1, links: 4 });
     expect(h.state()).toBe('degraded');
     h.fromOverlay({ type: 'OVERLAY.LINKS', contacts: 2, links: 4 });
-    expect(h.state()).toBe('ready');
+    expect(h.state()).toBe('ready.idle');
   });
 
   it("passes the overlay's requests and signals up, and the supervisor's commands down", () => {
@@ -77,6 +87,8 @@ describe('the DHT machine', () => {
         for (const event of [
           { type: 'OVERLAY.LINKS', contacts: 1, links: 1 },
           { type: 'OVERLAY.JOINED' },
+          { type: 'OVERLAY.REFRESHING' },
+          { type: 'OVERLAY.REFRESHED' },
           { type: 'OVERLAY.LINKS', contacts: 0, links: 0 },
           { type: 'OVERLAY.LINKS', contacts: 5, links: 5 },
           { type: 'OVERLAY.CONNECT', peerId: 'a', via: [] },

@@ -99,7 +99,7 @@ export function dhtSummary(node: P2PNode): string[] {
   const rate = now > last.at ? ((info.lookups - last.lookups) * 1000) / (now - last.at) : 0;
   const { topics, announcements, mutable } = info.stored;
   return [
-    `dht: ${info.state}, ${info.contacts} contacts, ${info.links} connections`,
+    `dht: ${info.state}${info.refreshing ? ' (refreshing)' : ''}, ${info.contacts} contacts, ${info.links} connections`,
     `buckets: ${info.buckets.map((b) => `${b.index}:${b.contacts}`).join(' ') || 'none'}`,
     `lookups: ${info.lookups} (${rate.toFixed(1)}/s), requests handled ${info.requests}, forwarded ${info.forwarded}`,
     `stored for others: ${announcements} announcements under ${topics} topics, ${mutable} records`,

@@ -102,6 +102,11 @@ export class Dht {
     this.#members.onJoined = callback;
   }
 
+  /** Called as each refresh round (every `refreshMs`, once joined) starts and ends. */
+  set onRefresh(callback: (running: boolean) => void) {
+    this.#members.onRefresh = callback;
+  }
+
   get joined(): boolean {
     return this.#members.joined;
   }

@@ -6,7 +6,8 @@
  *
  * @module
  */
-import { KEY_BITS, keyOf, keyInBucket } from './keyspace.js';
+import { BucketRefresh } from './bucketRefresh.js';
+import { keyOf } from './keyspace.js';
 import { LinkHolds } from './linkHolds.js';
 import { Links } from './links.js';
 import type { LookupResult } from './lookup.js';
@@ -44,8 +45,6 @@ const JOIN_RETRY_MS = 5000;
  * peer's connection. The record takes a round trip, or seconds on a host under heavy load.
  */
 const TRIM_GRACE_MS = 5000;
-/** A bucket whose refreshes find nobody new waits up to 2^this refresh rounds between them. */
-const MAX_IDLE = 3;
 
 /**
  * @example
@@ -63,14 +62,13 @@ export class Membership {
   readonly #holds: LinkHolds;
   #joined = false;
   #selfLookupRunning = false;
-  /** Per bucket: refreshes in a row that found nobody to connect to (up to {@link MAX_IDLE}). */
-  readonly #idle = new Uint8Array(KEY_BITS);
-  /** Refresh rounds since joining. */
-  #rounds = 0;
+  readonly #buckets: BucketRefresh;
   #stopTimer: (() => void) | undefined;
   #trimTimer: (() => void) | undefined;
   #stopped = false;
   onJoined: () => void = () => {};
+  /** A refresh round started (true) or its last lookup ended (false). */
+  onRefresh: (running: boolean) => void = () => {};
 
   constructor(
     private readonly table: RoutingTable,
@@ -79,6 +77,7 @@ export class Membership {
     private readonly find: Find,
   ) {
     this.#holds = new LinkHolds(io.inUse && ((peerId) => io.inUse!(peerId)));
+    this.#buckets = new BucketRefresh(table);
   }
 
   get joined(): boolean {
@@ -165,7 +164,7 @@ export class Membership {
   linkDown(peerId: string): void {
     // A bucket that lost a contact may find a new one again: refresh it next round.
     const contact = this.table.get(peerId);
-    if (contact) this.#idle[this.table.bucketOf(contact.key)] = 0;
+    if (contact) this.#buckets.lost(this.table.bucketOf(contact.key));
     this.links.delete(peerId);
     this.#connecting.delete(peerId);
     this.#holds.closed(peerId);
@@ -247,30 +246,36 @@ export class Membership {
       this.#connectTo(result);
       if (result.replies === 0 || this.#joined) return;
       this.#joined = true;
-      this.#refreshBuckets();
+      this.#refreshBuckets(this.find);
       this.onJoined();
     });
   }
 
-  /**
-   * Looks up a random key in every bucket that has room, down to the deepest one in use. A bucket
-   * whose last refreshes found nobody to connect to waits 2, 4, then 8 rounds before the next: a
-   * deep bucket holds every node there is in its part of the keyspace, and the self-lookup of
-   * every round finds newcomers near us anyway. Refreshed every round, such buckets cost a large
-   * network most of its upkeep traffic and found nothing.
-   */
-  #refreshBuckets(): void {
-    this.#rounds++;
-    for (let index = 0; index <= this.table.depth; index++) {
-      const idle = this.#idle[index]!;
-      if (idle > 0 && this.#rounds % (1 << idle) !== 0) continue;
-      const key = Buffer.from(keyInBucket(this.table.selfKey, index, this.io.random(32))).toString('hex');
-      // A full table takes a contact for a thin bucket only by evicting one from a much fuller bucket.
-      if (!this.table.consider({ id: key, key: keyOf(key) }).added) continue;
-      this.find(key, (result) => {
-        this.#idle[index] = this.#connectTo(result) > 0 ? 0 : Math.min(this.#idle[index]! + 1, MAX_IDLE);
-      });
+  /** Looks up a key in each bucket due for it (see {@link BucketRefresh}). */
+  #refreshBuckets(find: Find): void {
+    for (const { index, key } of this.#buckets.round(() => this.io.random(32))) {
+      find(key, (result) => this.#buckets.found(index, this.#connectTo(result)));
     }
+  }
+
+  /** One refresh round: our own id and the buckets with room, looked up side by side. */
+  #refresh(): void {
+    // One count for the round itself, so that lookups that end at once cannot end it early.
+    let running = 1;
+    const done = (): void => {
+      if (--running === 0) this.onRefresh(false);
+    };
+    const find: Find = (target, then) => {
+      running++;
+      this.find(target, (result) => {
+        then(result);
+        done();
+      });
+    };
+    this.onRefresh(true);
+    find(this.table.selfId, (result) => this.#connectTo(result));
+    this.#refreshBuckets(find);
+    done();
   }
 
   #schedule(): void {
@@ -280,10 +285,7 @@ export class Membership {
       if (this.links.size === 0) this.io.bootstrap();
       else if (!this.#joined) {
         if (!this.#selfLookupRunning) this.#selfLookup();
-      } else {
-        this.find(this.table.selfId, (result) => this.#connectTo(result));
-        this.#refreshBuckets();
-      }
+      } else this.#refresh();
       this.#schedule();
     });
   }

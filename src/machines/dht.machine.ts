@@ -1,7 +1,7 @@
 /**
  * The DHT's lifecycle under the node supervisor: `joining` until the node has looked itself up
  * through the peers the server introduced, then `ready`, or `degraded` while it holds fewer contacts
- * than lookups need. The engine runs in the overlay actor; this machine relays between it and the
+ * than lookups need. Ready, it is `refreshing` while a refresh round's lookups run. The engine runs in the overlay actor; this machine relays between it and the
  * supervisor, and is what the inspector and `transitions$` show of the DHT.
  */
 import { assign, sendParent, sendTo, setup } from 'xstate';
@@ -64,6 +64,11 @@ export const dhtMachine = setup({
     },
     ready: {
       on: { 'OVERLAY.LINKS': { guard: 'tooFewContacts', target: 'degraded', actions: 'countLinks' } },
+      initial: 'idle',
+      states: {
+        idle: { on: { 'OVERLAY.REFRESHING': 'refreshing' } },
+        refreshing: { on: { 'OVERLAY.REFRESHED': 'idle' } },
+      },
     },
     degraded: {
       on: { 'OVERLAY.LINKS': { guard: 'enoughContacts', target: 'ready', actions: 'countLinks' } },

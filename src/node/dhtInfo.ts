@@ -6,6 +6,8 @@ import type { Overlay } from '../services/overlay.js';
 export interface DhtInfo {
   /** The DHT machine's state: `joining`, `ready` or `degraded`. */
   state: string;
+  /** Whether a refresh round (`ready.refreshing`) is running. */
+  refreshing: boolean;
   /** Nodes in the routing table. */
   contacts: number;
   /** Open links, contacts or not. */
@@ -26,7 +28,8 @@ export interface DhtInfo {
 export function dhtInfo(overlay: Overlay, ref: ActorRefFrom<typeof dhtMachine> | undefined, topics: string[]): DhtInfo {
   const { dht } = overlay;
   return {
-    state: ref ? String(ref.getSnapshot().value) : 'stopped',
+    state: ref ? topState(ref.getSnapshot().value) : 'stopped',
+    refreshing: ref?.getSnapshot().matches({ ready: 'refreshing' }) ?? false,
     contacts: dht.table.size,
     links: dht.links,
     buckets: dht.table.buckets(),
@@ -36,4 +39,9 @@ export function dhtInfo(overlay: Overlay, ref: ActorRefFrom<typeof dhtMachine> |
     stored: dht.store.size(),
     topics,
   };
+}
+
+/** The top-level state of a state value (`{ ready: 'idle' }` is `ready`). */
+function topState(value: string | Record<string, unknown>): string {
+  return typeof value === 'string' ? value : Object.keys(value)[0]!;
 }

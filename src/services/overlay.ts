@@ -15,6 +15,9 @@ import type { Envelopes, SignalData, VerifiedSignal } from '../wire/envelope.js'
 /** What the overlay tells the machine that runs it. */
 export type OverlayEvent =
   | { type: 'OVERLAY.JOINED' }
+  /** A refresh round (lookups of our own id and of buckets with room) started, or ended. */
+  | { type: 'OVERLAY.REFRESHING' }
+  | { type: 'OVERLAY.REFRESHED' }
   /** The links or contacts changed. */
   | { type: 'OVERLAY.LINKS'; contacts: number; links: number }
   /** The DHT wants a connection, signaled through the overlay along `via`. */
@@ -72,6 +75,7 @@ export class Overlay {
     };
     this.dht = new Dht(parts.nodeId, io, parts.options);
     this.dht.onJoined = () => this.#emit({ type: 'OVERLAY.JOINED' });
+    this.dht.onRefresh = (running) => this.#emit({ type: running ? 'OVERLAY.REFRESHING' : 'OVERLAY.REFRESHED' });
   }
 
   /** Routes the events of the engine to `sink` and the data plane's links to the engine, until the returned function runs. */
