@@ -1,6 +1,8 @@
 import { createCipheriv, createHash } from 'node:crypto';
 import { describe, it, expect, vi } from 'vitest';
-import { FLAG_RECEIPT, FLAG_TEXT, HEADER_SIZE, RecordReader, RecordType, encodeHeader, type RecordHeader } from '../src/data/framing.js';
+import { readFileSync } from 'node:fs';
+import { FEATURE_PARTS, FLAG_RECEIPT, FLAG_TEXT, HEADER_SIZE, PART_SIZE, RecordReader, RecordType, encodeHeader, type RecordHeader } from '../src/data/framing.js';
+import { splitMessage } from '../src/data/parts.js';
 import { PeerLink, type EndResult, type LinkHooks, type RawChannel } from '../src/data/link.js';
 import type { LinkOptions } from '../src/data/linkOptions.js';
 import { P2PError } from '../src/errors.js';
@@ -713,5 +715,156 @@ describe('PeerLink delivery receipts', () => {
     const waiting = sender.send('x', { receipt: true });
     sender.close();
     await expect(waiting).rejects.toMatchObject({ code: 'ERR_PEER_CLOSED' });
+  });
+});
+
+describe('PeerLink message parts (both ends run a DHT)', () => {
+  /** A duplex pair whose ends both run a DHT, recording what each end's DHT handler got and what crossed a→b. */
+  async function dhtPair(options: LinkOptions = {}, dht = { a: true, b: true }) {
+    const pair = duplex(options);
+    const dhtAtB: string[] = [];
+    const crossed: Array<{ type: number; flags: number; length: number }> = [];
+    const watch = new RecordReader(
+      (header) => (crossed.push({ ...header }), false),
+      () => {},
+    );
+    const deliverToB = pair.ab.deliver;
+    pair.ab.deliver = (chunk) => {
+      watch.push(chunk);
+      deliverToB(chunk);
+    };
+    if (dht.a) pair.a.onDht = () => {};
+    if (dht.b) pair.b.onDht = (payload) => dhtAtB.push(Buffer.from(payload).toString());
+    // Each end's features record crosses before the test sends anything.
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    return { ...pair, dhtAtB, crossed };
+  }
+
+  it('sends a long message as 64 KiB parts and a final record, and delivers it whole', async () => {
+    const { a, inboxB, crossed } = await dhtPair();
+    const message = keystream(1, MiB + 123);
+    await a.send(message);
+    await inboxB.until(1);
+    expect(Buffer.from(inboxB.messages[0] as Uint8Array).equals(message)).toBe(true);
+    const records = crossed.filter((r) => r.type === RecordType.Part || r.type === RecordType.Message);
+    expect(records.map((r) => r.type)).toEqual([...Array(16).fill(RecordType.Part), RecordType.Message]);
+    expect(records.slice(0, 16).every((r) => r.length === PART_SIZE && r.flags === 0)).toBe(true);
+    expect(records.at(-1)!.length).toBe(123);
+    expect(crossed[0]!.type).toBe(RecordType.Features);
+  });
+
+  it('lets a DHT record queued after a long message started overtake the rest of it', async () => {
+    const highWaterMark = MiB;
+    const { a, inboxB, dhtAtB, crossed } = await dhtPair({ highWaterMark });
+    const sent = a.send(keystream(2, 16 * MiB));
+    // The first chunks have left: the message has started, and what the channel holds stays ahead.
+    expect(a.sendDht(Buffer.from('lookup'))).toBe(true);
+    await sent;
+    await inboxB.until(1);
+    expect(dhtAtB).toEqual(['lookup']);
+    const dhtAt = crossed.findIndex((r) => r.type === RecordType.Dht);
+    const lastAt = crossed.findIndex((r) => r.type === RecordType.Message);
+    expect(dhtAt).toBeGreaterThan(0);
+    expect(dhtAt).toBeLessThan(lastAt);
+    // Ahead of it: what the channel held (up to the high-water mark) and the part being packed.
+    expect(crossed.slice(0, dhtAt).filter((r) => r.type === RecordType.Part).length).toBeLessThanOrEqual(highWaterMark / PART_SIZE + 1);
+  });
+
+  it('keeps DHT records queued ahead in the order they were queued', async () => {
+    const { a, dhtAtB } = await dhtPair();
+    void a.send(keystream(3, MiB));
+    for (const text of ['offer', 'candidate 1', 'candidate 2']) a.sendDht(Buffer.from(text));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(dhtAtB).toEqual(['offer', 'candidate 1', 'candidate 2']);
+  });
+
+  it('sends one record, as ever, unless both ends run a DHT', async () => {
+    for (const dht of [
+      { a: true, b: false },
+      { a: false, b: true },
+    ]) {
+      const { a, inboxB, crossed } = await dhtPair({}, dht);
+      await a.send(keystream(4, MiB));
+      await inboxB.until(1);
+      expect(crossed.filter((r) => r.type !== RecordType.Features && r.type !== RecordType.Dht)).toEqual([{ type: RecordType.Message, flags: 0, length: MiB }]);
+    }
+  });
+
+  it('reassembles text split inside a character, and answers receipts for the whole message', async () => {
+    const { a, inboxB } = await dhtPair();
+    const text = '€'.repeat(50_000); // 150,000 bytes: parts end inside a 3-byte character
+    await a.send(text, { receipt: true });
+    await inboxB.until(1);
+    expect(inboxB.messages[0]).toBe(text);
+  });
+
+  it('refuses a message whose parts pass the receiver’s limit, skips the rest and keeps its place', async () => {
+    const { a, inboxB } = await dhtPair({ maxMessageSize: 200 * KiB });
+    // The sender's own limit is the same: send one that fits, then check a crafted one on the receiver.
+    await expect(a.send(keystream(5, 200 * KiB), { receipt: true })).resolves.toBeUndefined();
+    const { logger, entries } = recordingLogger();
+    const channel = new RecordingChannel();
+    const delivered: Message[] = [];
+    const receiver = new PeerLink(channel, (m) => void delivered.push(m), { maxMessageSize: 100, logger });
+    const part = (n: number) => Buffer.concat([encodeHeader(RecordType.Part, 0, n), Buffer.alloc(n, 1)]);
+    receiver.receive(Buffer.concat([part(60), part(60), part(60), encodeHeader(RecordType.Message, FLAG_RECEIPT, 5), Buffer.alloc(5, 2)]));
+    receiver.receive(Buffer.concat([part(40), encodeHeader(RecordType.Message, 0, 2), Buffer.of(7, 8)]));
+    expect(delivered.map((m) => [...(m as Uint8Array)])).toEqual([[...Array(40).fill(1), 7, 8]]);
+    await new Promise((resolve) => setImmediate(resolve));
+    const receipts: number[] = [];
+    new RecordReader(() => true, (h, payload) => h.type === RecordType.Receipt && receipts.push(payload[0]!)).push(Buffer.concat(channel.chunks));
+    expect(receipts).toEqual([2]);
+    expect(entries.some((e) => e.level === 'warn')).toBe(true);
+    expect(inboxB.messages).toHaveLength(1);
+  });
+
+  it('drops a message whose part carries flags, and one cut short by the end of the stream', () => {
+    const delivered: Message[] = [];
+    const receiver = new PeerLink(new RecordingChannel(), (m) => void delivered.push(m));
+    const bad = Buffer.concat([encodeHeader(RecordType.Part, FLAG_TEXT, 2), Buffer.of(1, 2), encodeHeader(RecordType.Message, 0, 1), Buffer.of(3)]);
+    receiver.receive(bad);
+    receiver.receive(Buffer.concat([encodeHeader(RecordType.Part, 0, 2), Buffer.of(4, 5), encodeHeader(RecordType.End, 0, 0)]));
+    expect(delivered).toEqual([]);
+  });
+
+  it('delivers random messages intact, in order, with DHT records between their pieces', async () => {
+    const random = prng(7);
+    const { a, inboxB, dhtAtB } = await dhtPair({ chunkSize: 100_000 });
+    const messages = Array.from({ length: 40 }, (_, i) => keystream(100 + i, Math.floor(random() * 400 * KiB)));
+    const sends: Promise<void>[] = [];
+    for (const [i, message] of messages.entries()) {
+      sends.push(a.send(message));
+      if (random() < 0.5) a.sendDht(Buffer.from(`dht ${i}`));
+    }
+    await Promise.all(sends);
+    await inboxB.until(messages.length);
+    expect(inboxB.messages.map(digest)).toEqual(messages.map(digest));
+    expect(dhtAtB).toEqual([...dhtAtB].sort((x, y) => Number(x.slice(4)) - Number(y.slice(4))));
+  });
+});
+
+describe('the message parts test vector (docs/protocol.md §13.3)', () => {
+  it('is what the encoder writes, and reads back as one message', async () => {
+    const doc = readFileSync(new URL('../docs/protocol.md', import.meta.url), 'utf8');
+    const block = doc.slice(doc.indexOf('### 13.3')).split('```')[1]!;
+    const hex = (name: string) => block.match(new RegExp(`^${name}:\\s+([0-9a-f ]+)`, 'm'))![1]!.trim().replaceAll(' ', '');
+    const message = Uint8Array.from({ length: 65_540 }, (_, i) => i % 256);
+    const [part, last] = splitMessage(message, FLAG_RECEIPT);
+    const dht = Buffer.from('{"t":"needed"}');
+    expect(Buffer.concat([encodeHeader(RecordType.Features, 0, 1), Buffer.of(FEATURE_PARTS)]).toString('hex')).toBe(hex('features'));
+    expect(Buffer.from(part!.header).toString('hex')).toBe(hex('part'));
+    expect(Buffer.concat([encodeHeader(RecordType.Dht, 0, dht.length), dht]).toString('hex')).toBe(hex('dht'));
+    expect(Buffer.concat([last!.header, last!.payload]).toString('hex')).toBe(hex('message'));
+    // A receiver that runs a DHT gets the DHT record and the whole message, and answers one receipt.
+    const channel = new RecordingChannel();
+    const delivered: Message[] = [];
+    const dhtGot: string[] = [];
+    const receiver = new PeerLink(channel, (m) => void delivered.push(m));
+    receiver.onDht = (payload) => dhtGot.push(Buffer.from(payload).toString());
+    receiver.receive(Buffer.from(hex('features') + hex('part') + Buffer.from(part!.payload).toString('hex') + hex('dht') + hex('message'), 'hex'));
+    expect(dhtGot).toEqual(['{"t":"needed"}']);
+    expect(Buffer.from(delivered[0] as Uint8Array).equals(message)).toBe(true);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(recordTypes(channel.chunks)).toEqual([RecordType.Features, RecordType.Receipt]);
   });
 });

@@ -8,13 +8,15 @@
  * | 0      | 1    | type   | {@link RecordType}; records of unknown types are skipped              |
  * | 1      | 1    | flags  | {@link FLAG_TEXT}, {@link FLAG_RECEIPT}; other bits: record skipped  |
  * | 2      | 4    | length | u32 big-endian payload length                                         |
- * | 6      | n    | payload| one whole application message                                         |
+ * | 6      | n    | payload| an application message (or its last piece, after parts), or control    |
  *
  * Why a stream rather than one record per channel message: the binding charges ~100 µs per `send()`
  * and refuses channel messages over 256 KiB, so the sender packs whatever is queued into channel
  * messages of up to 256 KiB. Many small messages then share one `send()`, and a large message costs
  * one `send()` per 256 KiB with no per-chunk header. Every header is self-delimiting, so a reader
- * never loses its place, whatever it skips.
+ * never loses its place, whatever it skips. Between two nodes that run a DHT, a message longer than
+ * {@link PART_SIZE} goes as {@link RecordType.Part} records and a final message record, so that DHT
+ * records can go between its pieces (docs/protocol.md §13.3).
  *
  * @module
  */
@@ -33,6 +35,10 @@ export const RecordType = {
   Receipt: 4,
   /** One DHT message (docs/protocol.md §14), UTF-8 JSON of at most {@link MAX_DHT_RECORD} bytes; sent ahead of queued messages. */
   Dht: 5,
+  /** What the sender can read: a bitmask ({@link FEATURE_PARTS}), sent first by a link that runs a DHT. */
+  Features: 6,
+  /** A leading piece of a message whose last piece is the next {@link RecordType.Message} record. */
+  Part: 7,
 } as const;
 export type RecordType = (typeof RecordType)[keyof typeof RecordType];
 
@@ -40,6 +46,16 @@ export const FLAG_TEXT = 0x01;
 /** On a message: the sender wants a {@link RecordType.Receipt} for it. */
 export const FLAG_RECEIPT = 0x02;
 export const KNOWN_FLAGS = FLAG_TEXT | FLAG_RECEIPT;
+
+/** In byte 0 of a {@link RecordType.Features} record: "I reassemble messages sent as parts". */
+export const FEATURE_PARTS = 0x01;
+/** Largest features record a reader takes: the bitmask may grow, never past this. */
+export const MAX_FEATURES_RECORD = 64;
+/**
+ * The piece size of a message sent as parts. A DHT record queued behind a message waits for at most
+ * the piece being sent; 64 KiB costs a header per 64 KiB (0.01%) and one queue entry each.
+ */
+export const PART_SIZE = 64 * 1024;
 
 export const HEADER_SIZE = 6;
 /** Largest DHT record a link accepts: a routed signal carries an envelope of up to 16 KiB. */

@@ -7,9 +7,23 @@
  */
 import { P2PError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
-import { FLAG_RECEIPT, FLAG_TEXT, HEADER_SIZE, KNOWN_FLAGS, MAX_DHT_RECORD, RecordReader, RecordType, encodeHeader, type RecordHeader } from './framing.js';
+import {
+  FEATURE_PARTS,
+  FLAG_RECEIPT,
+  FLAG_TEXT,
+  HEADER_SIZE,
+  KNOWN_FLAGS,
+  MAX_DHT_RECORD,
+  MAX_FEATURES_RECORD,
+  PART_SIZE,
+  RecordReader,
+  RecordType,
+  encodeHeader,
+  type RecordHeader,
+} from './framing.js';
 import { resolveLinkOptions, type LinkOptions, type ResolvedLinkOptions } from './linkOptions.js';
 import { Liveness } from './liveness.js';
+import { MessageParts, splitMessage, splitSize } from './parts.js';
 import { PendingReceipts, ReceiptStatus, receiptPayload } from './receipts.js';
 
 /**
@@ -30,6 +44,8 @@ interface Outgoing {
   reject: (err: P2PError) => void;
   /** Called once the record is handed to the channel whole (control records act on it). */
   onSent?: () => void;
+  /** Queued ahead of messages (DHT and features records). */
+  ahead?: boolean;
 }
 
 /** What a link tells its owner besides messages. */
@@ -127,8 +143,11 @@ export class PeerLink {
   /** Resolved, and emptied, by the next chunk received. */
   private hearing: (() => void)[] = [];
   private readonly receipts = new PendingReceipts();
-  /** Set by the node that runs a DHT; without one, DHT records are skipped unread. */
-  onDht: DhtRecordHandler | undefined;
+  #onDht: DhtRecordHandler | undefined;
+  /** The peer reassembles messages sent as parts (its features record said so). */
+  private peerTakesParts = false;
+  private featuresSent = false;
+  private readonly parts: MessageParts;
 
   /** `onMessage` returns false when it could not keep the message (a receipt then says so). */
   constructor(
@@ -141,10 +160,27 @@ export class PeerLink {
     this.log = options.logger ?? silentLogger;
     this.now = options.now ?? (() => performance.now());
     this.liveness = new Liveness(this.options.heartbeat, this.now());
+    this.parts = new MessageParts(this.options.maxMessageSize);
     this.reader = new RecordReader(
       (header) => this.accepts(header),
       (header, payload) => this.deliver(header, payload),
     );
+  }
+
+  /** Set by the node that runs a DHT; without one, DHT records are skipped unread. */
+  get onDht(): DhtRecordHandler | undefined {
+    return this.#onDht;
+  }
+
+  set onDht(handler: DhtRecordHandler | undefined) {
+    this.#onDht = handler;
+    // A link that runs a DHT says it reassembles parts, so that the peer may split long messages
+    // and let DHT records overtake them (docs/protocol.md §13.3). Links without one keep the
+    // stream exactly as it was.
+    if (handler && !this.featuresSent && !this.closed) {
+      this.featuresSent = true;
+      this.enqueueAhead(RecordType.Features, Uint8Array.of(FEATURE_PARTS));
+    }
   }
 
   /** Application payload bytes delivered to `onMessage` (UTF-8 bytes for strings). */
@@ -182,9 +218,19 @@ export class PeerLink {
     }
     return new Promise<void>((resolve, reject) => {
       if (receipt) this.receipts.add(resolve, reject);
-      const header = encodeHeader(RecordType.Message, receipt ? flags | FLAG_RECEIPT : flags, payload.length);
-      this.queue.push({ header, payload, offset: 0, resolve: receipt ? noop : resolve, reject });
-      this.queuedBytes += HEADER_SIZE + payload.length;
+      const recordFlags = receipt ? flags | FLAG_RECEIPT : flags;
+      if (this.splits(payload.length)) {
+        // The message settles with its last piece; a close rejects it through that piece alone.
+        const pieces = splitMessage(payload, recordFlags);
+        const last = pieces.pop()!;
+        for (const piece of pieces) this.queue.push({ ...piece, offset: 0, resolve: noop, reject: noop });
+        this.queue.push({ ...last, offset: 0, resolve: receipt ? noop : resolve, reject });
+        this.queuedBytes += splitSize(payload.length);
+      } else {
+        const header = encodeHeader(RecordType.Message, recordFlags, payload.length);
+        this.queue.push({ header, payload, offset: 0, resolve: receipt ? noop : resolve, reject });
+        this.queuedBytes += HEADER_SIZE + payload.length;
+      }
       const turnStarted = this.flush !== undefined;
       this.flush ??= setImmediate(() => this.onFlush());
       this.pump(!turnStarted);
@@ -197,9 +243,22 @@ export class PeerLink {
    */
   sendDht(payload: Uint8Array): boolean {
     if (this.closed || payload.length > MAX_DHT_RECORD) return false;
-    const record: Outgoing = { header: encodeHeader(RecordType.Dht, 0, payload.length), payload, offset: 0, resolve: noop, reject: noop };
-    // Behind the record being sent, if any: a record's bytes cannot be split by another's.
-    const at = this.queue.length > 0 && this.queue[0]!.offset > 0 ? 1 : 0;
+    this.enqueueAhead(RecordType.Dht, payload);
+    return true;
+  }
+
+  /** Whether a message of `length` bytes goes as parts: only to a peer that takes them, on a DHT link. */
+  private splits(length: number): boolean {
+    return this.peerTakesParts && this.#onDht !== undefined && length > PART_SIZE;
+  }
+
+  /** Queues a record ahead of every message not yet started (behind the piece being sent). */
+  private enqueueAhead(type: RecordType, payload: Uint8Array): void {
+    const record: Outgoing = { header: encodeHeader(type, 0, payload.length), payload, offset: 0, resolve: noop, reject: noop, ahead: true };
+    // Behind the record being sent, if any (a record's bytes cannot be split by another's), and
+    // behind the records queued ahead before it: they keep their order (signals of one session too).
+    let at = this.queue.length > 0 && this.queue[0]!.offset > 0 ? 1 : 0;
+    while (this.queue[at]?.ahead) at++;
     this.queue.splice(at, 0, record);
     const size = HEADER_SIZE + payload.length;
     this.queuedBytes += size;
@@ -209,7 +268,6 @@ export class PeerLink {
       this.acceptedBytes += size;
     }
     this.pump(true);
-    return true;
   }
 
   /** Feeds one channel message; never throws, whatever the bytes. */
@@ -303,6 +361,8 @@ export class PeerLink {
     if (this.remoteEnded) return;
     this.remoteEnded = true;
     this.ended = true;
+    // A message still in pieces can no longer end: the peer sends no more messages.
+    this.parts.reset();
     this.enqueueControl(RecordType.EndAck, () => this.hooks.remoteEnd?.());
   }
 
@@ -438,22 +498,40 @@ export class PeerLink {
   private accepts({ type, flags, length }: RecordHeader): boolean {
     if (type === RecordType.Heartbeat || type === RecordType.End || type === RecordType.EndAck) return length === 0;
     if (type === RecordType.Receipt) return length === 1;
-    if (type === RecordType.Dht) return this.onDht !== undefined && length <= MAX_DHT_RECORD;
+    if (type === RecordType.Dht) return this.#onDht !== undefined && length <= MAX_DHT_RECORD;
+    if (type === RecordType.Features) return length >= 1 && length <= MAX_FEATURES_RECORD;
+    if (type === RecordType.Part) {
+      if (flags === 0) return this.parts.accepts(length, ReceiptStatus.TooLarge);
+      this.log.warn({ flags, length }, 'dropping a message whose part carries flags');
+      this.parts.drop(ReceiptStatus.UnknownFlags);
+      return false;
+    }
     if (type !== RecordType.Message) {
       this.log.debug({ type, length }, 'skipping record of unknown type');
       return false;
     }
+    // The message's first pieces may have come as parts: a refusal now drops them as well.
+    const { dropped, size } = this.parts;
+    if (dropped !== undefined) {
+      this.log.warn({ size: size + length }, 'skipping the last piece of a dropped message');
+      return this.refuse(flags, dropped);
+    }
     if (flags & ~KNOWN_FLAGS) {
       this.log.warn({ flags, length }, 'skipping record with unknown flags');
-      this.answerReceipt(flags, ReceiptStatus.UnknownFlags);
-      return false;
+      return this.refuse(flags, ReceiptStatus.UnknownFlags);
     }
-    if (length > this.options.maxMessageSize) {
-      this.log.warn({ size: length, max: this.options.maxMessageSize }, 'skipping oversize incoming message');
-      this.answerReceipt(flags, ReceiptStatus.TooLarge);
-      return false;
+    if (size + length > this.options.maxMessageSize) {
+      this.log.warn({ size: size + length, max: this.options.maxMessageSize }, 'skipping oversize incoming message');
+      return this.refuse(flags, ReceiptStatus.TooLarge);
     }
     return true;
+  }
+
+  /** Refuses the message whose last record this is (with any parts before it); false, for `accepts`. */
+  private refuse(flags: number, status: ReceiptStatus): false {
+    this.parts.reset();
+    this.answerReceipt(flags, status);
+    return false;
   }
 
   private deliver({ type, flags }: RecordHeader, payload: Uint8Array): void {
@@ -462,7 +540,13 @@ export class PeerLink {
     if (type === RecordType.EndAck) return this.finishEnd(true);
     if (type === RecordType.Heartbeat) return;
     if (type === RecordType.Receipt) return this.receipts.settle(payload);
-    if (type === RecordType.Dht) return this.onDht?.(payload);
+    if (type === RecordType.Dht) return this.#onDht?.(payload);
+    if (type === RecordType.Features) {
+      this.peerTakesParts = (payload[0]! & FEATURE_PARTS) !== 0;
+      return;
+    }
+    if (type === RecordType.Part) return this.parts.add(payload);
+    payload = this.parts.complete(payload);
     let data: string | Uint8Array = payload;
     if (flags & FLAG_TEXT) {
       try {
