@@ -3,7 +3,7 @@ import { describe, it, expect, vi } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { FEATURE_PARTS, FLAG_RECEIPT, FLAG_TEXT, HEADER_SIZE, PART_SIZE, RecordReader, RecordType, encodeHeader, type RecordHeader } from '../src/data/framing.js';
 import { splitMessage } from '../src/data/parts.js';
-import { PeerLink, type EndResult, type LinkHooks, type RawChannel } from '../src/data/link.js';
+import { DHT_LINK_MARK, PeerLink, type EndResult, type LinkHooks, type RawChannel } from '../src/data/link.js';
 import type { LinkOptions } from '../src/data/linkOptions.js';
 import { P2PError } from '../src/errors.js';
 import type { Logger } from '../src/log.js';
@@ -866,5 +866,21 @@ describe('the message parts test vector (docs/protocol.md §13.3)', () => {
     expect(Buffer.from(delivered[0] as Uint8Array).equals(message)).toBe(true);
     await new Promise((resolve) => setImmediate(resolve));
     expect(recordTypes(channel.chunks)).toEqual([RecordType.Features, RecordType.Receipt]);
+  });
+});
+
+describe('PeerLink on a DHT link', () => {
+  it('keeps the channel’s buffer within 512 KiB, so DHT records wait behind little, where other links fill 4 MiB', async () => {
+    for (const dht of [false, true]) {
+      const { a, b, ab, inboxB } = duplex();
+      if (dht) {
+        a.onDht = () => {};
+        b.onDht = () => {};
+      }
+      await Promise.all(Array.from({ length: 64 }, () => a.send(bytes(128 * KiB))));
+      await inboxB.until(64);
+      if (dht) expect(ab.peakBuffered).toBeLessThanOrEqual(DHT_LINK_MARK);
+      else expect(ab.peakBuffered).toBeGreaterThan(2 * MiB);
+    }
   });
 });
