@@ -2,7 +2,7 @@ import { createCipheriv, createHash } from 'node:crypto';
 import { describe, it, expect, vi } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { FEATURE_PARTS, FLAG_RECEIPT, FLAG_TEXT, HEADER_SIZE, PART_SIZE, RecordReader, RecordType, encodeHeader, type RecordHeader } from '../src/data/framing.js';
-import { splitMessage } from '../src/data/parts.js';
+import { splitMessage, splitSize } from '../src/data/parts.js';
 import { DHT_LINK_MARK, PeerLink, type EndResult, type LinkHooks, type RawChannel } from '../src/data/link.js';
 import type { LinkOptions } from '../src/data/linkOptions.js';
 import { P2PError } from '../src/errors.js';
@@ -357,7 +357,7 @@ describe('PeerLink', () => {
     await inbox.until(1);
     expect(inbox.messages).toEqual(['after']);
     expect(receiver.bytesIn).toBe(5);
-    expect(entries.some((e) => e.level === 'warn' && /oversize/.test(e.msg ?? ''))).toBe(true);
+    expect(entries.some((e) => e.level === 'warn' && /maxMessageSize/.test(e.msg ?? ''))).toBe(true);
   });
 
   it('rejects anything but a string or Uint8Array with ERR_INVALID_DATA', async () => {
@@ -695,7 +695,7 @@ describe('PeerLink delivery receipts', () => {
     tooSmall.ab.deliver = (chunk) => small.receive(chunk);
     await expect(tooSmall.a.send('more than ten bytes', { receipt: true })).rejects.toMatchObject({
       code: 'ERR_NOT_DELIVERED',
-      message: "the peer dropped the message: it is over the peer's maxMessageSize",
+      message: "the peer dropped the message: it is over the receiver's maxMessageSize",
     });
     const unread = new PeerLink({ send: (chunk) => tooSmall.a.receive(chunk), bufferedAmount: 0 }, () => false);
     tooSmall.ab.deliver = (chunk) => unread.receive(chunk);
@@ -825,6 +825,47 @@ describe('PeerLink message parts (both ends run a DHT)', () => {
     receiver.receive(bad);
     receiver.receive(Buffer.concat([encodeHeader(RecordType.Part, 0, 2), Buffer.of(4, 5), encodeHeader(RecordType.End, 0, 0)]));
     expect(delivered).toEqual([]);
+  });
+
+  it('reads features with unknown bits and extra bytes, and splits only when bit 0x01 is set', async () => {
+    const cases: Array<[Buffer, number[]]> = [
+      [Buffer.of(0xff, 1, 2, 3), [RecordType.Features, RecordType.Part, RecordType.Message]],
+      [Buffer.of(0xfe, 0xff), [RecordType.Features, RecordType.Message]],
+      [Buffer.alloc(65, 0xff), [RecordType.Features, RecordType.Message]], // over 64 bytes: skipped
+    ];
+    for (const [features, types] of cases) {
+      const channel = new RecordingChannel();
+      const link = new PeerLink(channel, () => {});
+      link.onDht = () => {};
+      link.receive(Buffer.concat([encodeHeader(RecordType.Features, 0, features.length), features]));
+      await link.send(new Uint8Array(PART_SIZE + 1));
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(recordTypes(channel.chunks)).toEqual(types);
+    }
+  });
+
+  it('counts every part header in the bytes it reports unsent', async () => {
+    const channel = new RecordingChannel();
+    channel.bufferedAmount = 10 * MiB; // the channel is full: nothing leaves
+    const link = new PeerLink(channel, () => {});
+    link.onDht = () => {};
+    link.receive(Buffer.concat([encodeHeader(RecordType.Features, 0, 1), Buffer.of(FEATURE_PARTS)]));
+    const sent = link.send(new Uint8Array(MiB + 1));
+    const result = await new Promise<EndResult>((resolve) => link.end(0, resolve));
+    // Our features record, the message in 17 records, the end record, and what the channel holds.
+    expect(result).toEqual({ acknowledged: false, unsent: HEADER_SIZE + 1 + splitSize(MiB + 1) + HEADER_SIZE + 10 * MiB });
+    link.close();
+    await expectCode(sent, 'ERR_PEER_CLOSED');
+  });
+
+  it('rejects a message cut off between its parts when the link closes, with or without a receipt', async () => {
+    const { a, ab } = await dhtPair();
+    const plain = a.send(keystream(8, 4 * MiB));
+    const withReceipt = a.send(keystream(9, 4 * MiB), { receipt: true });
+    expect(ab.chunkSizes.length).toBeGreaterThan(0); // the first message has started
+    a.close();
+    await expectCode(plain, 'ERR_PEER_CLOSED');
+    await expectCode(withReceipt, 'ERR_PEER_CLOSED');
   });
 
   it('delivers random messages intact, in order, with DHT records between their pieces', async () => {

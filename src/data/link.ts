@@ -11,20 +11,18 @@ import {
   FEATURE_PARTS,
   FLAG_RECEIPT,
   FLAG_TEXT,
-  HEADER_SIZE,
-  KNOWN_FLAGS,
   MAX_DHT_RECORD,
   MAX_FEATURES_RECORD,
   PART_SIZE,
   RecordReader,
   RecordType,
-  encodeHeader,
   type RecordHeader,
 } from './framing.js';
 import { resolveLinkOptions, type LinkOptions, type ResolvedLinkOptions } from './linkOptions.js';
 import { Liveness } from './liveness.js';
-import { MessageParts, splitMessage, splitSize } from './parts.js';
-import { PendingReceipts, ReceiptStatus, receiptPayload } from './receipts.js';
+import { MessageParts } from './parts.js';
+import { PendingReceipts, ReceiptStatus, receiptPayload, receiptReason } from './receipts.js';
+import { SendQueue } from './sendQueue.js';
 
 /**
  * The channel under a link: one `send` per channel message, and how many bytes it has not sent yet.
@@ -33,19 +31,6 @@ import { PendingReceipts, ReceiptStatus, receiptPayload } from './receipts.js';
 export interface RawChannel {
   send(chunk: Uint8Array): void;
   readonly bufferedAmount: number;
-}
-
-/** A queued record: its header, then its payload, `offset` counting the bytes of both already sent. */
-interface Outgoing {
-  header: Uint8Array;
-  payload: Uint8Array;
-  offset: number;
-  resolve: () => void;
-  reject: (err: P2PError) => void;
-  /** Called once the record is handed to the channel whole (control records act on it). */
-  onSent?: () => void;
-  /** Queued ahead of messages (DHT and features records). */
-  ahead?: boolean;
 }
 
 /** The high-water mark of a link that runs a DHT, at most (see `PeerLink.mark`). */
@@ -114,10 +99,8 @@ const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 export class PeerLink {
   private readonly options: ResolvedLinkOptions;
   private readonly log: Logger;
-  private readonly queue: Outgoing[] = [];
+  private readonly queue = new SendQueue();
   private readonly reader: RecordReader;
-  /** Record bytes (headers and payloads) queued and not yet sent. */
-  private queuedBytes = 0;
   /**
    * An upper bound of the channel's `bufferedAmount`: its last reading plus what was sent since.
    * Reading the real value is a blocking call into libwebrtc's network thread (~40 µs, as long as a
@@ -125,9 +108,6 @@ export class PeerLink {
    * (infinite) until the first reading, since the channel may have been used before the link.
    */
   private buffered = Number.POSITIVE_INFINITY;
-  /** How many records at the head of the queue have resolved, and how many of their bytes are unsent. */
-  private accepted = 0;
-  private acceptedBytes = 0;
   private timer: NodeJS.Timeout | undefined;
   /** Pending end-of-turn flush; while set, the turn has already sent its first message. */
   private flush: NodeJS.Immediate | undefined;
@@ -182,7 +162,8 @@ export class PeerLink {
     // stream exactly as it was.
     if (handler && !this.featuresSent && !this.closed) {
       this.featuresSent = true;
-      this.enqueueAhead(RecordType.Features, Uint8Array.of(FEATURE_PARTS));
+      this.queue.pushAhead(RecordType.Features, Uint8Array.of(FEATURE_PARTS));
+      this.pump(true);
     }
   }
 
@@ -221,19 +202,7 @@ export class PeerLink {
     }
     return new Promise<void>((resolve, reject) => {
       if (receipt) this.receipts.add(resolve, reject);
-      const recordFlags = receipt ? flags | FLAG_RECEIPT : flags;
-      if (this.splits(payload.length)) {
-        // The message settles with its last piece; a close rejects it through that piece alone.
-        const pieces = splitMessage(payload, recordFlags);
-        const last = pieces.pop()!;
-        for (const piece of pieces) this.queue.push({ ...piece, offset: 0, resolve: noop, reject: noop });
-        this.queue.push({ ...last, offset: 0, resolve: receipt ? noop : resolve, reject });
-        this.queuedBytes += splitSize(payload.length);
-      } else {
-        const header = encodeHeader(RecordType.Message, recordFlags, payload.length);
-        this.queue.push({ header, payload, offset: 0, resolve: receipt ? noop : resolve, reject });
-        this.queuedBytes += HEADER_SIZE + payload.length;
-      }
+      this.queue.pushMessage(payload, receipt ? flags | FLAG_RECEIPT : flags, this.splits(payload.length), receipt ? noop : resolve, reject);
       const turnStarted = this.flush !== undefined;
       this.flush ??= setImmediate(() => this.onFlush());
       this.pump(!turnStarted);
@@ -246,7 +215,8 @@ export class PeerLink {
    */
   sendDht(payload: Uint8Array): boolean {
     if (this.closed || payload.length > MAX_DHT_RECORD) return false;
-    this.enqueueAhead(RecordType.Dht, payload);
+    this.queue.pushAhead(RecordType.Dht, payload);
+    this.pump(true);
     return true;
   }
 
@@ -262,24 +232,6 @@ export class PeerLink {
   /** Whether a message of `length` bytes goes as parts: only to a peer that takes them, on a DHT link. */
   private splits(length: number): boolean {
     return this.peerTakesParts && this.#onDht !== undefined && length > PART_SIZE;
-  }
-
-  /** Queues a record ahead of every message not yet started (behind the piece being sent). */
-  private enqueueAhead(type: RecordType, payload: Uint8Array): void {
-    const record: Outgoing = { header: encodeHeader(type, 0, payload.length), payload, offset: 0, resolve: noop, reject: noop, ahead: true };
-    // Behind the record being sent, if any (a record's bytes cannot be split by another's), and
-    // behind the records queued ahead before it: they keep their order (signals of one session too).
-    let at = this.queue.length > 0 && this.queue[0]!.offset > 0 ? 1 : 0;
-    while (this.queue[at]?.ahead) at++;
-    this.queue.splice(at, 0, record);
-    const size = HEADER_SIZE + payload.length;
-    this.queuedBytes += size;
-    // It costs the send budget nothing to wait for: count it with the accepted head of the queue.
-    if (at <= this.accepted) {
-      this.accepted++;
-      this.acceptedBytes += size;
-    }
-    this.pump(true);
   }
 
   /** Feeds one channel message; never throws, whatever the bytes. */
@@ -309,7 +261,7 @@ export class PeerLink {
   tick(): void {
     if (this.closed) return;
     const { beat, silent, stalledAfterMs, lostAfterMs } = this.liveness.check(this.now());
-    if (beat && this.queue.length === 0) this.enqueueControl(RecordType.Heartbeat);
+    if (beat && this.queue.empty) this.enqueueControl(RecordType.Heartbeat);
     if (silent) this.hooks.silent?.();
     if (stalledAfterMs !== undefined) this.hooks.stalled?.(stalledAfterMs);
     if (lostAfterMs !== undefined) this.hooks.lost?.(lostAfterMs);
@@ -340,8 +292,7 @@ export class PeerLink {
 
   /** Queues a control record of `type` behind everything accepted so far. */
   private enqueueControl(type: RecordType, onSent?: () => void, payload = EMPTY): void {
-    this.queue.push({ header: encodeHeader(type, 0, payload.length), payload, offset: 0, resolve: noop, reject: noop, onSent });
-    this.queuedBytes += HEADER_SIZE + payload.length;
+    this.queue.push(type, payload, onSent);
     this.pump(true);
   }
 
@@ -357,7 +308,7 @@ export class PeerLink {
     } catch {
       // a closed channel may refuse the read; whatever it held is gone either way
     }
-    return this.queuedBytes + buffered;
+    return this.queue.bytes + buffered;
   }
 
   private finishEnd(acknowledged: boolean): void {
@@ -401,8 +352,8 @@ export class PeerLink {
     if (this.pumping || this.timer !== undefined || this.closed) return;
     this.pumping = true;
     try {
-      while (this.queuedBytes > 0) {
-        const size = Math.min(this.options.chunkSize, this.queuedBytes);
+      while (this.queue.bytes > 0) {
+        const size = Math.min(this.options.chunkSize, this.queue.bytes);
         const partial = size < this.options.chunkSize;
         if (partial && !flush) break; // the end-of-turn flush sends it
         // Room for the chunk under the mark; a partial one also waits until fewer than two chunks are left.
@@ -416,7 +367,7 @@ export class PeerLink {
     } finally {
       this.pumping = false;
     }
-    this.accept();
+    this.queue.accept(this.buffered, this.mark);
   }
 
   private onPoll(): void {
@@ -427,17 +378,6 @@ export class PeerLink {
   private onFlush(): void {
     this.flush = undefined;
     this.pump(true);
-  }
-
-  /** Resolves queued messages, in order, while the queue and the channel's buffer stay within the mark. */
-  private accept(): void {
-    for (let record = this.queue[this.accepted]; record; record = this.queue[this.accepted]) {
-      const unsent = HEADER_SIZE + record.payload.length - record.offset;
-      if (this.buffered + this.acceptedBytes + unsent > this.mark) return;
-      this.accepted++;
-      this.acceptedBytes += unsent;
-      record.resolve();
-    }
   }
 
   /** Whether the channel holds fewer than `limit` unsent bytes, reading it only if our bound says otherwise. */
@@ -451,26 +391,7 @@ export class PeerLink {
   private sendChunk(size: number): boolean {
     this.scratch ??= Buffer.allocUnsafeSlow(this.options.chunkSize);
     const chunk = this.scratch.subarray(0, size);
-    let filled = 0;
-    let completed = 0;
-    let payloadBytes = 0;
-    while (filled < size) {
-      const record = this.queue[completed]!;
-      if (record.offset < HEADER_SIZE) {
-        const end = Math.min(HEADER_SIZE, record.offset + size - filled);
-        chunk.set(record.header.subarray(record.offset, end), filled);
-        filled += end - record.offset;
-        record.offset = end;
-        if (end < HEADER_SIZE) break; // the chunk is full and ends inside this header
-      }
-      const start = record.offset - HEADER_SIZE;
-      const end = Math.min(record.payload.length, start + size - filled);
-      chunk.set(record.payload.subarray(start, end), filled);
-      filled += end - start;
-      payloadBytes += end - start;
-      record.offset = HEADER_SIZE + end;
-      if (record.offset === HEADER_SIZE + record.payload.length) completed++;
-    }
+    const { completed, payloadBytes } = this.queue.fill(chunk);
     try {
       this.raw.send(chunk);
     } catch (cause) {
@@ -480,15 +401,8 @@ export class PeerLink {
     }
     this.liveness.sent(this.now());
     this.buffered += size;
-    this.queuedBytes -= size;
-    this.acceptedBytes -= Math.min(size, this.acceptedBytes);
     this.handedOver += payloadBytes;
-    // Records sent whole are handed over: resolve those the budget had not accepted yet.
-    for (const record of this.queue.splice(0, completed)) {
-      record.resolve();
-      record.onSent?.();
-    }
-    this.accepted = Math.max(0, this.accepted - completed);
+    this.queue.sent(size, completed);
     return true;
   }
 
@@ -501,8 +415,7 @@ export class PeerLink {
     clearImmediate(this.flush);
     this.timer = undefined;
     this.flush = undefined;
-    this.queuedBytes = 0;
-    for (const message of this.queue.splice(0)) message.reject(reason);
+    this.queue.clear(reason);
     this.receipts.rejectAll(reason);
   }
 
@@ -512,37 +425,16 @@ export class PeerLink {
     if (type === RecordType.Receipt) return length === 1;
     if (type === RecordType.Dht) return this.#onDht !== undefined && length <= MAX_DHT_RECORD;
     if (type === RecordType.Features) return length >= 1 && length <= MAX_FEATURES_RECORD;
-    if (type === RecordType.Part) {
-      if (flags === 0) return this.parts.accepts(length, ReceiptStatus.TooLarge);
-      this.log.warn({ flags, length }, 'dropping a message whose part carries flags');
-      this.parts.drop(ReceiptStatus.UnknownFlags);
-      return false;
-    }
+    if (type === RecordType.Part) return this.parts.acceptsPart(flags, length);
     if (type !== RecordType.Message) {
       this.log.debug({ type, length }, 'skipping record of unknown type');
       return false;
     }
     // The message's first pieces may have come as parts: a refusal now drops them as well.
-    const { dropped, size } = this.parts;
-    if (dropped !== undefined) {
-      this.log.warn({ size: size + length }, 'skipping the last piece of a dropped message');
-      return this.refuse(flags, dropped);
-    }
-    if (flags & ~KNOWN_FLAGS) {
-      this.log.warn({ flags, length }, 'skipping record with unknown flags');
-      return this.refuse(flags, ReceiptStatus.UnknownFlags);
-    }
-    if (size + length > this.options.maxMessageSize) {
-      this.log.warn({ size: size + length, max: this.options.maxMessageSize }, 'skipping oversize incoming message');
-      return this.refuse(flags, ReceiptStatus.TooLarge);
-    }
-    return true;
-  }
-
-  /** Refuses the message whose last record this is (with any parts before it); false, for `accepts`. */
-  private refuse(flags: number, status: ReceiptStatus): false {
-    this.parts.reset();
-    this.answerReceipt(flags, status);
+    const refused = this.parts.refusesLast(flags, length);
+    if (refused === undefined) return true;
+    this.log.warn({ flags, length, max: this.options.maxMessageSize }, `skipping incoming message: ${receiptReason(refused)}`);
+    this.answerReceipt(flags, refused);
     return false;
   }
 

@@ -5,8 +5,8 @@
  *
  * @module
  */
-import { HEADER_SIZE, PART_SIZE, RecordType, encodeHeader } from './framing.js';
-import type { ReceiptStatus } from './receipts.js';
+import { HEADER_SIZE, KNOWN_FLAGS, PART_SIZE, RecordType, encodeHeader } from './framing.js';
+import { ReceiptStatus } from './receipts.js';
 
 /** One record of a split message: its header and a view of its piece. */
 export interface Piece {
@@ -39,14 +39,18 @@ export function splitSize(length: number): number {
 }
 
 /**
- * The pieces of the message in progress on a link. A message over the receiver's size limit is
- * dropped as soon as its pieces pass the limit, and its remaining pieces are skipped unread.
+ * The message in progress on a link, as its records arrive: one message record, or parts and a final
+ * message record. Decides which to keep: a message over the receiver's size limit is dropped as soon
+ * as its pieces pass the limit, and its remaining pieces are skipped unread.
  *
  * @example
  * ```ts
  * const parts = new MessageParts(64 * 1024 * 1024);
- * if (parts.accepts(header.length, TOO_LARGE)) parts.add(piece); // for each part record
- * const whole = parts.complete(lastPiece);              // the message record that ends it
+ * // a part record:
+ * if (parts.acceptsPart(header.flags, header.length)) parts.add(piece);
+ * // the message record that ends it:
+ * const refused = parts.refusesLast(header.flags, header.length); // a receipt status, or undefined
+ * if (refused === undefined) deliver(parts.complete(lastPiece));
  * ```
  */
 export class MessageParts {
@@ -57,22 +61,24 @@ export class MessageParts {
 
   constructor(private readonly maxMessageSize: number) {}
 
-  /** Bytes collected so far. */
-  get size(): number {
-    return this.#size;
-  }
-
-  /** Why the message in progress was dropped, if it was: its final record answers with this status. */
-  get dropped(): ReceiptStatus | undefined {
-    return this.#dropped;
-  }
-
-  /** Whether to keep a piece of `length` bytes; past the limit, drops the message as `tooLarge`. */
-  accepts(length: number, tooLarge: ReceiptStatus): boolean {
+  /** Whether to keep a part of `length` bytes; one with flags, or past the limit, drops its message. */
+  acceptsPart(flags: number, length: number): boolean {
     if (this.#dropped !== undefined) return false;
-    if (this.#size + length <= this.maxMessageSize) return true;
-    this.drop(tooLarge);
-    return false;
+    if (flags !== 0) return this.#drop(ReceiptStatus.UnknownFlags);
+    if (this.#size + length > this.maxMessageSize) return this.#drop(ReceiptStatus.TooLarge);
+    return true;
+  }
+
+  /**
+   * Why the message whose final record has `flags` and `length` must be refused, as the receipt
+   * status to answer with, or undefined to keep it. A refused message is forgotten, pieces and all.
+   */
+  refusesLast(flags: number, length: number): ReceiptStatus | undefined {
+    let refused = this.#dropped;
+    if (refused === undefined && flags & ~KNOWN_FLAGS) refused = ReceiptStatus.UnknownFlags;
+    if (refused === undefined && this.#size + length > this.maxMessageSize) refused = ReceiptStatus.TooLarge;
+    if (refused !== undefined) this.reset();
+    return refused;
   }
 
   add(piece: Uint8Array): void {
@@ -82,7 +88,7 @@ export class MessageParts {
 
   /**
    * The whole message, `last` piece included, and a fresh start. Concatenating copies the message
-   * once more; it happens only on links that run a DHT, the only ones that send parts.
+   * once more; acceptable because it happens only on links that run a DHT, the only ones sent parts.
    */
   complete(last: Uint8Array): Uint8Array {
     if (this.#pieces.length === 0) return last;
@@ -92,17 +98,18 @@ export class MessageParts {
     return whole;
   }
 
-  /** Forgets the message in progress and skips the rest of it; `why` is the receipt status its final record gets. */
-  drop(why: ReceiptStatus): void {
-    this.#pieces = [];
-    this.#size = 0;
-    this.#dropped ??= why;
-  }
-
-  /** Forgets the message in progress: its final record came, or the stream ended. */
+  /** Forgets the message in progress: it ended, was refused, or the stream ended before its final record. */
   reset(): void {
     this.#pieces = [];
     this.#size = 0;
     this.#dropped = undefined;
+  }
+
+  /** Forgets what was collected and skips the rest of the message; its final record is answered with `why`. */
+  #drop(why: ReceiptStatus): false {
+    this.#pieces = [];
+    this.#size = 0;
+    this.#dropped = why;
+    return false;
   }
 }

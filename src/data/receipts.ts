@@ -21,11 +21,16 @@ export const ReceiptStatus = {
 export type ReceiptStatus = (typeof ReceiptStatus)[keyof typeof ReceiptStatus];
 
 const WHY: Record<number, string> = {
-  [ReceiptStatus.TooLarge]: "it is over the peer's maxMessageSize",
+  [ReceiptStatus.TooLarge]: "it is over the receiver's maxMessageSize",
   [ReceiptStatus.NotUtf8]: 'its text is not valid UTF-8',
-  [ReceiptStatus.UnknownFlags]: 'it carries flags the peer does not know',
-  [ReceiptStatus.Unread]: "nobody reads the peer's data$ and its unread buffer is full",
+  [ReceiptStatus.UnknownFlags]: 'it carries flags the receiver does not know',
+  [ReceiptStatus.Unread]: "nobody reads the receiver's data$ and its unread buffer is full",
 };
+
+/** Why a message was not delivered (worded for both ends: the sender's error, the receiver's log). */
+export function receiptReason(status: number): string {
+  return WHY[status] ?? `status ${status}`;
+}
 
 /** The payload of a receipt record. */
 export function receiptPayload(status: ReceiptStatus): Uint8Array {
@@ -55,7 +60,7 @@ export class PendingReceipts {
     if (!oldest) return;
     const status = payload[0]!;
     if (status === ReceiptStatus.Delivered) oldest.resolve();
-    else oldest.reject(new P2PError('ERR_NOT_DELIVERED', `the peer dropped the message: ${WHY[status] ?? `status ${status}`}`));
+    else oldest.reject(new P2PError('ERR_NOT_DELIVERED', `the peer dropped the message: ${receiptReason(status)}`));
   }
 
   /** Rejects everyone still waiting (the link closed before their receipts came). */
