@@ -2,11 +2,36 @@
 import { describe, expect, it } from 'vitest';
 import { KEY_BITS, commonPrefixLength, compareDistance, keyBytes, keyHex, keyInBucket } from '../src/dht/keyspace.js';
 import { Links } from '../src/dht/links.js';
-import { RoutingTable, closestContacts, nextHop, subnetOf, type Contact } from '../src/dht/routingTable.js';
+import { RoutingTable, subnetOf, type Contact } from '../src/dht/routingTable.js';
 import { SeenRequests, wasTried } from '../src/dht/seen.js';
 
 const hex = (firstByte: number, rest = 0) => firstByte.toString(16).padStart(2, '0') + rest.toString(16).padStart(2, '0').repeat(31);
 const contact = (id: string, address?: string): Contact => ({ id, key: keyBytes(id), address });
+
+/** The plain scans `Links` must agree with: up to `n` contacts, closest to `target` first. */
+function closestContacts(contacts: Iterable<Contact>, target: Uint8Array, n: number, skip?: (id: string) => boolean): Contact[] {
+  const found: Contact[] = [];
+  for (const c of contacts) {
+    if (skip?.(c.id)) continue;
+    let at = found.length;
+    while (at > 0 && compareDistance(c.key, found[at - 1]!.key, target) < 0) at--;
+    if (at < n) {
+      found.splice(at, 0, c);
+      if (found.length > n) found.pop();
+    }
+  }
+  return found;
+}
+
+/** The closest contact that is closer to `target` than `self` and not skipped. */
+function nextHop(self: Uint8Array, contacts: Iterable<Contact>, target: Uint8Array, skip?: (id: string) => boolean): Contact | undefined {
+  let best: Contact | undefined;
+  for (const c of contacts) {
+    if (compareDistance(c.key, self, target) >= 0 || skip?.(c.id)) continue;
+    if (!best || compareDistance(c.key, best.key, target) < 0) best = c;
+  }
+  return best;
+}
 /** A deterministic id in bucket `bucket` of `self` (the n-th such id). */
 const idIn = (self: string, bucket: number, n: number) => keyHex(keyInBucket(keyBytes(self), bucket, keyBytes(hex(n, n))));
 
@@ -88,14 +113,15 @@ describe('the routing table', () => {
   });
 
   it('finds the closest contacts and the next hop toward a key', () => {
-    const contacts = [0x10, 0x20, 0x30, 0xf0].map((b) => contact(hex(b)));
+    const contacts = new Links();
+    for (const b of [0x10, 0x20, 0x30, 0xf0]) contacts.set(hex(b), contact(hex(b)));
     const target = keyBytes(hex(0x31));
-    expect(closestContacts(contacts, target, 2).map((c) => c.id)).toEqual([hex(0x30), hex(0x20)]);
-    expect(closestContacts(contacts, target, 2, (id) => id === hex(0x30)).map((c) => c.id)).toEqual([hex(0x20), hex(0x10)]);
+    expect(contacts.closest(target, 2).map((c) => c.id)).toEqual([hex(0x30), hex(0x20)]);
+    expect(contacts.closest(target, 2, (id) => id === hex(0x30)).map((c) => c.id)).toEqual([hex(0x20), hex(0x10)]);
     // From 0x00 toward 0x31 the best step is 0x30; from 0x30 itself nothing is closer.
-    expect(nextHop(keyBytes(hex(0)), contacts, target)?.id).toBe(hex(0x30));
-    expect(nextHop(keyBytes(hex(0x30)), contacts, target)).toBeUndefined();
-    expect(nextHop(keyBytes(hex(0)), contacts, target, (id) => id === hex(0x30))?.id).toBe(hex(0x20));
+    expect(contacts.nextHop(keyBytes(hex(0)), target)?.id).toBe(hex(0x30));
+    expect(contacts.nextHop(keyBytes(hex(0x30)), target)).toBeUndefined();
+    expect(contacts.nextHop(keyBytes(hex(0)), target, (id) => id === hex(0x30))?.id).toBe(hex(0x20));
   });
 });
 

@@ -77,7 +77,7 @@ export class Dht {
     new TokenBucket(rate);
     this.#rate = { perMs: rate.perSecond / 1000, burst: rate.burst };
     this.store = new RecordStore({ ...options.store, now: () => io.now() });
-    const links = () => this.#members.links.values();
+    const links = () => this.#members.links;
     this.#replicas = new Replicas(this.store, links, (peerId, message) => io.send(peerId, message), replication);
     this.#requests = new Requests({
       id,

@@ -117,8 +117,9 @@ export class Links {
   }
 
   /**
-   * The link closest to `target` that is closer than `self` and not skipped: `nextHop` over these
-   * links (a unique answer, as no two links share a key, so the slots' order does not matter).
+   * Where to forward a query for `target` from the node `self`: the link closest to `target` that is
+   * closer than `self` and not skipped (a unique answer, as no two links share a key, so the slots'
+   * order does not matter). Undefined means `self` is the closest node it knows: the query ends there.
    */
   nextHop(self: Uint8Array, target: Uint8Array, skip?: (id: string) => boolean): Contact | undefined {
     const keys = this.#keys;
@@ -139,7 +140,7 @@ export class Links {
     return best < 0 ? undefined : this.#slots[best];
   }
 
-  /** Up to `n` links, closest to `target` first, skipping those `skip` names: `closestContacts` over these links. */
+  /** Up to `n` links, closest to `target` first, skipping those `skip` names. */
   closest(target: Uint8Array, n: number, skip?: (id: string) => boolean): Contact[] {
     const keys = this.#keys;
     const heads = this.#heads;

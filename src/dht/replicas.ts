@@ -10,7 +10,7 @@ import type { DhtMessage, Replicate, RouteReply, RouteRequest } from './messages
 import { MAX_RECORDS } from './messages.js';
 import { announcerOf, mutableKey, type MutableRecord, type TopicRecord } from './records.js';
 import type { RecordStore, StoreOutcome } from './recordStore.js';
-import { closestContacts, type Contact } from './routingTable.js';
+import type { Links } from './links.js';
 
 /** The DHT key a record is stored under. */
 export function recordKey(record: TopicRecord | MutableRecord): string {
@@ -28,7 +28,7 @@ export function recordKey(record: TopicRecord | MutableRecord): string {
 export class Replicas {
   constructor(
     readonly store: RecordStore,
-    private readonly links: () => Iterable<Contact>,
+    private readonly links: () => Links,
     private readonly send: (peerId: string, message: DhtMessage) => void,
     /** Nodes that hold each record. */
     private readonly replication: number,
@@ -85,7 +85,7 @@ export class Replicas {
     const topics: TopicRecord[] = [];
     const records: MutableRecord[] = [];
     for (const record of this.store.entries()) {
-      const holders = closestContacts(this.links(), keyOf(recordKey(record)), this.replication);
+      const holders = this.links().closest(keyOf(recordKey(record)), this.replication);
       if (!holders.some((c) => c.id === peerId)) continue;
       if (record.type === 'topic') topics.push(record);
       else records.push(record);
@@ -96,6 +96,6 @@ export class Replicas {
   }
 
   #replicate(key: string, message: Replicate): void {
-    for (const contact of closestContacts(this.links(), keyOf(key), this.replication - 1)) this.send(contact.id, message);
+    for (const contact of this.links().closest(keyOf(key), this.replication - 1)) this.send(contact.id, message);
   }
 }

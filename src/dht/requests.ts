@@ -9,7 +9,7 @@ import { keyOf } from './keyspace.js';
 import { Lookup, type LookupResult } from './lookup.js';
 import type { RouteKind, RouteReply, RouteRequest } from './messages.js';
 import { announcerOf, checkMutableRecord, checkTopicRecord, mutableKey } from './records.js';
-import { closestContacts, type Contact } from './routingTable.js';
+import type { Links } from './links.js';
 
 /** What the requests of one node need from the engine around them. */
 export interface RequestsContext {
@@ -17,7 +17,7 @@ export interface RequestsContext {
   alpha: number;
   k: number;
   timeoutMs: number;
-  links(): Iterable<Contact>;
+  links(): Links;
   /** The next hops already tried for a request id. */
   tried(rid: string): Set<string>;
   /** Our deepest bucket: how many bits a closest node shares with a key in a network our size. */
@@ -100,7 +100,7 @@ export class Requests {
   #sendPaths(pending: Pending): boolean {
     const { request } = pending;
     const tried = this.context.tried(request.rid);
-    const hops = closestContacts(this.context.links(), keyOf(request.target), this.context.alpha, (id) => tried.has(id));
+    const hops = this.context.links().closest(keyOf(request.target), this.context.alpha, (id) => tried.has(id));
     for (const hop of hops) {
       tried.add(hop.id);
       pending.lookup.firstHops.add(hop.id);

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { KEY_BITS, commonPrefixLength, compareDistance, keyBytes } from './keyspace.js';
+import { KEY_BITS, commonPrefixLength, keyBytes } from './keyspace.js';
 
 /** A node we hold a connection to. */
 export interface Contact {
@@ -58,7 +58,6 @@ export function subnetOf(address: string | undefined): string | undefined {
  * const table = new RoutingTable(myId, { k: 8, maxContacts: 64 });
  * const outcome = table.add({ id, key: keyBytes(id) });
  * if (outcome.added && outcome.evicted) disconnect(outcome.evicted.id);
- * const hop = nextHop(table.selfKey, table.contacts(), keyBytes(target));
  * ```
  */
 export class RoutingTable {
@@ -168,35 +167,4 @@ export class RoutingTable {
   contacts(): Contact[] {
     return [...this.#byId.values()];
   }
-}
-
-/** Up to `n` of `contacts`, closest to `target` first, skipping those `skip` names. */
-export function closestContacts(contacts: Iterable<Contact>, target: Uint8Array, n: number, skip?: (id: string) => boolean): Contact[] {
-  const found: Contact[] = [];
-  for (const contact of contacts) {
-    if (skip?.(contact.id)) continue;
-    let at = found.length;
-    while (at > 0 && compareDistance(contact.key, found[at - 1]!.key, target) < 0) at--;
-    if (at < n) {
-      found.splice(at, 0, contact);
-      if (found.length > n) found.pop();
-    }
-  }
-  return found;
-}
-
-/**
- * Where to forward a query for `target` from the node `self`: the closest of `contacts` that is
- * closer than `self` and not skipped. Undefined means `self` is the closest node it knows, and so
- * the query ends there.
- */
-export function nextHop(self: Uint8Array, contacts: Iterable<Contact>, target: Uint8Array, skip?: (id: string) => boolean): Contact | undefined {
-  let best: Contact | undefined;
-  for (const contact of contacts) {
-    // Distances first, the skip test last: most contacts lose on distance, and skip tests are dearer.
-    if (compareDistance(contact.key, self, target) >= 0) continue;
-    if (best && compareDistance(contact.key, best.key, target) >= 0) continue;
-    if (!skip?.(contact.id)) best = contact;
-  }
-  return best;
 }
