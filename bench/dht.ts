@@ -15,18 +15,17 @@
  *
  * Standalone: tsx bench/dht.ts [--smoke]
  */
-import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createSignalingServer, topicKey } from '../src/index.js';
 import { keyBytes, compareDistance } from '../src/dht/keyspace.js';
-import { Child, sleep } from './child.js';
-import type { DhtHostConfig, DhtHostCounters, DhtHostReady, DhtHostRequest, Timed } from './dhtHost.js';
+import { sleep } from './child.js';
+import type { DhtHostConfig, DhtHostCounters, Timed } from './dhtHost.js';
+import { ask, startDhtHost, type DhtHost, type HostedNode } from './dhtHosts.js';
 import { LOOPBACK_CROWD } from './serverLimits.js';
 import { percentile, round, rows } from './stats.js';
 import type { BenchOptions, BenchRow, BenchSection } from './types.js';
 
 const SELF = fileURLToPath(import.meta.url);
-const HOST = resolve(dirname(SELF), 'dhtHost.ts');
 const DHT = { k: 3, maxConnections: 10, minContacts: 3 };
 const TOPICS = 5;
 const PER_TOPIC = 3;
@@ -44,18 +43,8 @@ const plan = (smoke: boolean): Plan =>
     ? { hosts: 2, perHost: 5, idleLookups: 20, transferBytes: 8 * 1024 * 1024, deadlineMs: 60_000 }
     : { hosts: 5, perHost: 10, idleLookups: 200, transferBytes: 64 * 1024 * 1024, deadlineMs: 240_000 };
 
-type Host = Child<DhtHostRequest, DhtHostReady>;
-interface BenchNode {
-  host: Host;
-  index: number;
-  id: string;
-}
 
-function ask<T>(node: BenchNode, request: Record<string, unknown> & { cmd: string }, timeoutMs = 30_000): Promise<T> {
-  return node.host.request<T>({ ...request, node: node.index } as never, timeoutMs);
-}
-
-async function counters(hosts: Host[]): Promise<number> {
+async function counters(hosts: DhtHost[]): Promise<number> {
   const all = await Promise.all(hosts.map((h) => h.request<DhtHostCounters>({ cmd: 'counters' }, 10_000)));
   return all.reduce((sum, c) => sum + c.requests, 0);
 }
@@ -73,15 +62,15 @@ export async function run(options: BenchOptions): Promise<BenchSection[]> {
   const p = plan(options.smoke);
   const started = performance.now();
   const server = await createSignalingServer({ port: 0, ...LOOPBACK_CROWD });
-  const hosts: Host[] = [];
+  const hosts: DhtHost[] = [];
   try {
     const config: DhtHostConfig = { signalingUrl: server.url, nodes: p.perHost, dht: DHT, deadlineMs: p.deadlineMs };
-    for (let h = 0; h < p.hosts; h++) hosts.push(new Child(`dht host ${h}`, HOST, config));
+    for (let h = 0; h < p.hosts; h++) hosts.push(startDhtHost(`dht host ${h}`, config));
     const ready = await Promise.all(hosts.map((host) => host.ready));
-    const nodes: BenchNode[] = hosts.flatMap((host, h) => ready[h]!.ids.map((id, index) => ({ host, index, id })));
-    const probeHost: Host = new Child('dht probe', HOST, { ...config, nodes: 1, dht: { ...DHT, alpha: 1 } });
+    const nodes: HostedNode[] = hosts.flatMap((host, h) => ready[h]!.ids.map((id, index) => ({ host, index, id })));
+    const probeHost: DhtHost = startDhtHost('dht probe', { ...config, nodes: 1, dht: { ...DHT, alpha: 1 } });
     hosts.push(probeHost);
-    const probe: BenchNode = { host: probeHost, index: 0, id: (await probeHost.ready).ids[0]! };
+    const probe: HostedNode = { host: probeHost, index: 0, id: (await probeHost.ready).ids[0]! };
     await Promise.all(hosts.map((host) => host.request({ cmd: 'ready', timeoutMs: 60_000 }, 65_000)));
 
     // 1. Topic lookups from every node.

@@ -5,10 +5,9 @@
  * the overlay, and (c) puts a record and gets another node's. Connect and lookup times are printed
  * (`dht processes:`) for the closing note and the README, never asserted.
  */
-import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Child } from '../bench/child.js';
-import type { DhtHostConfig, DhtHostReady, DhtHostRequest, Timed } from '../bench/dhtHost.js';
+import type { DhtHostConfig, Timed } from '../bench/dhtHost.js';
+import { ask, startDhtHost, type DhtHost, type HostedNode } from '../bench/dhtHosts.js';
 import { Harness } from './helpers.js';
 
 const HOSTS = 4;
@@ -18,28 +17,20 @@ const TOPIC = 'processes/room';
 /** Small tables, so that most pairs hold no link and their connections take real overlay routes. */
 const DHT = { k: 2, maxConnections: 6, minContacts: 2 };
 
-interface Node {
-  host: Child<DhtHostRequest, DhtHostReady>;
-  index: number;
-  id: string;
-}
 
 const harness = new Harness();
-const hosts: Array<Child<DhtHostRequest, DhtHostReady>> = [];
-const nodes: Node[] = [];
+const hosts: DhtHost[] = [];
+const nodes: HostedNode[] = [];
 const viaServer: number[] = [];
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 const summary = (values: number[]) => `median ${median(values).toFixed(0)} ms, max ${Math.max(...values).toFixed(0)} ms (n = ${values.length})`;
 
-function ask<T>(node: Node, request: Record<string, unknown> & { cmd: string }, timeoutMs = 30_000): Promise<T> {
-  return node.host.request<T>({ ...request, node: node.index } as never, timeoutMs);
-}
 
-const linked = (node: Node) => ask<string[]>(node, { cmd: 'linked' });
+const linked = (node: HostedNode) => ask<string[]>(node, { cmd: 'linked' });
 
 /** The first node after `node` (cyclically) that it holds no link to. */
-async function unlinkedPeer(node: Node, skip = 1): Promise<Node | undefined> {
+async function unlinkedPeer(node: HostedNode, skip = 1): Promise<HostedNode | undefined> {
   const links = new Set(await linked(node));
   const at = nodes.indexOf(node);
   for (let step = skip; step < nodes.length; step++) {
@@ -52,7 +43,7 @@ async function unlinkedPeer(node: Node, skip = 1): Promise<Node | undefined> {
 beforeAll(async () => {
   const server = await harness.server();
   const config: DhtHostConfig = { signalingUrl: server.url, nodes: PER_HOST, dht: DHT, deadlineMs: 170_000 };
-  for (let h = 0; h < HOSTS; h++) hosts.push(new Child<DhtHostRequest, DhtHostReady>(`dht host ${h}`, resolve('bench/dhtHost.ts'), config));
+  for (let h = 0; h < HOSTS; h++) hosts.push(startDhtHost(`dht host ${h}`, config));
   harness.defer(async () => void (await Promise.all(hosts.map((host) => host.stop()))));
   const ready = await Promise.all(hosts.map((host) => host.ready));
   // Interleaved across hosts, so that consecutive nodes sit in different processes.
