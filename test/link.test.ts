@@ -1,9 +1,10 @@
 import { createCipheriv, createHash } from 'node:crypto';
 import { describe, it, expect, vi } from 'vitest';
 import { readFileSync } from 'node:fs';
-import { FEATURE_PARTS, FLAG_RECEIPT, FLAG_TEXT, HEADER_SIZE, PART_SIZE, RecordReader, RecordType, encodeHeader, type RecordHeader } from '../src/data/framing.js';
+import { CREDIT_STEP, creditPayload, readCredit } from '../src/data/credit.js';
+import { FEATURE_CREDIT, FEATURE_PARTS, FLAG_RECEIPT, FLAG_TEXT, HEADER_SIZE, PART_SIZE, RecordReader, RecordType, encodeHeader, type RecordHeader } from '../src/data/framing.js';
 import { splitMessage, splitSize } from '../src/data/parts.js';
-import { DHT_LINK_MARK, PeerLink, type EndResult, type LinkHooks, type RawChannel } from '../src/data/link.js';
+import { DHT_LINK_WINDOW, PeerLink, type EndResult, type LinkHooks, type RawChannel } from '../src/data/link.js';
 import type { LinkOptions } from '../src/data/linkOptions.js';
 import { P2PError } from '../src/errors.js';
 import type { Logger } from '../src/log.js';
@@ -906,22 +907,106 @@ describe('the message parts test vector (docs/protocol.md §13.3)', () => {
     expect(dhtGot).toEqual(['{"t":"needed"}']);
     expect(Buffer.from(delivered[0] as Uint8Array).equals(message)).toBe(true);
     await new Promise((resolve) => setImmediate(resolve));
-    expect(recordTypes(channel.chunks)).toEqual([RecordType.Features, RecordType.Receipt]);
+    expect(recordTypes(channel.chunks)).toEqual([RecordType.Features, RecordType.Receipt, RecordType.Credit]);
+    // It read 65,579 bytes: its credit record is the §13.4 test vector.
+    const credit = doc.slice(doc.indexOf('### 13.4')).split('```')[1]!.match(/^credit:\s+([0-9a-f ]+)/m)![1]!.trim().replaceAll(' ', '');
+    expect(Buffer.from(channel.chunks.at(-1)!).toString('hex')).toBe(credit);
   });
 });
 
 describe('PeerLink on a DHT link', () => {
-  it('keeps the channel’s buffer within 512 KiB, so DHT records wait behind little, where other links fill 4 MiB', async () => {
+  it('keeps what the peer has not read within the credit window, so DHT records wait behind little, where other links fill 4 MiB', async () => {
     for (const dht of [false, true]) {
       const { a, b, ab, inboxB } = duplex();
       if (dht) {
         a.onDht = () => {};
         b.onDht = () => {};
+        // Until b's features record arrives, a does not know b sends credit.
+        await new Promise((resolve) => setTimeout(resolve, 5));
       }
       await Promise.all(Array.from({ length: 64 }, () => a.send(bytes(128 * KiB))));
       await inboxB.until(64);
-      if (dht) expect(ab.peakBuffered).toBeLessThanOrEqual(DHT_LINK_MARK);
+      // The fake hands each channel message to the peer's link as it drains: what it holds is unread.
+      if (dht) expect(ab.peakBuffered).toBeLessThanOrEqual(DHT_LINK_WINDOW);
       else expect(ab.peakBuffered).toBeGreaterThan(2 * MiB);
     }
   });
+
+  it('keeps within the mark a peer that sends no credit', async () => {
+    const channel = new RecordingChannel();
+    const link = new PeerLink(channel, () => {});
+    link.onDht = () => {};
+    link.receive(features(FEATURE_PARTS));
+    link.send(new Uint8Array(2 * MiB)).catch(() => {});
+    channel.bufferedAmount = 0; // the channel drains at once: only the mark would stop it
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(sum(channel.chunks)).toBeGreaterThan(DHT_LINK_WINDOW);
+    link.close();
+  });
+
+  it('sends no more than the window until the peer credits it, and lets DHT records past a closed window', async () => {
+    const channel = new RecordingChannel();
+    const link = new PeerLink(channel, () => {});
+    link.onDht = () => {};
+    link.receive(features(FEATURE_PARTS | FEATURE_CREDIT));
+    const sent = link.send(new Uint8Array(2 * MiB));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(sum(channel.chunks)).toBe(DHT_LINK_WINDOW);
+    expect(link.sendDht(Buffer.from('lookup'))).toBe(true);
+    expect(recordTypes(channel.chunks).includes(RecordType.Dht)).toBe(false); // it waits for the part being sent
+    // The part under way finishes on credit, then the DHT record goes first, past a window still closed.
+    link.receive(credit(CREDIT_STEP));
+    await new Promise((resolve) => setImmediate(resolve));
+    const types = recordTypes(channel.chunks);
+    expect(types.includes(RecordType.Dht)).toBe(true);
+    expect(sum(channel.chunks)).toBeLessThanOrEqual(DHT_LINK_WINDOW + CREDIT_STEP + HEADER_SIZE + 'lookup'.length);
+    // Credit for everything: the message finishes.
+    for (let sent = 0; sent < 3 * MiB; sent += CREDIT_STEP) link.receive(credit(CREDIT_STEP));
+    await sent;
+    link.close();
+  });
+
+  it('credits the peer with every byte it read, once a step is owed, and only after its features said it would', () => {
+    const channel = new RecordingChannel();
+    const link = new PeerLink(channel, () => {});
+    const message = (n: number) => Buffer.concat([encodeHeader(RecordType.Message, 0, n), Buffer.alloc(n)]);
+    link.receive(message(CREDIT_STEP)); // read before the link runs a DHT: owed, not yet credited
+    expect(channel.chunks).toHaveLength(0);
+    link.onDht = () => {};
+    link.receive(message(10));
+    const credits: number[] = [];
+    const reader = new RecordReader(() => true, (h, payload) => h.type === RecordType.Credit && credits.push(readCredit(payload)));
+    for (const chunk of channel.chunks) reader.push(chunk);
+    expect(credits).toEqual([2 * HEADER_SIZE + CREDIT_STEP + 10]);
+    expect(recordTypes(channel.chunks)).toEqual([RecordType.Features, RecordType.Credit]);
+    link.close();
+  });
+
+  it('skips a credit record of the wrong length, and caps credit for bytes never sent', async () => {
+    const channel = new RecordingChannel();
+    const { logger, entries } = recordingLogger();
+    const link = new PeerLink(channel, () => {}, { logger });
+    link.onDht = () => {};
+    link.receive(features(FEATURE_PARTS | FEATURE_CREDIT));
+    link.receive(Buffer.concat([encodeHeader(RecordType.Credit, 0, 8), Buffer.alloc(8, 0xff)]));
+    link.receive(credit(0xffff_ffff));
+    expect(entries.some((e) => e.msg === 'peer credited more bytes than were sent')).toBe(true);
+    link.send(new Uint8Array(2 * MiB)).catch(() => {});
+    await new Promise((resolve) => setImmediate(resolve));
+    // Features record (7 bytes) already sent before the lie: the window still holds.
+    expect(sum(channel.chunks)).toBe(DHT_LINK_WINDOW + HEADER_SIZE + 1);
+    link.close();
+  });
 });
+
+function features(bits: number): Buffer {
+  return Buffer.concat([encodeHeader(RecordType.Features, 0, 1), Buffer.of(bits)]);
+}
+
+function credit(bytes: number): Buffer {
+  return Buffer.concat([encodeHeader(RecordType.Credit, 0, 4), Buffer.from(creditPayload(bytes))]);
+}
+
+function sum(chunks: Uint8Array[]): number {
+  return chunks.reduce((total, chunk) => total + chunk.length, 0);
+}

@@ -39,6 +39,8 @@ export const RecordType = {
   Features: 6,
   /** A leading piece of a message whose last piece is the next {@link RecordType.Message} record. */
   Part: 7,
+  /** Four bytes, u32 big-endian: how many more stream bytes the sender read (see `credit.ts`); sent ahead. */
+  Credit: 8,
 } as const;
 export type RecordType = (typeof RecordType)[keyof typeof RecordType];
 
@@ -49,6 +51,8 @@ export const KNOWN_FLAGS = FLAG_TEXT | FLAG_RECEIPT;
 
 /** In byte 0 of a {@link RecordType.Features} record: "I reassemble messages sent as parts". */
 export const FEATURE_PARTS = 0x01;
+/** In byte 0 of a {@link RecordType.Features} record: "I send credit records for the bytes I read". */
+export const FEATURE_CREDIT = 0x02;
 /** Largest features record a reader takes: the bitmask may grow, never past this. */
 export const MAX_FEATURES_RECORD = 64;
 /**

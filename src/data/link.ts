@@ -1,13 +1,16 @@
 /**
  * The data plane of one peer connection: packs application messages into the channel's byte stream
- * (see `framing.ts`), paces them against the channel's send buffer, and splits incoming bytes back
+ * (see `framing.ts`), paces them against the channel's send buffer (and, between two links that
+ * run a DHT, against the peer's credit: `credit.ts`), and splits incoming bytes back
  * into messages. Transport-agnostic: anything with `send` and `bufferedAmount` will do.
  *
  * @module
  */
 import { P2PError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
+import { CREDIT_RECORD_SIZE, CreditGrants, CreditWindow, creditPayload, readCredit } from './credit.js';
 import {
+  FEATURE_CREDIT,
   FEATURE_PARTS,
   FLAG_RECEIPT,
   FLAG_TEXT,
@@ -35,6 +38,15 @@ export interface RawChannel {
 
 /** The high-water mark of a link that runs a DHT, at most (see `PeerLink.mark`). */
 export const DHT_LINK_MARK = 512 * 1024;
+
+/**
+ * How many bytes a link that runs a DHT keeps sent and unread by a peer that sends credit
+ * (docs/protocol.md §13.4): a DHT record waits behind at most this much, 11 ms at 12 MB/s. Measured
+ * on loopback (bench section 7): with 256 KiB, bursts overflowed the receiving UDP socket's 208 KiB
+ * buffer and lookups waited for SCTP's retransmission timeout (0.4–1.2 s) several times per 64 MiB;
+ * with 128 KiB that happened about once.
+ */
+export const DHT_LINK_WINDOW = 128 * 1024;
 
 /** What a link tells its owner besides messages. */
 export interface LinkHooks {
@@ -81,7 +93,8 @@ const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
  * `send` resolves once its message fits within that budget, so `await send()` in a loop is flow
  * control, like a stream's `write()`. A `Uint8Array` passed to `send` is copied lazily, so it must not
  * be mutated until that promise settles. A received binary message may be a view of the channel
- * message it arrived in.
+ * message it arrived in. Between two links that run a DHT, the bytes sent and not yet read by the
+ * peer also stay within {@link DHT_LINK_WINDOW}, so that DHT records wait behind little.
  *
  * @example
  * ```ts
@@ -130,6 +143,12 @@ export class PeerLink {
   /** The peer reassembles messages sent as parts (its features record said so). */
   private peerTakesParts = false;
   private featuresSent = false;
+  /** The peer sends credit records (its features record said so). */
+  private peerCredits = false;
+  /** Bytes sent against the peer's credit; applied only on a DHT link to a peer that sends credit. */
+  private readonly window = new CreditWindow(DHT_LINK_WINDOW);
+  /** Bytes read and not yet credited to the peer: credited only once our features record said we would. */
+  private readonly grants = new CreditGrants();
   private readonly parts: MessageParts;
 
   /** `onMessage` returns false when it could not keep the message (a receipt then says so). */
@@ -157,12 +176,12 @@ export class PeerLink {
 
   set onDht(handler: DhtRecordHandler | undefined) {
     this.#onDht = handler;
-    // A link that runs a DHT says it reassembles parts, so that the peer may split long messages
-    // and let DHT records overtake them (docs/protocol.md §13.3). Links without one keep the
-    // stream exactly as it was.
+    // A link that runs a DHT says it reassembles parts and sends credit, so that the peer may
+    // split long messages, let DHT records overtake them, and keep few bytes ahead of them
+    // (docs/protocol.md §13.3, §13.4). Links without one keep the stream exactly as it was.
     if (handler && !this.featuresSent && !this.closed) {
       this.featuresSent = true;
-      this.queue.pushAhead(RecordType.Features, Uint8Array.of(FEATURE_PARTS));
+      this.queue.pushAhead(RecordType.Features, Uint8Array.of(FEATURE_PARTS | FEATURE_CREDIT));
       this.pump(true);
     }
   }
@@ -240,6 +259,22 @@ export class PeerLink {
     this.liveness.heard(this.now());
     if (this.hearing.length > 0) for (const resolve of this.hearing.splice(0)) resolve();
     this.reader.push(chunk);
+    this.grants.read(chunk.length);
+    this.grantCredit();
+  }
+
+  /** Credits the peer with the bytes read, once there are enough to say so (and we said we would). */
+  private grantCredit(): void {
+    if (!this.featuresSent || this.closed) return;
+    const bytes = this.grants.take();
+    if (bytes === undefined) return;
+    this.queue.pushAhead(RecordType.Credit, creditPayload(bytes));
+    this.pump(true);
+  }
+
+  /** How many bytes the peer's credit lets us send now: unbounded unless both ends run a DHT and the peer sends credit. */
+  private get creditRoom(): number {
+    return this.peerCredits && this.#onDht ? this.window.room : Number.POSITIVE_INFINITY;
   }
 
   /** Whether the peer has missed a heartbeat (nothing heard for one and a half intervals). */
@@ -353,9 +388,16 @@ export class PeerLink {
     this.pumping = true;
     try {
       while (this.queue.bytes > 0) {
-        const size = Math.min(this.options.chunkSize, this.queue.bytes);
+        let size = Math.min(this.options.chunkSize, this.queue.bytes);
         const partial = size < this.options.chunkSize;
         if (partial && !flush) break; // the end-of-turn flush sends it
+        const credit = this.creditRoom;
+        if (credit < size) {
+          // What the peer has room for; records queued ahead (DHT, features, credit) go whatever
+          // the credit: they are small, and what it keeps the way clear for.
+          size = Math.max(credit, Math.min(this.queue.aheadBytes, size));
+          if (size === 0) break; // the next credit record pumps again
+        }
         // Room for the chunk under the mark; a partial one also waits until fewer than two chunks are left.
         const room = this.mark - size + 1;
         if (!this.bufferedBelow(partial ? Math.min(room, 2 * this.options.chunkSize) : room)) {
@@ -368,6 +410,12 @@ export class PeerLink {
       this.pumping = false;
     }
     this.queue.accept(this.buffered, this.mark);
+  }
+
+  /** The peer read `bytes` more: room to send them again. */
+  private onCredit(bytes: number): void {
+    if (!this.window.credit(bytes)) this.log.debug({ bytes, outstanding: this.window.outstanding }, 'peer credited more bytes than were sent');
+    this.pump(true);
   }
 
   private onPoll(): void {
@@ -400,6 +448,7 @@ export class PeerLink {
       return false;
     }
     this.liveness.sent(this.now());
+    this.window.sent(size);
     this.buffered += size;
     this.handedOver += payloadBytes;
     this.queue.sent(size, completed);
@@ -425,6 +474,7 @@ export class PeerLink {
     if (type === RecordType.Receipt) return length === 1;
     if (type === RecordType.Dht) return this.#onDht !== undefined && length <= MAX_DHT_RECORD;
     if (type === RecordType.Features) return length >= 1 && length <= MAX_FEATURES_RECORD;
+    if (type === RecordType.Credit) return length === CREDIT_RECORD_SIZE;
     if (type === RecordType.Part) return this.parts.acceptsPart(flags, length);
     if (type !== RecordType.Message) {
       this.log.debug({ type, length }, 'skipping record of unknown type');
@@ -447,8 +497,10 @@ export class PeerLink {
     if (type === RecordType.Dht) return this.#onDht?.(payload);
     if (type === RecordType.Features) {
       this.peerTakesParts = (payload[0]! & FEATURE_PARTS) !== 0;
+      this.peerCredits = (payload[0]! & FEATURE_CREDIT) !== 0;
       return;
     }
+    if (type === RecordType.Credit) return this.onCredit(readCredit(payload));
     if (type === RecordType.Part) return this.parts.add(payload);
     payload = this.parts.complete(payload);
     let data: string | Uint8Array = payload;

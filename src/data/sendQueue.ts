@@ -18,7 +18,7 @@ interface Outgoing {
   reject: (err: P2PError) => void;
   /** Called once the record is handed to the channel whole (control records act on it). */
   onSent?: () => void;
-  /** Queued ahead of messages (DHT and features records). */
+  /** Queued ahead of messages (DHT, features and credit records). */
   ahead?: boolean;
 }
 
@@ -33,7 +33,7 @@ export interface Filled {
 const noop = (): void => {};
 
 /**
- * A link's send queue: records go out in order, except that records queued "ahead" (DHT, features)
+ * A link's send queue: records go out in order, except that records queued "ahead" (DHT, features, credit)
  * overtake every record not yet started. A message may be queued as parts (docs/protocol.md §13.3):
  * it then settles with its last record alone, and records queued ahead can go between its pieces.
  *
@@ -62,6 +62,13 @@ export class SendQueue {
 
   get empty(): boolean {
     return this.#records.length === 0;
+  }
+
+  /** Unsent bytes of the records queued ahead (DHT, features, credit) at the head of the queue. */
+  get aheadBytes(): number {
+    let bytes = 0;
+    for (let i = 0; this.#records[i]?.ahead; i++) bytes += HEADER_SIZE + this.#records[i]!.payload.length - this.#records[i]!.offset;
+    return bytes;
   }
 
   /**
