@@ -5,8 +5,7 @@ const RUNS = 30;
 const PARALLEL = 2;
 
 /** Runs the fixture once; resolves with how the process ended. */
-function life(mode: string): Promise<{ code: number | null; signal: NodeJS.Signals | null; out: string; ms: number }> {
-  const started = Date.now();
+function life(mode: string): Promise<{ code: number | null; signal: NodeJS.Signals | null; out: string }> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, ['--import', 'tsx', 'test/fixtures/exitChild.ts', mode], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
@@ -15,7 +14,7 @@ function life(mode: string): Promise<{ code: number | null; signal: NodeJS.Signa
     const killer = setTimeout(() => child.kill('SIGKILL'), 30_000);
     child.on('exit', (code, signal) => {
       clearTimeout(killer);
-      resolve({ code, signal, out, ms: Date.now() - started });
+      resolve({ code, signal, out });
     });
   });
 }
@@ -34,7 +33,7 @@ describe('process exit after closing real WebRTC connections', () => {
     const bad = results.filter((r) => r.code !== 0 || r.signal !== null || !r.out.includes('clean'));
     expect(bad.map((r) => `${r.code}/${r.signal}: ${r.out.slice(-300)}`)).toEqual([]);
     // A natural exit must not wait on stray timers (simple-peer's 5 s ICE timer once did).
-    expect(Math.max(...results.map((r) => r.ms))).toBeLessThan(4_500);
+    expect(results.filter((r) => !r.out.includes('timers left: 0')).map((r) => r.out.slice(-300))).toEqual([]);
   }, 300_000);
 
   it('exits cleanly 10 times out of 10 when stopped in the middle of a handshake', async () => {

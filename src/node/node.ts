@@ -312,6 +312,8 @@ export class P2PNode {
     assertNodeId(nodeId);
     assertCloseOptions(options);
     this.#reconnector?.cancel(nodeId);
+    // The application is done with the peer: a link the DHT opens to it later is the DHT's to shed.
+    this.#appPeers.delete(nodeId);
     if (this.#book.state(nodeId) === undefined) return;
     const ended = this.#book.ended(nodeId);
     this.#book.close(nodeId, options?.force ?? false);
