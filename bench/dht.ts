@@ -11,7 +11,9 @@
  *    1) holds a connection to node R and looks up a topic whose closest node is R, so every lookup
  *    crosses that connection. Sequential lookups idle, then while the probe sends R one 64 MiB
  *    message on the same connection (the target: p99 at most 2× idle). The message is checked at
- *    R by its SHA-256.
+ *    R by its SHA-256. Then, as a control, while a second node in the probe's process sends one to
+ *    a second node in R's: the same processes as busy, on another connection, so what the machine's
+ *    load costs the lookups shows apart from what sharing the connection costs them.
  *
  * Standalone: tsx bench/dht.ts [--smoke]
  */
@@ -21,6 +23,7 @@ import { keyBytes, compareDistance } from '../src/dht/keyspace.js';
 import { sleep } from './child.js';
 import type { DhtHostConfig, DhtHostCounters, Timed } from './dhtHost.js';
 import { ask, startDhtHost, type DhtHost, type HostedNode } from './dhtHosts.js';
+import { cpuMs, udpDrops } from './procStats.js';
 import { LOOPBACK_CROWD } from './serverLimits.js';
 import { percentile, round, rows } from './stats.js';
 import type { BenchOptions, BenchRow, BenchSection } from './types.js';
@@ -68,9 +71,11 @@ export async function run(options: BenchOptions): Promise<BenchSection[]> {
     for (let h = 0; h < p.hosts; h++) hosts.push(startDhtHost(`dht host ${h}`, config));
     const ready = await Promise.all(hosts.map((host) => host.ready));
     const nodes: HostedNode[] = hosts.flatMap((host, h) => ready[h]!.ids.map((id, index) => ({ host, index, id })));
-    const probeHost: DhtHost = startDhtHost('dht probe', { ...config, nodes: 1, dht: { ...DHT, alpha: 1 } });
+    const probeHost: DhtHost = startDhtHost('dht probe', { ...config, nodes: 2, dht: { ...DHT, alpha: 1 } });
     hosts.push(probeHost);
-    const probe: HostedNode = { host: probeHost, index: 0, id: (await probeHost.ready).ids[0]! };
+    const probeIds = (await probeHost.ready).ids;
+    const probe: HostedNode = { host: probeHost, index: 0, id: probeIds[0]! };
+    const beside: HostedNode = { host: probeHost, index: 1, id: probeIds[1]! };
     await Promise.all(hosts.map((host) => host.request({ cmd: 'ready', timeoutMs: 60_000 }, 65_000)));
 
     // 1. Topic lookups from every node.
@@ -98,7 +103,8 @@ export async function run(options: BenchOptions): Promise<BenchSection[]> {
 
     // 2. Lookups over one connection, idle and while it carries one large message.
     const receiver = nodes[nodes.length - 1]!;
-    const busyTopic = topicClosestTo(receiver.id, [...nodes, probe].map((n) => n.id));
+    const besideReceiver = nodes[nodes.length - 2]!; // in R's process
+    const busyTopic = topicClosestTo(receiver.id, [...nodes, probe, beside].map((n) => n.id));
     await ask(nodes[0]!, { cmd: 'join', topic: busyTopic });
     await ask(probe, { cmd: 'connect', peerId: receiver.id });
     let probeMissed = 0;
@@ -109,32 +115,47 @@ export async function run(options: BenchOptions): Promise<BenchSection[]> {
     };
     const idle: number[] = [];
     for (let i = 0; i < p.idleLookups / 2; i++) idle.push(await lookupOnce());
-    const busy: number[] = [];
-    let arrived = false;
     const { sha256 } = await ask<{ sha256: string }>(probe, { cmd: 'prepare', bytes: p.transferBytes }, 60_000);
-    const transferStarted = performance.now();
-    const transfer = (async () => {
-      await ask(probe, { cmd: 'sendBulk', peerId: receiver.id, messageBytes: p.transferBytes }, 120_000);
-      while ((await ask<{ bytes: number }>(receiver, { cmd: 'received', from: probe.id })).bytes < p.transferBytes) await sleep(5);
-      arrived = true;
-      return performance.now() - transferStarted;
-    })();
-    while (!arrived) busy.push(await lookupOnce());
-    const transferMs = await transfer;
-    const matched = (await ask<{ sha256: string }>(receiver, { cmd: 'digest', from: probe.id }, 60_000)).sha256 === sha256;
+    /** Sequential lookups while `from` sends `to` one message; their times, and the transfer's. */
+    const lookupsDuring = async (from: HostedNode, to: HostedNode) => {
+      const times: number[] = [];
+      let arrived = false;
+      await ask(from, { cmd: 'connect', peerId: to.id });
+      const dropsBefore = udpDrops();
+      const cpuBefore = [cpuMs(from.host.pid).total, cpuMs(to.host.pid).total];
+      const transferStarted = performance.now();
+      const transfer = (async () => {
+        await ask(from, { cmd: 'sendBulk', peerId: to.id, messageBytes: p.transferBytes }, 120_000);
+        while ((await ask<{ bytes: number }>(to, { cmd: 'received', from: from.id })).bytes < p.transferBytes) await sleep(5);
+        arrived = true;
+        return performance.now() - transferStarted;
+      })();
+      while (!arrived) times.push(await lookupOnce());
+      const ms = await transfer;
+      const dropped = udpDrops() - dropsBefore;
+      const [fromCpu, toCpu] = [cpuMs(from.host.pid).total - cpuBefore[0]!, cpuMs(to.host.pid).total - cpuBefore[1]!].map((used) => Math.round((100 * used) / ms));
+      const matched = (await ask<{ sha256: string }>(to, { cmd: 'digest', from: from.id }, 60_000)).sha256 === sha256;
+      const load = `sending process ${fromCpu}% CPU, receiving ${toCpu}%, ${dropped} UDP datagrams dropped host-wide for want of receive buffer`;
+      return { times, note: `${round(ms)} ms, ${round(p.transferBytes / 1e3 / ms)} MB/s, ${matched ? 'SHA-256 matched' : 'SHA-256 MISMATCH'}; ${load}` };
+    };
+    const busy = await lookupsDuring(probe, receiver);
+    const control = await lookupsDuring(beside, besideReceiver);
     const seconds = (performance.now() - started) / 1000;
 
     const MiB = p.transferBytes / 2 ** 20;
+    const during = `during a ${MiB} MiB message`;
+    const elsewhere = `during one on another connection`;
     const sectionRows: BenchRow[] = [
       ...rows('topic lookup', 'ms', { [`${nodes.length} nodes`]: lookups }, `${nodes.length} nodes`, {
         [`${nodes.length} nodes`]: `${lookups.length} lookups, p99 ${round(percentile(lookups, 0.99))} ms; ${round(requestsPerLookup)} requests handled per lookup (upkeep included); ${incomplete} lookups missed an announcer; section took ${round(seconds)} s`,
       }),
-      ...rows('lookup over one connection', 'ms', { idle, [`during a ${MiB} MiB message`]: busy }, 'idle', {
+      ...rows('lookup over one connection', 'ms', { idle, [during]: busy.times, [elsewhere]: control.times }, 'idle', {
         idle: `${idle.length} sequential lookups, p99 ${round(percentile(idle, 0.99))} ms; ${probeMissed} of all the probe's lookups missed the announcer`,
-        [`during a ${MiB} MiB message`]: `${busy.length} lookups while the message crossed the same connection (${round(transferMs)} ms, ${matched ? 'SHA-256 matched' : 'SHA-256 MISMATCH'}), p99 ${round(percentile(busy, 0.99))} ms`,
+        [during]: `${busy.times.length} lookups while the message crossed the same connection (${busy.note}), p99 ${round(percentile(busy.times, 0.99))} ms`,
+        [elsewhere]: `control: ${control.times.length} lookups while a node beside the probe sent one to a node beside R (${control.note}), p99 ${round(percentile(control.times, 0.99))} ms`,
       }),
-      ...rows('lookup over one connection p99', 'ms', { idle: [percentile(idle, 0.99)], [`during a ${MiB} MiB message`]: [percentile(busy, 0.99)] }, 'idle', {
-        [`during a ${MiB} MiB message`]: 'target: at most 2× idle',
+      ...rows('lookup over one connection p99', 'ms', { idle: [percentile(idle, 0.99)], [during]: [percentile(busy.times, 0.99)], [elsewhere]: [percentile(control.times, 0.99)] }, 'idle', {
+        [during]: 'target: at most 2× idle',
       }),
     ];
     return [{ name: 'dht', rows: sectionRows }];
