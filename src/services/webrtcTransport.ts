@@ -166,6 +166,8 @@ export const webrtcTransport = fromCallback<TransportCommand, TransportInput, Tr
       read().then(use, () => use(undefined));
     };
     let heardBelow: PacketsHeard | undefined;
+    /** The ICE state for a log line; simple-peer drops its RTCPeerConnection once it destroyed itself. */
+    const iceState = (): string => (internals._pc as PeerInternals['_pc'] | null)?.iceConnectionState ?? 'closed (peer destroyed)';
     /** The route, once the DTLS certificate in use is the one the peer's signed SDP pinned; undefined if not (reported). */
     const checkCertificate = async (): Promise<RouteInfo | undefined> => {
       let info = await readStats();
@@ -243,9 +245,11 @@ export const webrtcTransport = fromCallback<TransportCommand, TransportInput, Tr
           },
           stalled: (silentMs) => {
             const decide = (count: PacketsHeard | undefined): void => {
+              // The stats are read asynchronously: the connection may have closed meanwhile.
+              if (stopped) return;
               // DTLS packets still arrive: SCTP waits on a lost packet (a lossy path); ICE is fine, a restart cannot help.
               if (count && heardBelow && count.data > heardBelow.data) return log.debug({ peer: input.remoteId, silentMs }, 'channel silent, DTLS still heard');
-              stall(verified, `nothing heard for ${silentMs} ms; ICE ${internals._pc.iceConnectionState}`);
+              stall(verified, `nothing heard for ${silentMs} ms; ICE ${iceState()}`);
             };
             packetsHeard(decide);
           },
@@ -259,7 +263,7 @@ export const webrtcTransport = fromCallback<TransportCommand, TransportInput, Tr
                 return verified.revive();
               }
               const restart = restarted ? '; an ICE restart did not bring it back' : '';
-              const detail = `nothing heard for ${silentMs} ms, on the channel or below it; ICE ${internals._pc.iceConnectionState}${restart}`;
+              const detail = `nothing heard for ${silentMs} ms, on the channel or below it; ICE ${iceState()}${restart}`;
               sendBack({ type: 'TRANSPORT.LOST', detail });
             };
             packetsHeard(confirm);
