@@ -850,7 +850,7 @@ describe('PeerLink message parts (both ends run a DHT)', () => {
     channel.bufferedAmount = 10 * MiB; // the channel is full: nothing leaves
     const link = new PeerLink(channel, () => {});
     link.onDht = () => {};
-    link.receive(Buffer.concat([encodeHeader(RecordType.Features, 0, 1), Buffer.of(FEATURE_PARTS)]));
+    link.receive(features(FEATURE_PARTS));
     const sent = link.send(new Uint8Array(MiB + 1));
     const result = await new Promise<EndResult>((resolve) => link.end(0, resolve));
     // Our features record, the message in 17 records, the end record, and what the channel holds.
@@ -893,7 +893,7 @@ describe('the message parts test vector (docs/protocol.md §13.3)', () => {
     const message = Uint8Array.from({ length: 65_540 }, (_, i) => i % 256);
     const [part, last] = splitMessage(message, FLAG_RECEIPT);
     const dht = Buffer.from('{"t":"needed"}');
-    expect(Buffer.concat([encodeHeader(RecordType.Features, 0, 1), Buffer.of(FEATURE_PARTS)]).toString('hex')).toBe(hex('features'));
+    expect(features(FEATURE_PARTS).toString('hex')).toBe(hex('features'));
     expect(Buffer.from(part!.header).toString('hex')).toBe(hex('part'));
     expect(Buffer.concat([encodeHeader(RecordType.Dht, 0, dht.length), dht]).toString('hex')).toBe(hex('dht'));
     expect(Buffer.concat([last!.header, last!.payload]).toString('hex')).toBe(hex('message'));

@@ -159,11 +159,15 @@ export const webrtcTransport = fromCallback<TransportCommand, TransportInput, Tr
     const readStats = async () => readDtlsInfo((await internals._pc.getStats()).values());
     /**
      * Hands `use` the packets heard from the peer so far on any candidate pair (evidence of life below
-     * the data channel), or undefined if they cannot be read (the connection is closing).
+     * the data channel), or undefined if they cannot be read (the connection is closing); nothing, if
+     * the actor stopped while the stats were read.
      */
     const packetsHeard = (use: (count: PacketsHeard | undefined) => void): void => {
       const read = async (): Promise<PacketsHeard> => packetsFromPeer((await internals._pc.getStats()).values());
-      read().then(use, () => use(undefined));
+      read().then(
+        (count) => stopped || use(count),
+        () => stopped || use(undefined),
+      );
     };
     let heardBelow: PacketsHeard | undefined;
     /** The ICE state for a log line; simple-peer drops its RTCPeerConnection once it destroyed itself. */
@@ -245,8 +249,6 @@ export const webrtcTransport = fromCallback<TransportCommand, TransportInput, Tr
           },
           stalled: (silentMs) => {
             const decide = (count: PacketsHeard | undefined): void => {
-              // The stats are read asynchronously: the connection may have closed meanwhile.
-              if (stopped) return;
               // DTLS packets still arrive: SCTP waits on a lost packet (a lossy path); ICE is fine, a restart cannot help.
               if (count && heardBelow && count.data > heardBelow.data) return log.debug({ peer: input.remoteId, silentMs }, 'channel silent, DTLS still heard');
               stall(verified, `nothing heard for ${silentMs} ms; ICE ${iceState()}`);
@@ -255,7 +257,6 @@ export const webrtcTransport = fromCallback<TransportCommand, TransportInput, Tr
           },
           lost: (silentMs) => {
             const confirm = (count: PacketsHeard | undefined): void => {
-              if (stopped) return;
               // The channel is silent, but ICE and DTLS still hear the peer: SCTP is only stalled (a lossy path backs off its retransmissions).
               if (count && heardBelow && count.data + count.checks > heardBelow.data + heardBelow.checks) {
                 heardBelow = count;
