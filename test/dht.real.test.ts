@@ -30,7 +30,10 @@ const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floo
 async function allReady(list: P2PNode[], withinMs = 30_000): Promise<void> {
   const deadline = Date.now() + withinMs;
   while (list.some((n) => n.dhtInfo()?.state !== 'ready' || n.dhtInfo()!.links > DHT.maxConnections)) {
-    if (Date.now() > deadline) throw new Error(`not ready: ${list.map((n) => `${n.dhtInfo()?.state} ${n.dhtInfo()?.links}`).join(', ')}`);
+    if (Date.now() > deadline) {
+      const info = list.map((n) => n.dhtInfo()!);
+      throw new Error(`not ready (state contacts/links): ${info.map((i) => `${i.state} ${i.contacts}/${i.links}`).join(', ')}`);
+    }
     await new Promise((r) => setTimeout(r, 100));
   }
 }

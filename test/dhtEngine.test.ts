@@ -80,6 +80,7 @@ describe('DHT messages', () => {
     expect(isDhtMessage({ t: 'rep', topics: [{}], records: [] })).toBe(false);
     expect(isDhtMessage({ t: 'unneeded' })).toBe(true);
     expect(isDhtMessage({ t: 'needed' })).toBe(true);
+    expect(isDhtMessage({ t: 'held' })).toBe(true);
     expect(isDhtMessage(null)).toBe(false);
   });
 });
@@ -144,6 +145,29 @@ describe('the DHT engine', () => {
     expect(a.released).toEqual([id(0x90)]);
     a.dht.receive(id(0x80), { t: 'unneeded' }); // we hold 0x80: it stays
     expect(a.released).toEqual([id(0x90)]);
+  });
+
+  it("fills a lost contact's place with a link its table refused when the bucket was full, and retracts its `unneeded`", () => {
+    const a = engine(id(0x10), { k: 1 });
+    a.dht.linkUp(id(0x80));
+    a.dht.linkUp(id(0x90)); // bucket 0 is full: not held, and the peer is told so
+    a.dht.linkUp(id(0xa0));
+    a.dht.linkDown(id(0x80));
+    // The oldest link waiting takes the room, and its peer hears that the `unneeded` no longer holds.
+    expect(a.dht.table.has(id(0x90))).toBe(true);
+    expect(a.dht.table.has(id(0xa0))).toBe(false);
+    expect(a.sent.at(-1)).toEqual({ to: id(0x90), message: { t: 'held' } });
+    a.dht.receive(id(0x90), { t: 'unneeded' });
+    expect(a.released).toEqual([]);
+    // The far side: after `held`, evicting the sender no longer closes the link.
+    const b = engine(id(0x90), { k: 2, maxContacts: 2 });
+    b.dht.linkUp(id(0x20));
+    b.dht.linkUp(id(0x10));
+    b.dht.receive(id(0x10), { t: 'unneeded' });
+    b.dht.receive(id(0x10), { t: 'held' });
+    b.dht.linkUp(id(0x91)); // a thin bucket displaces 0x10
+    expect(b.dht.table.has(id(0x10))).toBe(false);
+    expect(b.released).toEqual([]);
   });
 
   it('keeps links an application uses at either end, and tells the peer once', () => {

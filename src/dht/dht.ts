@@ -144,7 +144,8 @@ export class Dht {
   /** A connection closed. */
   linkDown(peerId: string): void {
     this.#rates.delete(peerId);
-    this.#members.linkDown(peerId);
+    // Links the table takes in its place are new contacts, as if they had just opened.
+    for (const taken of this.#members.linkDown(peerId)) this.#replicas.handOver(taken);
   }
 
   /** Stops timers and ends pending lookups; links stay the node's to close. */
@@ -192,6 +193,8 @@ export class Dht {
         return this.#members.unneeded(from);
       case 'needed':
         return this.#members.needed(from);
+      case 'held':
+        return this.#members.held(from);
       case 'req':
         return this.#onRequest(from, message);
     }

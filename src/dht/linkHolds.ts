@@ -21,6 +21,8 @@ export class LinkHolds {
   readonly #neededBy = new Set<string>();
   /** Peers we told `needed`: once per link. */
   readonly #toldNeeded = new Set<string>();
+  /** Peers we told `unneeded` and have not told otherwise since. */
+  readonly #toldUnneeded = new Set<string>();
   readonly #openedAt = new Map<string, number>();
 
   /** `inUse`: whether our application uses the link to a peer. */
@@ -34,6 +36,7 @@ export class LinkHolds {
     this.#unneededBy.delete(peerId);
     this.#neededBy.delete(peerId);
     this.#toldNeeded.delete(peerId);
+    this.#toldUnneeded.delete(peerId);
     this.#openedAt.delete(peerId);
   }
 
@@ -46,6 +49,11 @@ export class LinkHolds {
   peerUnneeded(peerId: string): void {
     this.#unneededBy.add(peerId);
     this.#neededBy.delete(peerId);
+  }
+
+  /** The peer said `held`: it holds the link as a contact again. */
+  peerHeld(peerId: string): void {
+    this.#unneededBy.delete(peerId);
   }
 
   /** The peer said `needed`. */
@@ -78,6 +86,17 @@ export class LinkHolds {
   tellNeeded(peerId: string): boolean {
     if (this.#toldNeeded.has(peerId) || !this.ours(peerId)) return false;
     this.#toldNeeded.add(peerId);
+    this.#toldUnneeded.delete(peerId);
     return true;
+  }
+
+  /** We told the peer `unneeded`. */
+  toldUnneeded(peerId: string): void {
+    this.#toldUnneeded.add(peerId);
+  }
+
+  /** True if the peer last heard `unneeded` from us: the time to tell it `held`, now that we hold the link again. */
+  retractUnneeded(peerId: string): boolean {
+    return this.#toldUnneeded.delete(peerId);
   }
 }

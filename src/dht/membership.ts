@@ -161,7 +161,8 @@ export class Membership {
     this.#connecting.delete(peerId);
   }
 
-  linkDown(peerId: string): void {
+  /** A link closed; returns the open links the table took in its contact's place (see {@link #refill}). */
+  linkDown(peerId: string): string[] {
     // A bucket that lost a contact may find a new one again: refresh it next round.
     const contact = this.table.get(peerId);
     if (contact) this.#buckets.lost(this.table.bucketOf(contact.key));
@@ -169,6 +170,30 @@ export class Membership {
     this.#connecting.delete(peerId);
     this.#holds.closed(peerId);
     this.table.remove(peerId);
+    return contact ? this.#refill() : [];
+  }
+
+  /**
+   * A contact left the table: open links it did not take when their bucket was full take the room
+   * now, oldest first, as Kademlia's replacement cache would. Without this a node could hold links
+   * and yet too few contacts until a refresh round found new nodes, since lookups skip linked ones.
+   */
+  #refill(): string[] {
+    const taken: string[] = [];
+    for (const contact of this.links.values()) {
+      if (this.table.has(contact.id)) continue;
+      const outcome = this.table.consider(contact);
+      if (!outcome.added || outcome.evicted) continue;
+      this.table.add(contact);
+      taken.push(contact.id);
+      if (this.#holds.retractUnneeded(contact.id)) this.io.send(contact.id, { t: 'held' });
+    }
+    return taken;
+  }
+
+  /** The peer holds the link again, after it said `unneeded`. */
+  held(peerId: string): void {
+    if (this.links.has(peerId)) this.#holds.peerHeld(peerId);
   }
 
   /** The peer does not hold the link. */
@@ -202,6 +227,7 @@ export class Membership {
   #unneed(peerId: string): void {
     this.table.remove(peerId);
     if (this.#holds.ours(peerId)) return;
+    this.#holds.toldUnneeded(peerId);
     this.io.send(peerId, { t: 'unneeded' });
     if (this.#holds.unneededByPeer(peerId)) this.io.release(peerId);
   }

@@ -90,7 +90,15 @@ export interface Needed {
   t: 'needed';
 }
 
-export type DhtMessage = RouteRequest | RouteReply | Replicate | Unneeded | Needed;
+/**
+ * "I hold this link again": sent when a node's table takes, after a contact left, a link it had
+ * said {@link Unneeded} over; it retracts that `unneeded`.
+ */
+export interface Held {
+  t: 'held';
+}
+
+export type DhtMessage = RouteRequest | RouteReply | Replicate | Unneeded | Needed | Held;
 
 const RID = /^[A-Za-z0-9_-]{22}$/;
 const KEY = /^[0-9a-f]{64}$/;
@@ -141,7 +149,7 @@ export function isDhtMessage(value: unknown): value is DhtMessage {
   if (typeof value !== 'object' || value === null) return false;
   const m = value as Record<string, unknown>;
   if (m.t === 'rep') return isReplicate(m);
-  if (m.t === 'unneeded' || m.t === 'needed') return true;
+  if (m.t === 'unneeded' || m.t === 'needed' || m.t === 'held') return true;
   if (typeof m.rid !== 'string' || !RID.test(m.rid)) return false;
   return m.t === 'req' ? isRequest(m) : m.t === 'res' ? isReply(m) : false;
 }
