@@ -23,6 +23,7 @@ function engine(self: string, options = {}, inUse?: (peer: string) => boolean) {
   const released: string[] = [];
   const signals: Array<{ origin: string; envelope: unknown; via: string[] }> = [];
   let now = 1_000_000;
+  let draws = 7;
   const timers = new Set<() => void>();
   const io: DhtIo = {
     send: (to, message) => sent.push({ to, message }),
@@ -35,7 +36,8 @@ function engine(self: string, options = {}, inUse?: (peer: string) => boolean) {
       timers.add(fn);
       return () => timers.delete(fn);
     },
-    random: (n) => new Uint8Array(n).fill(7),
+    // A new byte each draw, so that request ids differ (paths of one id avoid the hops it took).
+    random: (n) => new Uint8Array(n).fill(draws++ % 256),
     inUse,
   };
   const dht = new Dht(self, io, options);
@@ -81,6 +83,9 @@ describe('DHT messages', () => {
     expect(isDhtMessage({ t: 'unneeded' })).toBe(true);
     expect(isDhtMessage({ t: 'needed' })).toBe(true);
     expect(isDhtMessage({ t: 'held' })).toBe(true);
+    expect(isDhtMessage({ ...message, avoid: [id(3)] })).toBe(true);
+    expect(isDhtMessage({ ...message, avoid: [] })).toBe(false);
+    expect(isDhtMessage({ ...message, avoid: ['x'] })).toBe(false);
     expect(isDhtMessage(null)).toBe(false);
   });
 });
@@ -123,6 +128,44 @@ describe('the DHT engine', () => {
     // Not linked to the target: the first linked node of `via` after us comes next.
     a.dht.receive(id(2), { t: 'req', rid: RID, kind: 'signal', target: id(9), path: [id(2)], envelope: {}, via: [id(1), id(4)] });
     expect(a.sent.at(-1)?.to).toBe(id(4));
+  });
+
+  it('sends a store again when every path ended at a node far from the target with no outcome, round those nodes', () => {
+    const a = engine(id(0x10));
+    // 0x11 shares 7 bits with us: a network deep enough that an answer from 0x77 is far from 0xf0's closest nodes.
+    for (const peer of [0x11, 0x20, 0x30]) a.dht.linkUp(id(peer));
+    let result: LookupResult | undefined;
+    a.dht.request('announce', id(0xf0), {}, (r) => (result = r));
+    const announces = () => a.sent.filter((s) => s.message.t === 'req' && s.message.kind === 'announce');
+    const first = announces();
+    expect(first.map((s) => s.to).sort()).toEqual([id(0x11), id(0x20), id(0x30)]);
+    const rid = (first[0]!.message as { rid: string }).rid;
+    // Each path ends at a node far from the target that answers at once, with no store outcome.
+    for (const hop of [0x11, 0x20, 0x30]) {
+      a.dht.receive(id(hop), { t: 'res', rid, path: [id(0x10), id(hop)], from: id(0x77), closest: [id(0x77), id(0x05)] });
+    }
+    expect(result).toBeUndefined();
+    const again = announces().slice(3);
+    // The same first hops, whose nodes now route round the way they took; the far node is avoided.
+    expect(again.map((s) => s.to).sort()).toEqual([id(0x11), id(0x20), id(0x30)]);
+    expect(again.every((s) => s.message.t === 'req' && s.message.rid === rid && s.message.avoid?.join() === id(0x77))).toBe(true);
+    a.fire();
+    expect(result?.outcomes).toEqual([]);
+    // A `find` has no sign of failure to go by: the same answers end it.
+    let found: LookupResult | undefined;
+    a.dht.request('find', id(0xf0), {}, (r) => (found = r));
+    const finds = a.sent.filter((s) => s.message.t === 'req' && s.message.kind === 'find' && s.message.target === id(0xf0));
+    for (const { to, message } of finds) {
+      a.dht.receive(to, { t: 'res', rid: (message as { rid: string }).rid, path: [id(0x10), to], from: id(0x77), closest: [id(0x77), id(0x05)] });
+    }
+    expect(found?.replies).toBe(3);
+  });
+
+  it('never forwards a request to a node it says to avoid', () => {
+    const a = engine(id(0x10));
+    for (const peer of [0x20, 0x90, 0x98]) a.dht.linkUp(id(peer));
+    a.dht.receive(id(0x20), { t: 'req', rid: RID, kind: 'find', target: id(0x91), path: [id(0x20)], avoid: [id(0x90)] });
+    expect(relayed(a.sent).filter((s) => s.message.t === 'req').map((s) => s.to)).toEqual([id(0x98)]);
   });
 
   it('rate-limits every message of a link, replies included', () => {

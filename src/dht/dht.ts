@@ -8,6 +8,7 @@
  */
 import { TokenBucket } from '../wire/tokenBucket.js';
 import { commonPrefixLength, compareDistance, keyOf } from './keyspace.js';
+import { LinkRates } from './linkRates.js';
 import { Membership } from './membership.js';
 import type { LookupResult } from './lookup.js';
 import { MAX_HOPS, type DhtMessage, type RouteKind, type RouteReply, type RouteRequest } from './messages.js';
@@ -61,9 +62,8 @@ export class Dht {
   readonly #requests: Requests;
   /** Requests seen lately, with the next hops already tried, so parallel paths stay apart. */
   readonly #seen: SeenRequests;
-  /** Each link's token bucket (see {@link #take}). */
-  readonly #rates = new Map<string, { tokens: number; at: number }>();
-  readonly #rate: { perMs: number; burst: number };
+  /** Each link's message budget: every message counts, replies too, so a peer cannot flood through any of them. */
+  readonly #rates: LinkRates;
   #stopped = false;
 
   constructor(id: string, io: DhtIo, options: DhtOptions = {}) {
@@ -75,7 +75,7 @@ export class Dht {
     this.table = new RoutingTable(id, { ...options, maxContacts: Math.min(options.maxContacts ?? maxConnections, maxConnections) });
     // TokenBucket checks the settings (and throws a RangeError for a rate that is not positive).
     new TokenBucket(rate);
-    this.#rate = { perMs: rate.perSecond / 1000, burst: rate.burst };
+    this.#rates = new LinkRates(rate);
     this.store = new RecordStore({ ...options.store, now: () => io.now() });
     const links = () => this.#members.links;
     this.#replicas = new Replicas(this.store, links, (peerId, message) => io.send(peerId, message), replication);
@@ -180,7 +180,7 @@ export class Dht {
   /** Handles a message that arrived over the link to `from`. */
   receive(from: string, message: DhtMessage): void {
     if (this.#stopped) return;
-    if (!this.#take(from)) {
+    if (!this.#rates.take(from, this.#io.now())) {
       this.counters.dropped.rate++;
       return;
     }
@@ -211,7 +211,8 @@ export class Dht {
     this.#members.learn(path);
     const tried = this.#seen.sight(request.rid);
     const targetKey = keyOf(request.target);
-    const next = this.#members.links.nextHop(this.table.selfKey, targetKey, (id) => path.includes(id) || wasTried(tried, id));
+    const { avoid } = request;
+    const next = this.#members.links.nextHop(this.table.selfKey, targetKey, (id) => path.includes(id) || wasTried(tried, id) || avoid?.includes(id) === true);
     const forward = next !== undefined && path.length < MAX_HOPS;
     if (forward) {
       this.#seen.addTried(request.rid, next.id);
@@ -279,24 +280,5 @@ export class Dht {
 
   #newRid(): string {
     return Buffer.from(this.#io.random(16)).toString('base64url');
-  }
-
-  /** Every message counts against its link's budget, replies too: a peer cannot flood through any of them. */
-  #take(from: string): boolean {
-    // TokenBucket's arithmetic, inline: an object and a clock closure per link cost more than the
-    // check itself, and every message passes here.
-    const now = this.#io.now();
-    const { perMs, burst } = this.#rate;
-    let bucket = this.#rates.get(from);
-    if (!bucket) {
-      bucket = { tokens: burst, at: now };
-      this.#rates.set(from, bucket);
-    }
-    // A clock that steps backwards must not drain the bucket, so negative gaps count as zero.
-    bucket.tokens = Math.min(burst, bucket.tokens + Math.max(0, now - bucket.at) * perMs);
-    bucket.at = now;
-    if (bucket.tokens < 1) return false;
-    bucket.tokens -= 1;
-    return true;
   }
 }

@@ -49,8 +49,14 @@ export class Lookup {
   readonly #startedAt: number;
   /** Nodes the request was sent to first, one per path. */
   readonly firstHops = new Set<string>();
+  /** Paths sent: a first hop may be sent the request again, and each time it takes another route. */
+  paths = 0;
+  /** First hops whose path ended with a plausible reply. */
+  readonly answeredVia = new Set<string>();
   /** Replies from nodes plausibly closest to the target (see {@link reply}). */
   plausible = 0;
+  /** Nodes that ended a path (they listed themselves first) with a reply that was not plausible. */
+  readonly implausible = new Set<string>();
   #closest: { id: string; key: Uint8Array }[] = [];
   #closestResponder: Uint8Array | undefined;
   /** A `find` answered by the node whose id is the target: nothing can be closer. */
@@ -76,7 +82,7 @@ export class Lookup {
 
   /** Whether every path has answered. */
   get complete(): boolean {
-    return this.result.replies >= this.firstHops.size;
+    return this.result.replies >= this.paths;
   }
 
   /** Merges node ids into `closest`; `via` leads to the node that reported them (empty: our own contacts). */
@@ -130,7 +136,10 @@ export class Lookup {
     // The reply's path starts with us; the rest of it, then the responder, leads to what it reported.
     this.offer(reply.closest, reply.path.slice(1), reply.from);
     if (reply.outcome !== undefined) this.result.outcomes.push(reply.outcome);
-    if (this.#plausible(reply, from)) this.plausible++;
+    if (this.#plausible(reply, from)) {
+      this.plausible++;
+      this.answeredVia.add(reply.path[1] ?? reply.from);
+    } else if (reply.closest[0] === reply.from) this.implausible.add(reply.from);
     if (this.result.kind === 'find' && reply.from === this.result.target) this.#reached = true;
   }
 
@@ -157,6 +166,19 @@ export class Lookup {
    */
   get settled(): boolean {
     return this.complete || this.plausible >= 3 || this.#reached;
+  }
+
+  /** Whether a reply came from where the answer should be: a plausible one, or the target itself. */
+  get convincing(): boolean {
+    return this.plausible > 0 || this.#reached;
+  }
+
+  /** Whether a request that asks for something (a store outcome, topic records, a record) got none of it. */
+  get empty(): boolean {
+    const { kind, outcomes, topics, record } = this.result;
+    if (kind === 'announce' || kind === 'put') return outcomes.length === 0;
+    if (kind === 'find-topic') return topics.length === 0;
+    return kind === 'get' && record === undefined;
   }
 
   /** How long to wait for further paths once one plausible answer is in: as long as it took. */

@@ -8,6 +8,7 @@
  */
 import { BucketRefresh } from './bucketRefresh.js';
 import { keyOf } from './keyspace.js';
+import { LinkBudget } from './linkBudget.js';
 import { LinkHolds } from './linkHolds.js';
 import { Links } from './links.js';
 import type { LookupResult } from './lookup.js';
@@ -39,12 +40,6 @@ type Find = (target: string, done: (result: LookupResult) => void) => void;
 
 /** Refresh period while the node has not joined yet. */
 const JOIN_RETRY_MS = 5000;
-/**
- * How long a new link is safe from being closed to keep within budget: its peer says `needed` in
- * its first record if its application opened the link, and closing such a link would break the
- * peer's connection. The record takes a round trip, or seconds on a host under heavy load.
- */
-const TRIM_GRACE_MS = 5000;
 
 /**
  * @example
@@ -63,8 +58,8 @@ export class Membership {
   #joined = false;
   #selfLookupRunning = false;
   readonly #buckets: BucketRefresh;
+  readonly #budget: LinkBudget;
   #stopTimer: (() => void) | undefined;
-  #trimTimer: (() => void) | undefined;
   #stopped = false;
   onJoined: () => void = () => {};
   /** A refresh round started (true) or its last lookup ended (false). */
@@ -78,55 +73,16 @@ export class Membership {
   ) {
     this.#holds = new LinkHolds(io.inUse && ((peerId) => io.inUse!(peerId)));
     this.#buckets = new BucketRefresh(table);
+    this.#budget = new LinkBudget(this.links, table, this.#holds, io, options.maxConnections);
   }
 
   get joined(): boolean {
     return this.#joined;
   }
 
-  /**
-   * Whether a connection from `peerId` is welcome. The budget is hard; its last k places are kept
-   * for peers that fit our own table, so links other nodes hold cannot crowd out our contacts.
-   */
+  /** Whether a connection from `peerId` is welcome (see {@link LinkBudget.accepts}). */
   accepts(peerId: string, address?: string): boolean {
-    const links = this.#dhtLinks();
-    if (links < this.options.maxConnections - this.table.options.k) return true;
-    const outcome = this.table.consider({ id: peerId, key: keyOf(peerId), address });
-    return outcome.added && (links < this.options.maxConnections || outcome.evicted !== undefined || this.#spareLink() !== undefined);
-  }
-
-  /** A link we do not hold as a contact and no application uses, which can go to make room for one we would. */
-  #spareLink(): string | undefined {
-    for (const id of this.links.keys()) if (!this.table.has(id) && !this.#holds.appHeld(id)) return id;
-    return undefined;
-  }
-
-  /**
-   * Over budget: soon, closes links nobody holds, oldest first and as many as the excess, among
-   * those open for {@link TRIM_GRACE_MS}; checks again later if younger ones were spared.
-   */
-  #trimSoon(): void {
-    if (this.#trimTimer || this.#stopped) return;
-    this.#trimTimer = this.io.setTimer(TRIM_GRACE_MS, () => {
-      this.#trimTimer = undefined;
-      const now = this.io.now();
-      let excess = this.#dhtLinks() - this.options.maxConnections;
-      for (const id of [...this.links.keys()]) {
-        if (excess <= 0) return;
-        if (this.table.has(id) || this.#holds.appHeld(id)) continue;
-        if (this.#holds.age(id, now) < TRIM_GRACE_MS) return this.#trimSoon();
-        this.io.release(id);
-        excess--;
-      }
-    });
-  }
-
-  /** Links that count against the connection budget: those no application uses. */
-  #dhtLinks(): number {
-    if (!this.#holds.any) return this.links.size;
-    let count = 0;
-    for (const id of this.links.keys()) if (!this.#holds.appHeld(id)) count++;
-    return count;
+    return this.#budget.accepts(peerId, address);
   }
 
   /** Connects to `bootstrap`; the first call also starts the refresh timer. */
@@ -146,7 +102,7 @@ export class Membership {
     this.links.set(peerId, contact);
     this.#holds.opened(peerId, this.io.now());
     this.hold(peerId);
-    if (this.#dhtLinks() > this.options.maxConnections) this.#trimSoon();
+    this.#budget.opened();
     const outcome = this.table.add(contact);
     if (!outcome.added) {
       this.#unneed(peerId);
@@ -221,7 +177,7 @@ export class Membership {
   stop(): void {
     this.#stopped = true;
     this.#stopTimer?.();
-    this.#trimTimer?.();
+    this.#budget.stop();
   }
 
   #unneed(peerId: string): void {

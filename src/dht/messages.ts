@@ -45,6 +45,11 @@ export interface RouteRequest {
    * a link to, and the rest of the way is greedy.
    */
   via?: string[];
+  /**
+   * Other kinds: nodes no forwarder may pass the request to, set by the origin when it sends a
+   * request again: those that ended a path of the first attempt with an answer from far away.
+   */
+  avoid?: string[];
 }
 
 /** A terminal node's answer, sent back along the request's path. */
@@ -109,6 +114,7 @@ const isIdList = (value: unknown, max: number): value is string[] =>
 function isRequest(m: Record<string, unknown>): boolean {
   if (!(ROUTE_KINDS as readonly unknown[]).includes(m.kind) || typeof m.target !== 'string' || !KEY.test(m.target)) return false;
   if (!isIdList(m.path, MAX_HOPS) || m.path.length === 0) return false;
+  if (m.avoid !== undefined && !(isIdList(m.avoid, MAX_HOPS) && m.avoid.length > 0)) return false;
   switch (m.kind as RouteKind) {
     case 'announce':
       return isTopicRecord(m.topic);

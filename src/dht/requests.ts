@@ -7,7 +7,7 @@
  */
 import { keyOf } from './keyspace.js';
 import { Lookup, type LookupResult } from './lookup.js';
-import type { RouteKind, RouteReply, RouteRequest } from './messages.js';
+import { MAX_HOPS, type RouteKind, type RouteReply, type RouteRequest } from './messages.js';
 import { announcerOf, checkMutableRecord, checkTopicRecord, mutableKey } from './records.js';
 import type { Links } from './links.js';
 
@@ -34,6 +34,7 @@ export type RequestExtras = Pick<RouteRequest, 'topic' | 'record' | 'cas'>;
 
 interface Pending {
   lookup: Lookup;
+  /** What goes out on the next attempt. */
   request: RouteRequest;
   done: (result: LookupResult) => void;
   cancel: () => void;
@@ -78,7 +79,14 @@ export class Requests {
     lookup.addTopics((reply.topics ?? []).filter((r) => r.topic === target && checkTopicRecord(r, now) === 'ok'));
     const { record } = reply;
     if (record && checkMutableRecord(record) === 'ok' && mutableKey(announcerOf(record), record.name) === target) lookup.addRecord(record);
-    if (lookup.settled) return this.#finish(pending);
+    if (lookup.settled) {
+      // Every path answered, but only from far away and with nothing of what was asked: nodes that
+      // answer at once with made-up contacts ended them, and nothing was stored or read near the
+      // target. Other paths may get there. (A `find` has no such sign, and in a steady network paths
+      // often end short of the closest node: retrying those cost 21–30% more messages per lookup in the simulation.)
+      if (!lookup.convincing && lookup.empty && this.#retry(pending)) return;
+      return this.#finish(pending);
+    }
     if (pending.settling || lookup.plausible === 0) return;
     pending.settling = true;
     pending.cancel();
@@ -91,22 +99,46 @@ export class Requests {
   }
 
   #timedOut(pending: Pending): void {
-    if (pending.lookup.plausible > 0 || pending.retried || !this.#sendPaths(pending)) return this.#finish(pending);
-    pending.retried = true;
-    pending.cancel = this.context.setTimer(this.context.timeoutMs, () => this.#finish(pending));
+    if (pending.lookup.plausible > 0 || !this.#retry(pending)) this.#finish(pending);
   }
 
-  /** Sends the request to the `alpha` closest links not tried yet; false if there were none. */
+  /**
+   * Sends the request once more over links not tried yet, steering it clear of the nodes that ended
+   * paths with answers from far away (nodes it passed try other next hops for it, too); false if it
+   * was retried already or no link is left.
+   */
+  #retry(pending: Pending): boolean {
+    if (pending.retried) return false;
+    const avoid = [...pending.lookup.implausible].slice(0, MAX_HOPS);
+    // A new object: copies of the first attempt may still be on their way.
+    if (avoid.length > 0) pending.request = { ...pending.request, avoid };
+    if (!this.#sendPaths(pending)) return false;
+    pending.retried = true;
+    pending.cancel();
+    pending.cancel = this.context.setTimer(this.context.timeoutMs, () => this.#finish(pending));
+    return true;
+  }
+
+  /**
+   * Sends the request to the `alpha` closest links not tried yet and, on a retry, again to the first
+   * hops whose paths brought no plausible reply: each node on such a path remembers where it sent
+   * the request before and takes its next-best link, so the path goes round a node that dropped it.
+   * False if it sent nothing.
+   */
   #sendPaths(pending: Pending): boolean {
-    const { request } = pending;
+    const { request, lookup } = pending;
+    const links = this.context.links();
     const tried = this.context.tried(request.rid);
-    const hops = this.context.links().closest(keyOf(request.target), this.context.alpha, (id) => tried.has(id));
-    for (const hop of hops) {
-      tried.add(hop.id);
-      pending.lookup.firstHops.add(hop.id);
-      this.context.send(hop.id, request);
+    const avoided = (id: string) => request.avoid?.includes(id) === true;
+    const again = [...lookup.firstHops].filter((id) => !lookup.answeredVia.has(id) && !avoided(id) && links.has(id));
+    const hops = links.closest(keyOf(request.target), this.context.alpha, (id) => tried.has(id) || avoided(id)).map((c) => c.id);
+    for (const hop of [...again, ...hops]) {
+      tried.add(hop);
+      lookup.firstHops.add(hop);
+      lookup.paths++;
+      this.context.send(hop, request);
     }
-    return hops.length > 0;
+    return again.length + hops.length > 0;
   }
 
   #finish(pending: Pending): void {
