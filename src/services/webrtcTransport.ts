@@ -74,12 +74,13 @@ export type TransportEvent =
 
 /** The parts of simple-peer's internals this file relies on (typed here, nowhere else). */
 interface PeerInternals {
+  /** Null once simple-peer destroyed itself (it drops the connection as it does). */
   _pc: {
     getStats(): Promise<{ values(): Iterable<Record<string, unknown> & { id: string; type: string }> }>;
     iceConnectionState: string;
     signalingState: string;
     restartIce(): void;
-  };
+  } | null;
   _channel: { send(data: Uint8Array): void; bufferedAmount: number } | null;
   _iceCompleteTimer: NodeJS.Timeout | null;
   /** Set from negotiate() until the signaling state is stable again: an offer of ours awaits its answer. */
@@ -156,14 +157,19 @@ export const webrtcTransport = fromCallback<TransportCommand, TransportInput, Tr
       sendBack({ type: 'TRANSPORT.ERROR', reason: ICE_FAILURES.has(err.code ?? '') ? 'ice-failed' : 'error', message: err.message });
     });
 
-    const readStats = async () => readDtlsInfo((await internals._pc.getStats()).values());
+    /** The connection's stats; rejects once simple-peer dropped the connection. */
+    const stats = async () => {
+      if (!internals._pc) throw new Error('the peer connection is closed');
+      return (await internals._pc.getStats()).values();
+    };
+    const readStats = async () => readDtlsInfo(await stats());
     /**
      * Hands `use` the packets heard from the peer so far on any candidate pair (evidence of life below
      * the data channel), or undefined if they cannot be read (the connection is closing); nothing, if
      * the actor stopped while the stats were read.
      */
     const packetsHeard = (use: (count: PacketsHeard | undefined) => void): void => {
-      const read = async (): Promise<PacketsHeard> => packetsFromPeer((await internals._pc.getStats()).values());
+      const read = async (): Promise<PacketsHeard> => packetsFromPeer(await stats());
       read().then(
         (count) => stopped || use(count),
         () => stopped || use(undefined),
@@ -171,7 +177,7 @@ export const webrtcTransport = fromCallback<TransportCommand, TransportInput, Tr
     };
     let heardBelow: PacketsHeard | undefined;
     /** The ICE state for a log line; simple-peer drops its RTCPeerConnection once it destroyed itself. */
-    const iceState = (): string => (internals._pc as PeerInternals['_pc'] | null)?.iceConnectionState ?? 'closed (peer destroyed)';
+    const iceState = (): string => internals._pc?.iceConnectionState ?? 'closed (peer destroyed)';
     /** The route, once the DTLS certificate in use is the one the peer's signed SDP pinned; undefined if not (reported). */
     const checkCertificate = async (): Promise<RouteInfo | undefined> => {
       let info = await readStats();
@@ -215,7 +221,7 @@ export const webrtcTransport = fromCallback<TransportCommand, TransportInput, Tr
       restarted = true;
       if (!input.initiator) return sendBack({ type: 'TRANSPORT.SIGNAL', data: { type: 'restart' } });
       // One restart offer at a time: an answer to an offer that a newer one replaced would break ICE.
-      if (internals._isNegotiating) return;
+      if (internals._isNegotiating || !internals._pc) return;
       internals._pc.restartIce();
       internals.negotiate();
     };
@@ -297,7 +303,7 @@ export const webrtcTransport = fromCallback<TransportCommand, TransportInput, Tr
           if (input.initiator && link && !internals._isNegotiating) restartIce();
         } else if (data.type === 'offer' || data.type === 'answer') {
           // Only the initiator offers; an answer is taken only while our offer waits for one.
-          const expected = input.initiator ? data.type === 'answer' && internals._pc.signalingState === 'have-local-offer' : data.type === 'offer';
+          const expected = input.initiator ? data.type === 'answer' && internals._pc?.signalingState === 'have-local-offer' : data.type === 'offer';
           if (!expected) return log.warn({ peer: input.remoteId, kind: data.type }, 'ignoring an SDP that answers no offer of ours');
           const fingerprint = sdpFingerprint(data.sdp);
           remoteUfrag = sdpUfrag(data.sdp);
