@@ -83,7 +83,8 @@ export class Requests {
       // Every path answered, but only from far away and with nothing of what was asked: nodes that
       // answer at once with made-up contacts ended them, and nothing was stored or read near the
       // target. Other paths may get there. (A `find` has no such sign, and in a steady network paths
-      // often end short of the closest node: retrying those cost 21–30% more messages per lookup in the simulation.)
+      // often end short of the closest node: retrying those cost 21–30% more messages per lookup in
+      // the simulation.)
       if (!lookup.convincing && lookup.empty && this.#retry(pending)) return;
       return this.#finish(pending);
     }
