@@ -169,6 +169,7 @@ describe('the DHT engine', () => {
   });
 
   it('rate-limits every message of a link, replies included', () => {
+    expect(() => engine(id(1), { rate: { perSecond: 0, burst: 5 } })).toThrow(RangeError);
     const a = engine(id(1), { rate: { perSecond: 10, burst: 5 } });
     a.dht.linkUp(id(2));
     for (let i = 0; i < 8; i++) a.dht.receive(id(2), { t: 'res', rid: RID, path: [id(3)], from: id(2), closest: [] });

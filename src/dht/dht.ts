@@ -6,7 +6,6 @@
  *
  * @module
  */
-import { TokenBucket } from '../wire/tokenBucket.js';
 import { commonPrefixLength, compareDistance, keyOf } from './keyspace.js';
 import { LinkRates } from './linkRates.js';
 import { Membership } from './membership.js';
@@ -73,8 +72,6 @@ export class Dht {
     const { maxConnections, alpha, replication, lookupTimeoutMs, refreshMs, rate } = { ...DEFAULT_DHT, ...options };
     // Contacts are links the node keeps: never more of them than links it may hold.
     this.table = new RoutingTable(id, { ...options, maxContacts: Math.min(options.maxContacts ?? maxConnections, maxConnections) });
-    // TokenBucket checks the settings (and throws a RangeError for a rate that is not positive).
-    new TokenBucket(rate);
     this.#rates = new LinkRates(rate);
     this.store = new RecordStore({ ...options.store, now: () => io.now() });
     const links = () => this.#members.links;

@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { TokenBucket, type TokenBucketOptions } from '../wire/tokenBucket.js';
 
 /**
  * TokenBucket's arithmetic over a map of plain records: an object and a clock closure per link
@@ -20,7 +21,9 @@ export class LinkRates {
   readonly #perMs: number;
   readonly #burst: number;
 
-  constructor(rate: { perSecond: number; burst: number }) {
+  /** @throws RangeError when `perSecond` or `burst` is not a positive finite number, as {@link TokenBucket} does. */
+  constructor(rate: Pick<TokenBucketOptions, 'perSecond' | 'burst'>) {
+    new TokenBucket(rate);
     this.#perMs = rate.perSecond / 1000;
     this.#burst = rate.burst;
   }
