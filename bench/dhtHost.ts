@@ -28,6 +28,7 @@ export interface DhtHostCounters {
   lookups: number;
   requests: number;
   forwarded: number;
+  signalsResent: number;
 }
 
 export type DhtHostRequest =
@@ -123,12 +124,13 @@ serve<DhtHostRequest>(async (req) => {
       return record ? { value: new TextDecoder().decode(record.value), seq: record.seq } : null;
     }
     case 'counters': {
-      const sum: DhtHostCounters = { lookups: 0, requests: 0, forwarded: 0 };
+      const sum: DhtHostCounters = { lookups: 0, requests: 0, forwarded: 0, signalsResent: 0 };
       for (const node of nodes) {
         const info = node.dhtInfo();
         sum.lookups += info?.lookups ?? 0;
         sum.requests += info?.requests ?? 0;
         sum.forwarded += info?.forwarded ?? 0;
+        sum.signalsResent += info?.signalsResent ?? 0;
       }
       return sum;
     }

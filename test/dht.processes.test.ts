@@ -6,7 +6,7 @@
  * (`dht processes:`) for the closing note and the README, never asserted.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { DhtHostConfig, Timed } from '../bench/dhtHost.js';
+import type { DhtHostConfig, DhtHostCounters, Timed } from '../bench/dhtHost.js';
 import { ask, startDhtHost, type DhtHost, type HostedNode } from '../bench/dhtHosts.js';
 import { Harness } from './helpers.js';
 
@@ -28,6 +28,16 @@ const summary = (values: number[]) => `median ${median(values).toFixed(0)} ms, m
 
 
 const linked = (node: HostedNode) => ask<string[]>(node, { cmd: 'linked' });
+
+/** Connects `node` to `peer`; a failure names what both sides saw of each other. */
+async function connect(node: HostedNode, peer: HostedNode): Promise<number> {
+  try {
+    return (await ask<Timed<null>>(node, { cmd: 'connect', peerId: peer.id })).ms;
+  } catch (err) {
+    const [mine, theirs] = await Promise.all([ask(node, { cmd: 'events', peerId: peer.id }), ask(peer, { cmd: 'events', peerId: node.id })]);
+    throw new Error(`${(err as Error).message}; events there: ${JSON.stringify(mine)}; at the peer: ${JSON.stringify(theirs)}`);
+  }
+}
 
 /** The first node after `node` (cyclically) that it holds no link to. */
 async function unlinkedPeer(node: HostedNode, skip = 1): Promise<HostedNode | undefined> {
@@ -55,7 +65,7 @@ beforeAll(async () => {
     hosts.map(async (host) => {
       for (const node of nodes.filter((n) => n.host === host)) {
         const peer = await unlinkedPeer(node, nodes.length / 2);
-        if (peer) viaServer.push((await ask<Timed<null>>(node, { cmd: 'connect', peerId: peer.id })).ms);
+        if (peer) viaServer.push(await connect(node, peer));
       }
     }),
   );
@@ -81,7 +91,7 @@ describe(`the DHT across processes (${HOSTS * PER_HOST} nodes in ${HOSTS} proces
           const links = new Set(await linked(node));
           for (const id of expected) {
             // Also over a DHT link that is open already: the application's use keeps it open.
-            const { ms } = await ask<Timed<null>>(node, { cmd: 'connect', peerId: id });
+            const ms = await connect(node, nodes.find((n) => n.id === id)!);
             if (!links.has(id)) connects.push(ms);
           }
           // DHT links come and go; the ones the application asked for stay.
@@ -103,7 +113,7 @@ describe(`the DHT across processes (${HOSTS * PER_HOST} nodes in ${HOSTS} proces
         for (const node of nodes.filter((n) => n.host === host)) {
           const peer = await unlinkedPeer(node, 7);
           if (!peer) continue; // linked to all: nothing left to route
-          viaOverlay.push((await ask<Timed<null>>(node, { cmd: 'connect', peerId: peer.id })).ms);
+          viaOverlay.push(await connect(node, peer));
           if (!(await linked(node)).includes(peer.id)) {
             expect.fail(`${node.id.slice(0, 8)} lost its connection to ${peer.id.slice(0, 8)}: ${JSON.stringify(await ask(node, { cmd: 'events', peerId: peer.id }))}`);
           }
@@ -112,7 +122,9 @@ describe(`the DHT across processes (${HOSTS * PER_HOST} nodes in ${HOSTS} proces
     );
     expect(viaOverlay.length).toBeGreaterThanOrEqual(nodes.length / 2);
     const ratio = median(viaOverlay) / median(viaServer);
-    console.log(`dht processes: connect through the server ${summary(viaServer)}; through the overlay ${summary(viaOverlay)}; overlay/server ${ratio.toFixed(2)}×`);
+    const counters = await Promise.all(hosts.map((host) => host.request<DhtHostCounters>({ cmd: 'counters' }, 10_000)));
+    const resent = counters.reduce((sum, c) => sum + c.signalsResent, 0);
+    console.log(`dht processes: connect through the server ${summary(viaServer)}; through the overlay ${summary(viaOverlay)}; overlay/server ${ratio.toFixed(2)}×; signals sent again so far: ${resent}`);
   }, 120_000);
 
   it('(c) every node puts a record and gets another node’s', async () => {

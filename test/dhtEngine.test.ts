@@ -130,6 +130,60 @@ describe('the DHT engine', () => {
     expect(a.sent.at(-1)?.to).toBe(id(4));
   });
 
+  it('acknowledges every copy of a signal addressed to it along the way back, and delivers it once', () => {
+    const a = engine(id(1));
+    a.dht.linkUp(id(2));
+    const signal = { t: 'req' as const, rid: RID, kind: 'signal' as const, target: id(1), path: [id(5), id(2)], envelope: { x: 1 } };
+    const ack = { to: id(2), message: { t: 'res', rid: RID, path: [id(5), id(2)], from: id(1), closest: [id(1)] } };
+    a.dht.receive(id(2), signal);
+    a.dht.receive(id(2), signal);
+    expect(a.signals).toHaveLength(1);
+    expect(relayed(a.sent)).toEqual([ack, ack]);
+  });
+
+  it('sends a signal again, with the same rid and over a link it has not taken yet, until its target acknowledges it', () => {
+    const a = engine(id(0x10));
+    for (const peer of [0x20, 0x30]) a.dht.linkUp(id(peer));
+    const signals = () => a.sent.filter((s) => s.message.t === 'req' && s.message.kind === 'signal');
+    expect(a.dht.routeSignal(id(0x3f), { x: 1 })).toBe(true);
+    a.fire();
+    expect(signals().map((s) => s.to)).toEqual([id(0x30), id(0x20)]);
+    const [first, second] = signals().map((s) => s.message);
+    expect(second).toEqual(first);
+    const rid = (first as { rid: string }).rid;
+    // Only the target's acknowledgement counts: a node on the way cannot silence the signal.
+    a.dht.receive(id(0x30), { t: 'res', rid, path: [id(0x10)], from: id(0x30), closest: [id(0x30)] });
+    a.fire();
+    expect(signals()).toHaveLength(3);
+    a.dht.receive(id(0x30), { t: 'res', rid, path: [id(0x10)], from: id(0x3f), closest: [id(0x3f)] });
+    a.fire();
+    expect(signals()).toHaveLength(3);
+    expect(a.dht.counters.signalsResent).toBe(2);
+  });
+
+  it('says whether a signal can leave without a route: to a linked node, or with a link closer to the target than itself', () => {
+    const a = engine(id(0x10));
+    a.dht.linkUp(id(0x30));
+    expect([id(0x30), id(0x3f), id(0x11)].map((target) => a.dht.routesTo(target))).toEqual([true, true, false]);
+    expect(a.dht.routeSignal(id(0x11), {})).toBe(false);
+  });
+
+  it('gives a signal up after three copies with no acknowledgement', () => {
+    const a = engine(id(0x10));
+    a.dht.linkUp(id(0x30));
+    a.dht.routeSignal(id(0x3f), {});
+    for (let i = 0; i < 6; i++) a.fire();
+    expect(a.sent.filter((s) => s.message.t === 'req' && s.message.kind === 'signal').map((s) => s.to)).toEqual(Array(4).fill(id(0x30)));
+  });
+
+  it('passes a copy of a signal it forwarded before to another link, and back to the first when no other leads on', () => {
+    const a = engine(id(0x10));
+    for (const peer of [0x20, 0x30]) a.dht.linkUp(id(peer));
+    const signal = { t: 'req' as const, rid: RID, kind: 'signal' as const, target: id(0x3f), path: [id(0x05)], envelope: {} };
+    for (let i = 0; i < 3; i++) a.dht.receive(id(0x05), signal);
+    expect(relayed(a.sent).map((s) => s.to)).toEqual([id(0x30), id(0x20), id(0x30)]);
+  });
+
   it('sends a store again when every path ended at a node far from the target with no outcome, round those nodes', () => {
     const a = engine(id(0x10));
     // 0x11 shares 7 bits with us: a network deep enough that an answer from 0x77 is far from 0xf0's closest nodes.

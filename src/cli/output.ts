@@ -101,7 +101,7 @@ export function dhtSummary(node: P2PNode): string[] {
   return [
     `dht: ${info.state}${info.refreshing ? ' (refreshing)' : ''}, ${info.contacts} contacts, ${info.links} connections`,
     `buckets: ${info.buckets.map((b) => `${b.index}:${b.contacts}`).join(' ') || 'none'}`,
-    `lookups: ${info.lookups} (${rate.toFixed(1)}/s), requests handled ${info.requests}, forwarded ${info.forwarded}`,
+    `lookups: ${info.lookups} (${rate.toFixed(1)}/s), requests handled ${info.requests}, forwarded ${info.forwarded}, signals sent again ${info.signalsResent}`,
     `stored for others: ${announcements} announcements under ${topics} topics, ${mutable} records`,
     `joined: ${info.topics.map(printable).join(', ') || 'no topics'}`,
   ];

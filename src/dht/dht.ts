@@ -17,6 +17,7 @@ import { Replicas } from './replicas.js';
 import { Requests, type RequestExtras } from './requests.js';
 import { RoutingTable } from './routingTable.js';
 import { SeenRequests, wasTried } from './seen.js';
+import { Signals } from './signals.js';
 
 /** Counters of what the engine did, for `/dht` and the simulator. */
 export interface DhtCounters {
@@ -25,6 +26,8 @@ export interface DhtCounters {
   answered: number;
   repliesRouted: number;
   signalsDelivered: number;
+  /** Signals of ours sent again, unacknowledged after a while. */
+  signalsResent: number;
   dropped: Record<'rate' | 'path' | 'hops' | 'unroutable' | 'orphan-reply', number>;
   lookups: number;
 }
@@ -52,6 +55,7 @@ export class Dht {
     answered: 0,
     repliesRouted: 0,
     signalsDelivered: 0,
+    signalsResent: 0,
     dropped: { rate: 0, path: 0, hops: 0, unroutable: 0, 'orphan-reply': 0 },
     lookups: 0,
   };
@@ -59,6 +63,7 @@ export class Dht {
   readonly #members: Membership;
   readonly #replicas: Replicas;
   readonly #requests: Requests;
+  readonly #signals: Signals;
   /** Requests seen lately, with the next hops already tried, so parallel paths stay apart. */
   readonly #seen: SeenRequests;
   /** Each link's message budget: every message counts, replies too, so a peer cannot flood through any of them. */
@@ -88,6 +93,16 @@ export class Dht {
       now: () => io.now(),
       setTimer: (ms, fn) => io.setTimer(ms, fn),
       addLocal: (lookup, request) => this.#replicas.addLocal(lookup, request, this.#members.links.nextHop(this.table.selfKey, keyOf(request.target)) === undefined),
+    });
+    this.#signals = new Signals({
+      id,
+      selfKey: this.table.selfKey,
+      links,
+      seen: this.#seen,
+      counters: this.counters,
+      send: (peerId, message) => io.send(peerId, message),
+      deliver: (origin, envelope, via) => io.signal(origin, envelope, via),
+      setTimer: (ms, fn) => io.setTimer(ms, fn),
     });
     this.#members = new Membership(this.table, io, { maxConnections, maxConnecting: alpha * 4, refreshMs }, (target, done) =>
       this.request('find', target, {}, done),
@@ -150,6 +165,7 @@ export class Dht {
     this.#stopped = true;
     this.#members.stop();
     this.#requests.stop();
+    this.#signals.stop();
   }
 
   /**
@@ -163,15 +179,16 @@ export class Dht {
 
   /**
    * Sends a signaling envelope toward node `target`, through the nodes `via` names first (a route
-   * from a lookup result or from {@link DhtIo.signal}), then greedily; false when no link leads on.
+   * from a lookup result or from {@link DhtIo.signal}), then greedily, and again until the target
+   * acknowledges it (see {@link Signals}); false when no link leads on.
    */
   routeSignal(target: string, envelope: unknown, via: readonly string[] = []): boolean {
-    const request: RouteRequest = { t: 'req', rid: this.#newRid(), kind: 'signal', target, path: [this.id], envelope };
-    if (via.length > 0) request.via = via.slice(0, MAX_HOPS);
-    const next = this.#signalHop(request);
-    if (next === undefined) return false;
-    this.#io.send(next, request);
-    return true;
+    return this.#signals.send(this.#newRid(), target, envelope, via);
+  }
+
+  /** Whether a signal to node `target` can leave without a route: it is linked, or a link is closer to it than this node. */
+  routesTo(target: string): boolean {
+    return this.#members.links.has(target) || this.#members.links.nextHop(this.table.selfKey, keyOf(target)) !== undefined;
   }
 
   /** Handles a message that arrived over the link to `from`. */
@@ -204,7 +221,7 @@ export class Dht {
       this.counters.dropped.path++;
       return;
     }
-    if (request.kind === 'signal') return this.#onSignal(request);
+    if (request.kind === 'signal') return this.#signals.receive(request);
     this.#members.learn(path);
     const tried = this.#seen.sight(request.rid);
     const targetKey = keyOf(request.target);
@@ -226,31 +243,6 @@ export class Dht {
     }
   }
 
-  #onSignal(request: RouteRequest): void {
-    const { path } = request;
-    if (request.target === this.id) {
-      this.counters.signalsDelivered++;
-      this.#io.signal(path[0]!, request.envelope, path.slice(1).reverse());
-      return;
-    }
-    const next = this.#signalHop(request);
-    if (next === undefined || path.length >= MAX_HOPS) {
-      this.counters.dropped[next === undefined ? 'unroutable' : 'hops']++;
-      return;
-    }
-    this.counters.forwarded++;
-    this.#io.send(next, { ...request, path: [...path, this.id] });
-  }
-
-  /** Where a signal goes next: to the target if linked, else along `via`, else greedily. */
-  #signalHop(request: RouteRequest): string | undefined {
-    const links = this.#members.links;
-    if (links.has(request.target)) return request.target;
-    const via = request.via ?? [];
-    for (let i = via.length - 1; i > via.indexOf(this.id); i--) if (links.has(via[i]!)) return via[i];
-    return links.nextHop(this.table.selfKey, keyOf(request.target), (id) => request.path.includes(id))?.id;
-  }
-
   /** Us and our links, closest to the target first, at most k. */
   #closestTo(targetKey: Uint8Array): string[] {
     const { k } = this.table.options;
@@ -264,7 +256,10 @@ export class Dht {
   /** A reply walks its request's path backwards, skipping hops whose link has closed since. */
   #onReply(reply: RouteReply): void {
     const { path } = reply;
-    if (path[0] === this.id) return this.#requests.reply(reply);
+    if (path[0] === this.id) {
+      if (!this.#signals.acked(reply)) this.#requests.reply(reply);
+      return;
+    }
     const at = path.indexOf(this.id);
     for (let i = at - 1; at > 0 && i >= 0; i--) {
       if (!this.#members.links.has(path[i]!)) continue;

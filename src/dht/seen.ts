@@ -45,6 +45,11 @@ export class SeenRequests {
     return this.#recent.size + this.#older.size;
   }
 
+  /** Whether `rid` was seen, without noting it. */
+  has(rid: string): boolean {
+    return this.#find(rid) !== undefined;
+  }
+
   /** Notes that `rid` passed us; returns the next hops it was sent to so far (see {@link wasTried}). */
   sight(rid: string): Tried {
     const held = this.#find(rid);

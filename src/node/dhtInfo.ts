@@ -18,6 +18,8 @@ export interface DhtInfo {
   lookups: number;
   requests: number;
   forwarded: number;
+  /** Signals this node routed through the overlay and sent again, unacknowledged (see `Signals`). */
+  signalsResent: number;
   /** Records this node stores for others. */
   stored: { topics: number; announcements: number; mutable: number };
   /** Topics this node has joined. */
@@ -36,6 +38,7 @@ export function dhtInfo(overlay: Overlay, ref: ActorRefFrom<typeof dhtMachine> |
     lookups: dht.counters.lookups,
     requests: dht.counters.requests,
     forwarded: dht.counters.forwarded,
+    signalsResent: dht.counters.signalsResent,
     stored: dht.store.size(),
     topics,
   };

@@ -208,8 +208,8 @@ export class P2PNode {
    * start when they do. Aborting `options.signal` abandons the attempt. On a connection that has
    * missed a heartbeat, or is recovering (an ICE restart), it waits until the peer is heard again and
    * connected, or lost (then it connects anew). With the signaling server away and a DHT, the
-   * signals go through the overlay along a route a lookup found, and a timed-out attempt is tried
-   * once more along a fresh route.
+   * signals go through the overlay, routed toward the node's id, and a timed-out attempt is tried
+   * once more along the route a lookup of the node finds.
    */
   connectToNode(nodeId: string, options?: ConnectOptions): Promise<void> {
     return this.#connect(nodeId, options, false);
@@ -231,9 +231,12 @@ export class P2PNode {
     // Queued attempts are in the book too, so the cap still holds once they start.
     if (state === undefined && this.#book.size >= this.#maxPeers) throw this.#tooManyPeers(this.#book.size);
     options?.signal?.throwIfAborted();
-    // With the server away, signals go through the overlay: a lookup of the node finds a route to it.
-    const overlaid = state === undefined && this.#dht !== undefined && !this.#actor.getSnapshot().matches({ running: 'online' });
-    if (overlaid) {
+    // With the server away, signals go through the overlay, routed toward the node's id hop by hop
+    // (a lookup first would find the same greedy route, a round trip later), unless no link of ours
+    // is closer to it than we are: then a lookup, whose parallel paths start from our closest links,
+    // finds a route.
+    const overlaid = state === undefined && this.#overlay !== undefined && !this.#actor.getSnapshot().matches({ running: 'online' });
+    if (overlaid && (retried || !this.#overlay!.dht.routesTo(nodeId))) {
       const via = await this.#dht!.routeTo(nodeId);
       if (via) this.#routes.set(nodeId, via);
       // The attempt may have started (or the peer connected) while the lookup ran: take it from there.
@@ -242,8 +245,9 @@ export class P2PNode {
     const outcome = this.#book.outcome(nodeId, options?.signal);
     if (state === undefined) this.#book.enqueue(nodeId);
     if (!overlaid || retried) return outcome;
-    // A link on the route may close while the offer or the answer is on it (links come and go as
-    // tables change): once, look the node up again and try a fresh route.
+    // The route may lead nowhere (a node on it whose table misses the target's part of the
+    // keyspace), past what the overlay's own copies of each signal can route round: once, try
+    // again along the route a lookup of the node finds (its parallel paths start from other links).
     return outcome.catch((err: unknown) => {
       if (!(err instanceof P2PError) || err.code !== 'ERR_CONNECT_TIMEOUT' || options?.signal?.aborted) throw err;
       this.#routes.delete(nodeId);

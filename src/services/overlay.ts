@@ -9,8 +9,16 @@ import type { DataPlane } from '../data/dataPlane.js';
 import { Dht } from '../dht/dht.js';
 import { decodeDhtMessage, encodeDhtMessage } from '../dht/messages.js';
 import type { DhtIo, DhtOptions } from '../dht/options.js';
+import { SIGNAL_RESEND_MS } from '../dht/signals.js';
 import type { Logger } from '../log.js';
 import type { Envelopes, SignalData, VerifiedSignal } from '../wire/envelope.js';
+import { SignalOrder } from '../wire/signalOrder.js';
+
+/**
+ * How long signals that came ahead of a gap in their stream wait for it to fill: a second past the
+ * origin's last copy of the missing one. After that they are handled, gap or not.
+ */
+const HOLD_MS = SIGNAL_RESEND_MS.reduce((sum, ms) => sum + ms, 1000);
 
 /** What the overlay tells the machine that runs it. */
 export type OverlayEvent =
@@ -60,6 +68,9 @@ export class Overlay {
   readonly dht: Dht;
   #sink: ((event: OverlayEvent) => void) | undefined;
   readonly #timers = new Set<NodeJS.Timeout>();
+  readonly #order = new SignalOrder<{ signal: VerifiedSignal; via: string[] }>({ perStream: 64, streams: 64 });
+  /** Cancels the wait of each stream with signals held. */
+  readonly #waits = new Map<string, () => void>();
 
   constructor(private readonly parts: OverlayParts) {
     const io: DhtIo = {
@@ -104,6 +115,8 @@ export class Overlay {
       dht.stop();
       for (const timer of this.#timers) clearTimeout(timer);
       this.#timers.clear();
+      this.#order.clear();
+      this.#waits.clear();
     };
   }
 
@@ -112,11 +125,41 @@ export class Overlay {
     return this.dht.routeSignal(command.to, this.parts.envelopes.seal(command.to, command.session, command.data), command.via);
   }
 
+  /**
+   * An envelope the overlay delivered. Its copies may come by other routes than the signals sent
+   * after it (see `Signals`), so the ones that come ahead of a gap in their stream wait for it.
+   */
   #signal(origin: string, envelope: unknown, via: string[]): void {
-    const opened = this.parts.envelopes.open(envelope);
-    if (!opened.ok) return this.parts.logger.warn({ reason: opened.reason, from: origin }, 'dropping overlay signal');
+    const { envelopes } = this.parts;
+    const verified = envelopes.verify(envelope);
+    if (!verified.ok) return this.parts.logger.warn({ reason: verified.reason, from: origin }, 'dropping overlay signal');
+    const { signal } = verified;
+    const { from, session } = signal;
+    const stream = `${from}/${session}`;
+    if (signal.seq > envelopes.nextSeq(from, session)) {
+      const held = this.#order.hold(stream, signal.seq, { signal, via });
+      if (held === 'first') this.#waits.set(stream, this.#setTimer(HOLD_MS, () => this.#release(stream)));
+      if (held !== 'full') return;
+    }
+    this.#take(signal, via);
+    for (let next; (next = this.#order.take(stream, envelopes.nextSeq(from, session))); ) this.#take(next.signal, next.via);
+    if (!this.#order.holds(stream)) {
+      this.#waits.get(stream)?.();
+      this.#waits.delete(stream);
+    }
+  }
+
+  /** The gap in `stream` was not filled in time: what came after it is handled as it is. */
+  #release(stream: string): void {
+    this.#waits.delete(stream);
+    for (const { signal, via } of this.#order.release(stream)) this.#take(signal, via);
+  }
+
+  #take(signal: VerifiedSignal, via: string[]): void {
+    const accepted = this.parts.envelopes.accept(signal);
+    if (!accepted.ok) return this.parts.logger.warn({ reason: accepted.reason, from: signal.from }, 'dropping overlay signal');
     // The envelope's sender is what counts; the route only says where answers go.
-    this.#emit({ type: 'SIGNAL.IN', signal: opened.signal, via });
+    this.#emit({ type: 'SIGNAL.IN', signal, via });
   }
 
   #emit(event: OverlayEvent): void {

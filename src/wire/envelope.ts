@@ -18,7 +18,7 @@ export type SignalData =
   | { type: 'reject'; code: string }
   | { type: 'restart' };
 
-/** A signal that passed every check of {@link Envelopes.open}. */
+/** A signal that passed every check of {@link Envelopes.verify}. */
 export interface VerifiedSignal {
   from: string;
   session: string;
@@ -122,18 +122,25 @@ export class Envelopes {
     return { ...unsigned, sig: Buffer.from(this.#identity.sign(envelopeMessage(unsigned))).toString('base64url') };
   }
 
+  /** Checks an incoming envelope (see {@link verify}) and takes it as its stream's latest ({@link accept}). */
   open(envelope: unknown): OpenResult {
+    const verified = this.verify(envelope);
+    return verified.ok ? this.accept(verified.signal) : verified;
+  }
+
+  /**
+   * Every check but the sequence one: shape, sender id = hash(key), target = us, signature,
+   * timestamp and payload. Nothing is remembered, so a carrier that may reorder signals can hold a
+   * verified one until those before it came (see `SignalOrder`).
+   */
+  verify(envelope: unknown): OpenResult {
     if (!isEnvelope(envelope)) return { ok: false, reason: 'malformed' };
     if (nodeIdOf(envelope.key) !== envelope.from) return { ok: false, reason: 'key-mismatch' };
     if (envelope.to !== this.#identity.nodeId) return { ok: false, reason: 'not-for-me' };
     if (!verifySignature(envelope.key, envelopeMessage(envelope), Buffer.from(envelope.sig, 'base64url'))) {
       return { ok: false, reason: 'bad-signature' };
     }
-    const now = this.#now();
-    if (Math.abs(now - envelope.ts) > this.#maxSkewMs) return { ok: false, reason: 'stale' };
-    const stream = `${envelope.from}/${envelope.session}`;
-    const last = this.#lastSeen.get(stream);
-    if (last && envelope.seq <= last.seq) return { ok: false, reason: 'replay' };
+    if (Math.abs(this.#now() - envelope.ts) > this.#maxSkewMs) return { ok: false, reason: 'stale' };
     let data: unknown;
     try {
       data = JSON.parse(envelope.data);
@@ -141,8 +148,21 @@ export class Envelopes {
       return { ok: false, reason: 'bad-payload' };
     }
     if (!isSignalData(envelope.kind, data)) return { ok: false, reason: 'bad-payload' };
-    this.#remember(stream, envelope.seq, now);
     return { ok: true, signal: { from: envelope.from, session: envelope.session, seq: envelope.seq, kind: envelope.kind, data } };
+  }
+
+  /** Takes a verified signal as the latest of its stream (sender and session), unless one as late came already (`replay`). */
+  accept(signal: VerifiedSignal): OpenResult {
+    const stream = `${signal.from}/${signal.session}`;
+    const last = this.#lastSeen.get(stream);
+    if (last && signal.seq <= last.seq) return { ok: false, reason: 'replay' };
+    this.#remember(stream, signal.seq, this.#now());
+    return { ok: true, signal };
+  }
+
+  /** The sequence number the next envelope of `from`'s session `session` carries: one past the last taken, 0 in a stream not seen. */
+  nextSeq(from: string, session: string): number {
+    return (this.#lastSeen.get(`${from}/${session}`)?.seq ?? -1) + 1;
   }
 
   #remember(stream: string, seq: number, now: number): void {
