@@ -188,7 +188,7 @@ export class Dht {
 
   /** Whether a signal to node `target` can leave without a route: it is linked, or a link is closer to it than this node. */
   routesTo(target: string): boolean {
-    return this.#members.links.has(target) || this.#members.links.nextHop(this.table.selfKey, keyOf(target)) !== undefined;
+    return this.#signals.leadsTo(target);
   }
 
   /** Handles a message that arrived over the link to `from`. */

@@ -75,6 +75,11 @@ export class Signals {
     return true;
   }
 
+  /** Whether {@link send} finds a first hop toward `target` with no `via`: it is linked, or a link is closer to it than we are. */
+  leadsTo(target: string): boolean {
+    return this.#hop({ t: 'req', rid: '', kind: 'signal', target, path: [this.context.id] }, undefined) !== undefined;
+  }
+
   /** Takes `reply` if it acknowledges a signal of ours (true), whoever it came from. */
   acked(reply: RouteReply): boolean {
     const unacked = this.#unacked.get(reply.rid);
