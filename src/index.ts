@@ -43,7 +43,7 @@ export {
 export { signalingMachine, backoffDelay, type SignalingInput } from './machines/signaling.machine.js';
 export { dhtMachine, type DhtMachineInput } from './machines/dht.machine.js';
 export { webrtcTransport } from './services/webrtcTransport.js';
-export { socketClient } from './services/socketClient.js';
+export { signalingTransport } from './services/signalingTransport.js';
 
 // Charts of the machines.
 export { machineChart, type MachineChart, type ChartState, type ChartTransition } from './charts/chart.js';

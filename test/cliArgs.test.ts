@@ -36,9 +36,18 @@ describe('command line parsing', () => {
   it('takes a comma-separated list of servers to fail over between, each checked', () => {
     expect(parseCommandLine(['--signal', 'http://a:1, https://b:2,ws://c:3'], env)).toMatchObject({ signalingUrls: ['http://a:1', 'https://b:2', 'ws://c:3'] });
     expect(parseCommandLine([], { ...env, SIGNALING_SERVER_URL: 'http://a:1,http://b:2' })).toMatchObject({ signalingUrls: ['http://a:1', 'http://b:2'] });
-    expect(() => parseCommandLine(['--signal', 'http://a:1,'], env)).toThrow(/http\(s\):\/\/ or ws\(s\):\/\/; got ""/);
+    expect(() => parseCommandLine(['--signal', 'http://a:1,'], env)).toThrow(/http\(s\):\/\/, ws\(s\):\/\/ or mqtt\(s\):\/\/; got ""/);
     expect(() => parseCommandLine(['--signal', 'http://a:1,ftp://b'], env)).toThrow(/got "ftp:\/\/b"/);
     expect(() => parseCommandLine(['--signal', Array.from({ length: 17 }, (_, i) => `http://s${i}:1`).join(',')], env)).toThrow(/at most 16/);
+  });
+
+  it('takes MQTT brokers among the servers, from the flag or the environment, and refuses a prefix MQTT cannot carry', () => {
+    const urls = ['http://a:1', 'mqtt://b:1883/chat/v2', 'mqtts://c/x', 'wss://d/mqtt?prefix=y'];
+    expect(parseCommandLine(['--signal', urls.join(',')], env)).toMatchObject({ signalingUrls: urls });
+    expect(parseCommandLine([], { ...env, SIGNALING_SERVER_URL: 'mqtt://b:1883/chat' })).toMatchObject({ signalingUrls: ['mqtt://b:1883/chat'] });
+    for (const bad of ['mqtt://b/chat/+', 'mqtt://b/a//b', 'ws://d/mqtt?prefix=%23', `mqtt://b/${'x'.repeat(129)}`]) {
+      expect(() => parseCommandLine(['--signal', bad], env)).toThrow(/MQTT topic prefix/);
+    }
   });
 
   it('builds ICE servers from flags, or from the environment when no flag is given', () => {

@@ -66,7 +66,7 @@ describe('the DHT machine', () => {
     const up: OverlayEvent[] = [
       { type: 'OVERLAY.CONNECT', peerId: 'a', via: ['r'] },
       { type: 'OVERLAY.BOOTSTRAP' },
-      { type: 'SIGNAL.IN', signal: { from: 'a', session: 's', seq: 0, kind: 'offer', data: { type: 'offer', sdp: 'x' } }, via: ['r'] },
+      { type: 'SIGNAL.IN', signal: { from: 'a', session: 's', seq: 0, kind: 'offer', data: { type: 'offer', sdp: 'x' }, sealed: true }, via: ['r'] },
       { type: 'OVERLAY.SIGNAL_FAILED', to: 'a', session: 's' },
     ];
     for (const event of up) h.fromOverlay(event);

@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createSignalingServer, generateIdentity, P2PError, type P2PNode } from '../src/index.js';
 import { parseCandidate, sdpCandidates } from '../src/webrtc/candidates.js';
 import { Harness, collect, next } from './helpers.js';
-import { maliciousServer } from './support/maliciousServer.js';
+import { maliciousServer, payloadFor } from './support/maliciousServer.js';
 
 describe('nodes on a real signaling server and real WebRTC', () => {
   const h = new Harness();
@@ -158,21 +158,27 @@ describe('nodes on a real signaling server and real WebRTC', () => {
     expect(a.peers().map((p) => p.state)).toEqual(['connected', 'connected']);
   });
 
-  it('send the first candidates inside the offer and the answer, so ICE starts with them', async () => {
+  it('send the first candidates inside the offer and the answer, so ICE starts with them, and no address in the clear', async () => {
     const server = await maliciousServer((envelope) => [envelope]);
     h.defer(server.close);
-    const a = await h.started(server.url);
-    const b = await h.started(server.url);
+    const [aKey, bKey] = [generateIdentity(), generateIdentity()];
+    const a = await h.started(server.url, { identity: aKey });
+    const b = await h.started(server.url, { identity: bKey });
     await a.connectToNode(b.nodeId);
+    const recipient = (e: { to: string }) => (e.to === a.nodeId ? aKey : bKey);
+    // The server sees a hello each way, then only ciphertext: no SDP, no candidate, no address.
+    expect(server.seen.slice(0, 2).map((e) => e.kind)).toEqual(['hello', 'hello']);
+    for (const e of server.seen.slice(2)) expect(e.data).toMatch(/^e1\.[A-Za-z0-9_-]+$/);
+    expect(server.seen.some((e) => e.data.includes('127.0.0.1'))).toBe(false);
     const sdps = server.seen.filter((e) => e.kind === 'offer' || e.kind === 'answer');
     expect(sdps.map((e) => e.kind)).toEqual(['offer', 'answer']);
-    for (const e of sdps) expect((JSON.parse(e.data) as { sdp: string }).sdp).toMatch(/\r\na=candidate:\S+ 1 udp \d+ 127\.0\.0\.1 \d+ typ host/);
+    for (const e of sdps) expect((payloadFor(recipient(e), e) as { sdp: string }).sdp).toMatch(/\r\na=candidate:\S+ 1 udp \d+ 127\.0\.0\.1 \d+ typ host/);
     // Each candidate reaches the peer once: those already in the SDP are not trickled again.
     for (const sender of [a.nodeId, b.nodeId]) {
       const lines = server.seen
-        .filter((e) => e.from === sender)
+        .filter((e) => e.from === sender && e.kind !== 'hello')
         .flatMap((e) => {
-          const data = JSON.parse(e.data) as { sdp?: string; candidate?: { candidate: string } };
+          const data = payloadFor(recipient(e), e) as { sdp?: string; candidate?: { candidate: string } };
           return data.sdp ? sdpCandidates(data.sdp) : data.candidate ? [data.candidate.candidate] : [];
         });
       expect(lines.length).toBeGreaterThan(0);

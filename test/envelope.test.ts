@@ -20,7 +20,7 @@ describe('signed envelopes', () => {
     const sealed = new Envelopes(alice).seal(bob.nodeId, session, offer);
     expect(new Envelopes(bob).open(sealed)).toEqual({
       ok: true,
-      signal: { from: alice.nodeId, session, seq: 0, kind: 'offer', data: offer },
+      signal: { from: alice.nodeId, session, seq: 0, kind: 'offer', data: offer, sealed: false },
     });
   });
 

@@ -47,6 +47,7 @@ const PACKAGE_OWNERS: Record<string, readonly string[]> = {
   redis: ['server'],
   '@socket.io/redis-adapter': ['server'],
   'socket.io-client': ['src/services/socketClient.ts'],
+  mqtt: ['src/services/mqttClient.ts'],
   'simple-peer': ['src/services/webrtcTransport.ts'],
   '@roamhq/wrtc': ['src/services/webrtcTransport.ts'],
 };

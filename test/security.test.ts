@@ -1,18 +1,25 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { generateIdentity, type Logger, type P2PNode } from '../src/index.js';
+import { generateIdentity, type Logger, type NodeOptions, type P2PNode } from '../src/index.js';
 import { Envelopes, newSessionId } from '../src/wire/envelope.js';
 import { envelopeMessage, type Envelope } from '../src/wire/protocol.js';
 import { Harness, next } from './helpers.js';
-import { maliciousServer, type Tamper } from './support/maliciousServer.js';
+import { maliciousServer, payloadFor, type Tamper } from './support/maliciousServer.js';
 
 const FAST = { timeouts: { offer: 1500, answer: 1500, ice: 3000 } };
 
-/** Rewrites the DTLS fingerprint inside an SDP-carrying envelope, leaving the signature as it was. */
-function rewriteFingerprint(envelope: Envelope): Envelope {
+/** The SDP with its DTLS fingerprint reversed. */
+function rewriteFingerprint<T extends { sdp: string }>(data: T): T {
+  return { ...data, sdp: data.sdp.replace(/a=fingerprint:sha-256 ([0-9A-F:]+)/g, (_, fp: string) => `a=fingerprint:sha-256 ${fp.split(':').reverse().join(':')}`) };
+}
+
+/** An offer or answer with its payload changed: the fingerprint of a plain one, one ciphertext character of an encrypted one. */
+function rewritePayload(envelope: Envelope): Envelope {
   if (envelope.kind !== 'offer' && envelope.kind !== 'answer') return envelope;
-  const data = JSON.parse(envelope.data) as { type: string; sdp: string };
-  const sdp = data.sdp.replace(/a=fingerprint:sha-256 ([0-9A-F:]+)/g, (_, fp: string) => `a=fingerprint:sha-256 ${fp.split(':').reverse().join(':')}`);
-  return { ...envelope, data: JSON.stringify({ ...data, sdp }) };
+  if (!envelope.data.startsWith('{')) {
+    const at = envelope.data.length >> 1;
+    return { ...envelope, data: envelope.data.slice(0, at) + (envelope.data[at] === 'A' ? 'B' : 'A') + envelope.data.slice(at + 1) };
+  }
+  return { ...envelope, data: JSON.stringify(rewriteFingerprint(JSON.parse(envelope.data) as { sdp: string })) };
 }
 
 function resign(envelope: Omit<Envelope, 'sig'>, signer = generateIdentity()): Envelope {
@@ -23,11 +30,11 @@ describe('a malicious signaling server', () => {
   const h = new Harness();
   afterEach(() => h.cleanup());
 
-  async function through(tamper: Tamper) {
+  async function through(tamper: Tamper, encryption: NodeOptions['encryption'] = 'preferred') {
     const server = await maliciousServer(tamper);
     h.defer(server.close);
-    const a = await h.started(server.url, FAST);
-    const b = await h.started(server.url, FAST);
+    const a = await h.started(server.url, { ...FAST, encryption });
+    const b = await h.started(server.url, { ...FAST, encryption });
     const bTransitions: string[] = [];
     b.transitions$.subscribe((t) => bTransitions.push(`${t.actor}:${t.to}`));
     return { server, a, b, bTransitions };
@@ -35,19 +42,19 @@ describe('a malicious signaling server', () => {
 
   const noPeerActor = (transitions: string[]) => transitions.filter((t) => t.startsWith('peer.'));
 
-  it('cannot rewrite the SDP fingerprint: the receiver drops it and no connection forms', async () => {
-    const { a, b, bTransitions } = await through((e) => [rewriteFingerprint(e)]);
+  it.each(['preferred', 'off'] as const)('cannot rewrite the payload (encryption %s): the receiver drops it and no connection forms', async (encryption) => {
+    const { a, b, bTransitions } = await through((e) => [rewritePayload(e)], encryption);
     await expect(a.connectToNode(b.nodeId)).rejects.toMatchObject({ code: 'ERR_CONNECT_TIMEOUT' });
     expect(noPeerActor(bTransitions)).toEqual([]);
     expect(b.peers()).toEqual([]);
   });
 
-  it('cannot re-sign a tampered SDP under the sender id with its own key', async () => {
+  it.each(['preferred', 'off'] as const)('cannot re-sign a tampered payload under the sender id with its own key (encryption %s)', async (encryption) => {
     const mallory = generateIdentity();
     const { a, b, bTransitions } = await through((e) => {
-      const { sig: _, ...rest } = rewriteFingerprint(e);
+      const { sig: _, ...rest } = rewritePayload(e);
       return [resign({ ...rest, key: mallory.publicKey }, mallory)];
-    });
+    }, encryption);
     await expect(a.connectToNode(b.nodeId)).rejects.toMatchObject({ code: 'ERR_CONNECT_TIMEOUT' });
     expect(noPeerActor(bTransitions)).toEqual([]);
   });
@@ -146,16 +153,18 @@ describe('a malicious peer', () => {
   it('whose signed SDP commits to another certificate cannot complete DTLS, so no data ever flows', async () => {
     // B's answers carry a fingerprint that is not its certificate's, properly signed with B's own key:
     // libwebrtc refuses that DTLS handshake, and the verify step would refuse it too.
-    const bKeys = generateIdentity();
+    const [aKeys, bKeys] = [generateIdentity(), generateIdentity()];
     const bEnvelopes = new Envelopes(bKeys);
+    bEnvelopes.keys.learn(aKeys.nodeId, aKeys.publicKey, true);
     const server = await maliciousServer((e) => {
       if (e.kind !== 'answer') return [e];
-      const data = JSON.parse(rewriteFingerprint(e).data) as { type: 'answer'; sdp: string };
-      return [bEnvelopes.seal(e.to, e.session, data)];
+      // Read as A would, then sealed anew by B's key (encrypted to A again).
+      const data = payloadFor(aKeys, e) as { type: 'answer'; sdp: string };
+      return [bEnvelopes.seal(e.to, e.session, rewriteFingerprint(data))];
     });
     h.defer(server.close);
     const timeouts = { timeouts: { offer: 3000, ice: 3000, verify: 2000 } };
-    const a = await h.started(server.url, timeouts);
+    const a = await h.started(server.url, { ...timeouts, identity: aKeys });
     const b = await h.started(server.url, { ...timeouts, identity: bKeys });
     const received: unknown[] = [];
     b.data$.subscribe((m) => received.push(m));

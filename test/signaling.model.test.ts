@@ -7,7 +7,7 @@ import type { AnyMachineSnapshot, InspectionEvent } from 'xstate';
 import { silentLogger } from '../src/log.js';
 import { signalingMachine, type SignalingInput } from '../src/machines/signaling.machine.js';
 import { generateIdentity } from '../src/services/identity.js';
-import type { SocketCommand, SocketEvent } from '../src/services/socketClient.js';
+import type { CarrierCommand, SocketCommand, SocketEvent } from '../src/services/socketClient.js';
 import { Envelopes } from '../src/wire/envelope.js';
 import { measureCoverage } from './models/coverage.js';
 import { modelPaths, runAll, runPath, type Harness, type ModelPath } from './models/run.js';
@@ -29,6 +29,7 @@ const EVENTS: SignalingModelEvent[] = (
   [
     'CONNECT',
     'SEND',
+    'PREPARE',
     'SOCKET.CONNECTED',
     'SOCKET.REGISTERED',
     'SOCKET.DISCONNECTED',
@@ -41,9 +42,9 @@ const EVENTS: SignalingModelEvent[] = (
   ] as const
 ).map((type) => ({ type }));
 
-/** The connection lifecycle alone (no outgoing or incoming signals) is small enough for every ordering. */
+/** The connection lifecycle alone (no outgoing or incoming signals, no key hints) is small enough for every ordering. */
 const lifecycleOnly = (_: AnyMachineSnapshot, event: SignalingModelEvent) =>
-  !['SEND', 'SOCKET.SIGNAL', 'SOCKET.SIGNAL_FAILED'].includes(event.type);
+  !['SEND', 'PREPARE', 'SOCKET.SIGNAL', 'SOCKET.SIGNAL_FAILED'].includes(event.type);
 
 const simplePaths = modelPaths(signalingModel, { strategy: 'simple', events: EVENTS, filter: lifecycleOnly });
 const shortestPaths = modelPaths(signalingModel, { strategy: 'shortest', events: EVENTS, verdicts: ['notice'] });
@@ -61,7 +62,7 @@ function signalingHarness(inspect?: (event: InspectionEvent) => void): Harness<S
   /** SENDs made while not registered, since the last flush, oldest first. */
   let unsent: SocketCommand[] = [];
   /** What the live socket must have been given. */
-  let onSocket: SocketCommand[] = [];
+  let onSocket: CarrierCommand[] = [];
   /** The socket event behind the last step, which any notice must carry. */
   let cause: SocketEvent | undefined;
   let lastFailure = '';
@@ -105,6 +106,11 @@ function signalingHarness(inspect?: (event: InspectionEvent) => void): Harness<S
           sent += 1;
           const command: SocketCommand = { type: 'SEND', to: PEER, session: `session-${sent}`, data: offer(`offer ${sent}`) };
           (before.matches({ online: 'registered' }) ? onSocket : unsent).push(command);
+          return run.send(command);
+        }
+        case 'PREPARE': {
+          const command: CarrierCommand = { type: 'PREPARE', to: PEER };
+          if (before.matches({ online: 'registered' })) onSocket.push(command);
           return run.send(command);
         }
         case 'SOCKET.CONNECTED':

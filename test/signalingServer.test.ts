@@ -121,7 +121,7 @@ async function relay(from: Node, to: Node, data: SignalData, session = newSessio
   expect(delivery).toEqual({ from: from.identity.nodeId, envelope });
   expect(to.envelopes.open(delivery.envelope)).toEqual({
     ok: true,
-    signal: { from: from.identity.nodeId, session, seq: expect.any(Number), kind: data.type, data },
+    signal: { from: from.identity.nodeId, session, seq: expect.any(Number), kind: data.type, data, sealed: false },
   });
 }
 

@@ -9,6 +9,7 @@ import type { TurnRestOptions } from '../server/turnCredentials.js';
 import { defaultIdentityPath } from '../services/identity.js';
 import type { IceServer } from '../services/webrtcTransport.js';
 import { hasScheme } from '../url.js';
+import { brokerProblem } from '../wire/mqtt.js';
 import { isNodeId } from '../wire/keys.js';
 import { MAX_TOPIC_NAME_BYTES, topicKey } from '../dht/records.js';
 import { isTurnUrl } from '../wire/protocol.js';
@@ -224,9 +225,8 @@ function signalingUrlList(value: string): string[] {
   const urls = value.split(',').map((url) => url.trim());
   if (urls.length > MAX_SIGNALING_URLS) throw usageError(`at most ${MAX_SIGNALING_URLS} signaling URLs; got ${urls.length}`);
   for (const url of urls) {
-    if (!hasScheme(url, SIGNALING_SCHEMES)) {
-      throw usageError(`signaling URL must be http(s):// or ws(s)://; got ${JSON.stringify(url)}`);
-    }
+    const problem = hasScheme(url, SIGNALING_SCHEMES) ? brokerProblem(url) : `signaling URL must be http(s)://, ws(s):// or mqtt(s)://; got ${JSON.stringify(url)}`;
+    if (problem) throw usageError(problem);
   }
   return urls;
 }

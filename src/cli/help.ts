@@ -6,8 +6,10 @@ Runs a node. Without --signal (or SIGNALING_SERVER_URL) it also runs an embedded
 signaling server, prints its URL, and other nodes can join with --signal <url>.
 
 Options:
-  --signal URL[,URL…]  signaling server to register with; several servers of one
-                       cluster fail over in order (env SIGNALING_SERVER_URL)
+  --signal URL[,URL…]  signaling server to register with (http(s)://, ws(s)://), or
+                       an MQTT broker to meet through (mqtt(s)://host/PREFIX,
+                       ws(s)://host/mqtt?prefix=PREFIX); several fail over in
+                       order (env SIGNALING_SERVER_URL)
   --host HOST          embedded signaling server interface (default 127.0.0.1;
                        0.0.0.0 to accept other machines)
   --port PORT          embedded signaling server port (default 0: any free port)

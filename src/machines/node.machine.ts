@@ -185,6 +185,7 @@ export const nodeMachine = setup({
       if ('via' in offer && context.dhtRef) enqueue.sendTo(context.dhtRef, { ...reject, via: offer.via });
       else enqueue.sendTo('signaling', reject);
     }),
+    prepareKey: enqueueActions(({ context, event, enqueue }) => context.signalingError === undefined && event.type === 'CONNECT' && enqueue.sendTo('signaling', { type: 'PREPARE' as const, to: event.peerId })),
     sendSignal: sendTo('signaling', ({ event }) => {
       const { to, session, data } = event as PeerSignal;
       return { type: 'SEND' as const, to, session, data };
@@ -266,7 +267,7 @@ export const nodeMachine = setup({
         CONNECT: [
           { guard: 'knowsTarget' },
           { guard: 'atCapacity', actions: 'logRefused' },
-          { actions: ['rememberRoute', 'spawnInitiator'] },
+          { actions: ['rememberRoute', 'spawnInitiator', 'prepareKey'] },
         ],
         'OVERLAY.CONNECT': [
           { guard: 'knowsTarget', actions: 'refuseOverlayConnect' },

@@ -4,7 +4,8 @@
  */
 import { assign, enqueueActions, sendParent, sendTo, setup } from 'xstate';
 import type { Logger } from '../log.js';
-import { socketClient, type SocketCommand, type SocketEvent } from '../services/socketClient.js';
+import { signalingTransport } from '../services/signalingTransport.js';
+import type { KeyPrepare, SocketCommand, SocketEvent } from '../services/socketClient.js';
 import type { IceServer } from '../services/webrtcTransport.js';
 import type { Envelopes, VerifiedSignal } from '../wire/envelope.js';
 import type { Identity } from '../wire/keys.js';
@@ -55,6 +56,8 @@ export interface SignalingContext extends SignalingInput {
 export type SignalingEvent =
   | { type: 'CONNECT' }
   | SocketCommand
+  /** A connection to `to` is starting: find out now whether it decrypts (ignored unless registered). */
+  | KeyPrepare
   | SocketEvent;
 
 /** What the signaling actor tells its parent (the node supervisor). */
@@ -97,7 +100,7 @@ export const signalingMachine = setup({
     events: {} as SignalingEvent,
     output: {} as SignalingOutput,
   },
-  actors: { socket: socketClient },
+  actors: { socket: signalingTransport },
   delays: {
     connectTimeout: ({ context }) => context.timeouts.connect,
     registerTimeout: ({ context }) => context.timeouts.register,
@@ -125,7 +128,7 @@ export const signalingMachine = setup({
       for (const command of context.queue) enqueue.sendTo('socket', command);
       enqueue.assign({ queue: [] });
     }),
-    relay: sendTo('socket', ({ event }) => event as SocketCommand),
+    relay: sendTo('socket', ({ event }) => event as SocketCommand | KeyPrepare),
     notifyRegistered: sendParent(({ event }) => {
       const { nodeId, iceServers, peers } = event as Extract<SocketEvent, { type: 'SOCKET.REGISTERED' }>;
       return { type: 'SIGNALING.REGISTERED', nodeId, iceServers, peers };
@@ -200,7 +203,7 @@ export const signalingMachine = setup({
         registered: {
           entry: 'flush',
           exit: 'notifyLost',
-          on: { SEND: { actions: 'relay' } },
+          on: { SEND: { actions: 'relay' }, PREPARE: { actions: 'relay' } },
         },
       },
     },

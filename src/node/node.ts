@@ -81,7 +81,7 @@ export class P2PNode {
         this.#book.bytesChanged();
       },
     });
-    const envelopes = new Envelopes(identity);
+    const envelopes = new Envelopes(identity, { e2e: options.encryption !== 'off', requireEncryption: options.encryption === 'required' });
     const settings = dhtSettings(options);
     if (settings) {
       const { k, maxConnections, alpha, replication } = settings;

@@ -9,6 +9,7 @@ import type { IceServer } from '../services/webrtcTransport.js';
 import { hasScheme } from '../url.js';
 import type { CandidateFilter } from '../webrtc/candidates.js';
 import { isNodeId, type Identity } from '../wire/keys.js';
+import { brokerProblem, isMqttUrl } from '../wire/mqtt.js';
 import { isRecord } from '../wire/protocol.js';
 import { DEFAULT_RECONNECT, type ReconnectOptions } from './reconnector.js';
 import { MAX_TOPIC_TTL_MS } from '../dht/records.js';
@@ -43,11 +44,19 @@ export const DEFAULT_TIMEOUTS: NodeTimeouts = {
 
 export interface NodeOptions {
   /**
-   * Socket.IO signaling server, e.g. `http://127.0.0.1:8080`, or several servers of one cluster
-   * (at most {@link MAX_SIGNALING_URLS}): the node starts with the first and moves to the next after
-   * each failed attempt or lost connection, with backoff.
+   * Socket.IO signaling server, e.g. `http://127.0.0.1:8080`, or an MQTT broker, e.g.
+   * `mqtt://broker:1883/my-app` (`mqtts://`, or `ws(s)://host/mqtt?prefix=my-app` over WebSocket;
+   * docs/protocol.md §17), or several of either (at most {@link MAX_SIGNALING_URLS}): the node starts
+   * with the first and moves to the next after each failed attempt or lost connection, with backoff.
    */
   signalingUrl: string | readonly string[];
+  /**
+   * Signal payloads (SDP, candidates, addresses) encrypted to their recipient (docs/protocol.md §16):
+   * `'preferred'` (default) encrypts to every node that decrypts and talks plainly with nodes from
+   * before encryption; `'required'` drops plain payloads and fails signals to nodes that do not
+   * decrypt; `'off'` behaves as a node from before encryption. Through MQTT it is always required.
+   */
+  encryption?: 'preferred' | 'required' | 'off';
   /** STUN/TURN servers; none by default (host candidates only, enough on one LAN). */
   iceServers?: IceServer[];
   /** The node's key; by default a fresh one (the id changes every run). */
@@ -148,7 +157,7 @@ export function resolveIdentity(options: NodeOptions): Identity {
 }
 
 /** What a signaling URL may start with. */
-export const SIGNALING_SCHEMES = ['http:', 'https:', 'ws:', 'wss:'];
+export const SIGNALING_SCHEMES = ['http:', 'https:', 'ws:', 'wss:', 'mqtt:', 'mqtts:'];
 
 /** Most signaling servers a node fails over between. */
 export const MAX_SIGNALING_URLS = 16;
@@ -168,7 +177,13 @@ export function validate(options: NodeOptions): void {
     throw invalid(`signalingUrl must list 1 to ${MAX_SIGNALING_URLS} servers, got ${urls.length}`);
   }
   for (const url of Array.isArray(urls) ? (urls as unknown[]) : [urls]) {
-    if (!hasScheme(url, SIGNALING_SCHEMES)) throw invalid(`signalingUrl must be an http(s) or ws(s) URL, got ${describeValue(url)}`);
+    if (!hasScheme(url, SIGNALING_SCHEMES)) throw invalid(`signalingUrl must be an http(s), ws(s) or mqtt(s) URL, got ${describeValue(url)}`);
+    const broker = brokerProblem(url as string);
+    if (broker) throw invalid(broker);
+    if (options.encryption === 'off' && isMqttUrl(url as string)) throw invalid('signaling through an MQTT broker is always encrypted: drop encryption: \'off\'');
+  }
+  if (options.encryption !== undefined && !['preferred', 'required', 'off'].includes(options.encryption)) {
+    throw invalid(`encryption must be 'preferred', 'required' or 'off', got ${describeValue(options.encryption)}`);
   }
   for (const name of ['timeouts', 'backoff', 'inspect', 'unread', 'heartbeat'] as const) {
     if (options[name] !== undefined && !isRecord(options[name])) throw invalid(`${name} must be an object, got ${describeValue(options[name])}`);

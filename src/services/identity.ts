@@ -5,6 +5,7 @@ import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { P2PError, describeValue } from '../errors.js';
 import { nodeIdOf, type Identity } from '../wire/keys.js';
+import { x25519PrivateKey } from '../wire/x25519.js';
 
 function identityOf(privateKey: KeyObject): Identity {
   const jwk = createPublicKey(privateKey).export({ format: 'jwk' });
@@ -12,10 +13,13 @@ function identityOf(privateKey: KeyObject): Identity {
     throw new P2PError('ERR_IDENTITY', 'identity key is not an Ed25519 key');
   }
   const publicKey = jwk.x;
+  const seed = privateKey.export({ format: 'jwk' }).d;
+  if (typeof seed !== 'string') throw new P2PError('ERR_IDENTITY', 'identity key has no private part');
   return {
     nodeId: nodeIdOf(publicKey),
     publicKey,
     sign: (message) => sign(null, message, privateKey),
+    x25519: x25519PrivateKey(Buffer.from(seed, 'base64url')),
     exportPem: () => privateKey.export({ format: 'pem', type: 'pkcs8' }).toString(),
   };
 }

@@ -13,6 +13,8 @@ import { SIGNAL_RESEND_MS } from '../dht/signals.js';
 import type { Logger } from '../log.js';
 import type { Envelopes, SignalData, VerifiedSignal } from '../wire/envelope.js';
 import { SignalOrder } from '../wire/signalOrder.js';
+import { KeyGate } from './keyGate.js';
+import { takeSignal } from './openSignal.js';
 
 /**
  * How long signals that came ahead of a gap in their stream wait for it to fill: a second past the
@@ -41,6 +43,8 @@ export type OverlayCommand =
   | { type: 'JOIN'; peers: string[] }
   | { type: 'SEND'; to: string; session: string; data: SignalData; via: string[] }
   | { type: 'CONNECT_FAILED'; peerId: string };
+
+type OverlaySend = Extract<OverlayCommand, { type: 'SEND' }>;
 
 export interface OverlayParts {
   nodeId: string;
@@ -71,8 +75,16 @@ export class Overlay {
   readonly #order = new SignalOrder<{ signal: VerifiedSignal; via: string[] }>({ perStream: 64, streams: 64 });
   /** Cancels the wait of each stream with signals held. */
   readonly #waits = new Map<string, () => void>();
+  readonly #gate: KeyGate<OverlaySend>;
 
   constructor(private readonly parts: OverlayParts) {
+    this.#gate = new KeyGate<OverlaySend>({
+      envelopes: parts.envelopes,
+      logger: parts.logger,
+      helloTimeoutMs: HOLD_MS,
+      sendHello: (to, hello, done, first) =>
+        done(this.dht.routeSignal(to, hello, first?.via ?? []) ? undefined : { code: 'ERR_UNKNOWN_PEER', message: 'no link leads toward the node' }),
+    });
     const io: DhtIo = {
       send: (peerId, message) => void parts.dataPlane.get(peerId)?.sendDht(encodeDhtMessage(message)),
       connect: (peerId, via) => this.#emit({ type: 'OVERLAY.CONNECT', peerId, via }),
@@ -117,12 +129,21 @@ export class Overlay {
       this.#timers.clear();
       this.#order.clear();
       this.#waits.clear();
+      this.#gate.close();
     };
   }
 
-  /** Seals and routes one signal; false when no link leads toward `to`. */
-  send(command: Extract<OverlayCommand, { type: 'SEND' }>): boolean {
-    return this.dht.routeSignal(command.to, this.parts.envelopes.seal(command.to, command.session, command.data), command.via);
+  /**
+   * Seals and routes one signal, once `to`'s encryption is settled (see {@link KeyGate}); `failed`
+   * runs when no link leads toward `to`.
+   */
+  send(command: OverlaySend, failed: () => void): void {
+    const { envelopes } = this.parts;
+    this.#gate.send(
+      command,
+      (c) => this.dht.routeSignal(c.to, envelopes.seal(c.to, c.session, c.data), c.via) || failed(),
+      () => failed(),
+    );
   }
 
   /**
@@ -156,10 +177,11 @@ export class Overlay {
   }
 
   #take(signal: VerifiedSignal, via: string[]): void {
-    const accepted = this.parts.envelopes.accept(signal);
+    const { envelopes } = this.parts;
+    const accepted = envelopes.accept(signal);
     if (!accepted.ok) return this.parts.logger.warn({ reason: accepted.reason, from: signal.from }, 'dropping overlay signal');
     // The envelope's sender is what counts; the route only says where answers go.
-    this.#emit({ type: 'SIGNAL.IN', signal, via });
+    if (takeSignal(signal, envelopes, this.#gate, (to, hello) => this.dht.routeSignal(to, hello, via))) this.#emit({ type: 'SIGNAL.IN', signal, via });
   }
 
   #emit(event: OverlayEvent): void {
@@ -185,7 +207,7 @@ export const overlayActor = fromCallback<OverlayCommand, { overlay: Overlay }, O
   receive((command) => {
     if (command.type === 'JOIN') overlay.dht.join(command.peers);
     else if (command.type === 'CONNECT_FAILED') overlay.dht.connectFailed(command.peerId);
-    else if (!overlay.send(command)) sendBack({ type: 'OVERLAY.SIGNAL_FAILED', to: command.to, session: command.session });
+    else overlay.send(command, () => sendBack({ type: 'OVERLAY.SIGNAL_FAILED', to: command.to, session: command.session }));
   });
   return detach;
 });

@@ -1,10 +1,10 @@
 /**
- * The Socket.IO client as actor logic: the only file that imports `socket.io-client`. One actor is one
- * connection attempt; reconnecting (with backoff) is the signaling machine's job, so socket.io's own
- * reconnection is off.
+ * The Socket.IO client as a carrier session (see `signalingTransport`): the only file that imports
+ * `socket.io-client`. One session is one connection attempt; reconnecting (with backoff) is the
+ * signaling machine's job, so socket.io's own reconnection is off.
  */
 import { io, type Socket } from 'socket.io-client';
-import { fromCallback } from 'xstate';
+import type { CallbackLogicFunction } from 'xstate';
 import type { Logger } from '../log.js';
 import type { Envelopes, SignalData, VerifiedSignal } from '../wire/envelope.js';
 import type { Identity } from '../wire/keys.js';
@@ -18,9 +18,12 @@ import {
   isSignalDelivery,
   registerMessage,
   type Ack,
+  type Envelope,
   type ProtocolError,
   type RegisterReply,
 } from '../wire/protocol.js';
+import { KeyGate } from './keyGate.js';
+import { openSignal } from './openSignal.js';
 import { Pacer } from './pacer.js';
 import type { IceServer } from './webrtcTransport.js';
 
@@ -33,7 +36,7 @@ export interface SocketInput {
   dht?: boolean;
 }
 
-/** Events the socket actor sends to its parent. */
+/** Events a carrier session (Socket.IO or MQTT) sends to the signaling machine. */
 export type SocketEvent =
   | { type: 'SOCKET.CONNECTED' }
   /** `iceServers`: TURN relays the server issued credentials for, if it sent any well-formed ones. */
@@ -43,8 +46,12 @@ export type SocketEvent =
   | { type: 'SOCKET.SIGNAL'; signal: VerifiedSignal }
   | { type: 'SOCKET.SIGNAL_FAILED'; to: string; session: string; error: ProtocolError };
 
-/** Events the socket actor accepts. */
+/** Events a carrier session accepts. */
 export type SocketCommand = { type: 'SEND'; to: string; session: string; data: SignalData };
+/** A connection to `to` is starting: settle its encryption before its first signal (see `KeyGate.prepare`). */
+export type KeyPrepare = { type: 'PREPARE'; to: string };
+/** Everything a carrier session accepts. */
+export type CarrierCommand = SocketCommand | KeyPrepare;
 
 function ackError(reply: unknown): ProtocolError | undefined {
   if (typeof reply !== 'object' || reply === null) {
@@ -61,6 +68,8 @@ function ackError(reply: unknown): ProtocolError | undefined {
 
 /** Acknowledgement wait; a server that never answers must not pin a callback forever. */
 const ACK_TIMEOUT_MS = 10_000;
+/** A hello's answer comes in one round trip through the server; a node from before encryption never answers. */
+const HELLO_TIMEOUT_MS = 2_000;
 
 /**
  * Shares of a server's announced budget we use: 80% of its rate, since its bucket and ours do not
@@ -102,31 +111,44 @@ function grantedIceServers(value: unknown, log: Logger): IceServer[] | undefined
   return undefined;
 }
 
-function relay(socket: Socket, input: SocketInput, command: SocketCommand, sendBack: (e: SocketEvent) => void, done: Done): void {
-  const envelope = input.envelopes.seal(command.to, command.session, command.data);
-  socket.timeout(ACK_TIMEOUT_MS).emit(ClientEvent.signal, { to: command.to, envelope }, (err: Error | null, reply: unknown) => {
-    done();
-    const error = err ? { code: 'ERR_BAD_REQUEST' as const, message: 'signal acknowledgement timed out' } : ackError(reply);
-    if (error) sendBack({ type: 'SOCKET.SIGNAL_FAILED', to: command.to, session: command.session, error });
-    // A server acknowledges every signal within milliseconds: silence means a connection that only
-    // looks open (its path went away; TCP would resume at its next backed-off retransmission). A new
-    // connection gets through as soon as the path is back.
-    if (err) sendBack({ type: 'SOCKET.DISCONNECTED', reason: 'signal acknowledgement timed out' });
+/** Emits one envelope; `answered` gets the server's refusal, or, when it never answered, a timeout. */
+function emitEnvelope(socket: Socket, to: string, envelope: Envelope, answered: (error: ProtocolError | undefined, timedOut: boolean) => void): void {
+  socket.timeout(ACK_TIMEOUT_MS).emit(ClientEvent.signal, { to, envelope }, (err: Error | null, reply: unknown) => {
+    answered(err ? { code: 'ERR_BAD_REQUEST', message: 'signal acknowledgement timed out' } : ackError(reply), err !== null);
   });
 }
 
 /**
- * Actor logic of one Socket.IO connection to a signaling server: registers on the server's challenge,
- * seals outgoing `SEND`s and reports verified signals. Closes the socket when stopped.
+ * One Socket.IO connection to a signaling server: registers on the server's challenge,
+ * seals outgoing `SEND`s (encrypted once the target's key is known, see {@link KeyGate}) and reports
+ * verified signals. Closes the socket when stopped.
  */
-export const socketClient = fromCallback<SocketCommand, SocketInput, SocketEvent>(({ input, sendBack, receive }) => {
+export const socketIoSession: CallbackLogicFunction<CarrierCommand, SocketEvent, SocketInput, SocketEvent> = ({ input, sendBack, receive }) => {
   const log = input.logger;
+  const { envelopes } = input;
   const socket = io(input.url, { transports: ['websocket'], reconnection: false, forceNew: true, timeout: 10_000 });
+  const pacer = new Pacer(DEFAULT_PACE);
+  /** Paced; a server that stays silent means a connection that only looks open (its path went away). */
+  const emit = (to: string, envelope: Envelope, answered: (error?: ProtocolError) => void): void =>
+    pacer.run((done) =>
+      emitEnvelope(socket, to, envelope, (error, timedOut) => {
+        done();
+        answered(error);
+        // A server acknowledges every signal within milliseconds: silence means a connection that only
+        // looks open (its path went away; TCP would resume at its next backed-off retransmission). A new
+        // connection gets through as soon as the path is back.
+        if (timedOut) sendBack({ type: 'SOCKET.DISCONNECTED', reason: 'signal acknowledgement timed out' });
+      }),
+    );
+  const gate = new KeyGate<SocketCommand>({ envelopes, logger: log, helloTimeoutMs: HELLO_TIMEOUT_MS, sendHello: emit });
+  const failed = (command: SocketCommand, error: ProtocolError): void =>
+    sendBack({ type: 'SOCKET.SIGNAL_FAILED', to: command.to, session: command.session, error });
+  const relay = (command: SocketCommand): void =>
+    emit(command.to, envelopes.seal(command.to, command.session, command.data), (error) => error && failed(command, error));
 
   socket.on('connect', () => sendBack({ type: 'SOCKET.CONNECTED' }));
   socket.on('connect_error', (err) => sendBack({ type: 'SOCKET.DISCONNECTED', reason: err.message }));
   socket.on('disconnect', (reason) => sendBack({ type: 'SOCKET.DISCONNECTED', reason }));
-  const pacer = new Pacer(DEFAULT_PACE);
   socket.on(ServerEvent.challenge, (challenge: unknown) => {
     if (!isChallenge(challenge)) return log.warn({ challenge: typeof challenge }, 'ignoring malformed challenge');
     if (challenge.rateLimit) {
@@ -147,16 +169,16 @@ export const socketClient = fromCallback<SocketCommand, SocketInput, SocketEvent
   });
   socket.on(ServerEvent.signal, (delivery: unknown) => {
     if (!isSignalDelivery(delivery)) return log.warn({}, 'dropping malformed signal delivery');
-    const opened = input.envelopes.open(delivery.envelope);
-    if (!opened.ok) return log.warn({ reason: opened.reason, from: delivery.from }, 'dropping signal');
-    sendBack({ type: 'SOCKET.SIGNAL', signal: opened.signal });
+    const signal = openSignal(envelopes, gate, delivery.envelope, log, (to, hello) => emit(to, hello, () => {}));
+    if (signal) sendBack({ type: 'SOCKET.SIGNAL', signal });
   });
 
-  receive((command) => pacer.run((done) => relay(socket, input, command, sendBack, done)));
+  receive((command) => (command.type === 'PREPARE' ? gate.prepare(command.to) : gate.send(command, relay, failed)));
 
   return () => {
+    gate.close();
     pacer.close();
     socket.removeAllListeners();
     socket.disconnect();
   };
-});
+};

@@ -1,5 +1,7 @@
 import { randomBytes } from 'node:crypto';
+import { decryptData, encryptData, isEncrypted } from './e2e.js';
 import { nodeIdOf, verifySignature, type Identity } from './keys.js';
+import { PeerKeys } from './peerKeys.js';
 import {
   PROTOCOL_VERSION,
   envelopeMessage,
@@ -16,7 +18,9 @@ export type SignalData =
   | { type: 'offer' | 'answer'; sdp: string }
   | { type: 'candidate'; candidate: { candidate: string; sdpMLineIndex?: number | null; sdpMid?: string | null } }
   | { type: 'reject'; code: string }
-  | { type: 'restart' };
+  | { type: 'restart' }
+  /** "Here is my key; I decrypt": asks for one back when `reply`. Handled by the carriers, never by peers. */
+  | { type: 'hello'; reply: boolean };
 
 /** A signal that passed every check of {@link Envelopes.verify}. */
 export interface VerifiedSignal {
@@ -26,6 +30,8 @@ export interface VerifiedSignal {
   seq: number;
   kind: SignalKind;
   data: SignalData;
+  /** The payload came encrypted to us (docs/protocol.md §16). */
+  sealed: boolean;
 }
 
 /** Why an incoming envelope was dropped. */
@@ -36,7 +42,11 @@ export type DropReason =
   | 'bad-signature'
   | 'stale'
   | 'replay'
-  | 'bad-payload';
+  | 'bad-payload'
+  /** An encrypted payload that does not open under the key we share with its sender. */
+  | 'undecryptable'
+  /** A plain payload, where encryption is required. */
+  | 'plaintext';
 
 export type OpenResult = { ok: true; signal: VerifiedSignal } | { ok: false; reason: DropReason };
 
@@ -44,6 +54,10 @@ export interface EnvelopeOptions {
   /** Largest accepted difference between the sender's timestamp and ours. */
   maxSkewMs?: number;
   now?: () => number;
+  /** Encrypt to nodes that decrypt, and decrypt (default true). False behaves as a node from before encryption. */
+  e2e?: boolean;
+  /** Drop plain payloads (hellos aside), and never send one: for carriers that only ever see encrypting nodes. */
+  requireEncryption?: boolean;
 }
 
 const MAX_TRACKED = 4096;
@@ -68,6 +82,8 @@ function isSignalData(kind: SignalKind, value: unknown): value is SignalData {
       return v.type === 'reject' && typeof v.code === 'string' && v.code.length <= 64;
     case 'restart':
       return v.type === 'restart';
+    case 'hello':
+      return v.type === 'hello' && typeof v.reply === 'boolean';
   }
 }
 
@@ -82,6 +98,7 @@ function trim<K, V>(map: Map<K, V>, limit: number): void {
 /**
  * Seals outgoing signals and opens incoming ones for one node: signature, sender id = hash(key),
  * target = us, timestamp window and per-session sequence numbers (which make replays detectable).
+ * Payloads go encrypted to every node known to decrypt ({@link keys}).
  *
  * @example
  * ```ts
@@ -96,13 +113,32 @@ export class Envelopes {
   readonly #now: () => number;
   readonly #nextSeq = new Map<string, number>();
   readonly #lastSeen = new Map<string, { seq: number; at: number }>();
+  /** Other nodes' keys, learned from every verified envelope and from what carriers look up. */
+  readonly keys: PeerKeys;
+  /** Whether this node encrypts and decrypts at all. */
+  readonly e2e: boolean;
+  readonly requireEncryption: boolean;
 
   constructor(identity: Identity, options: EnvelopeOptions = {}) {
     this.#identity = identity;
     this.#maxSkewMs = options.maxSkewMs ?? 120_000;
     this.#now = options.now ?? Date.now;
+    this.e2e = options.e2e ?? true;
+    this.requireEncryption = this.e2e && options.requireEncryption === true;
+    this.keys = new PeerKeys(identity);
   }
 
+  /** Whether {@link seal} encrypts to `nodeId`: this node encrypts, and knows that one's key and that it decrypts. */
+  encryptsTo(nodeId: string): boolean {
+    return this.e2e && this.keys.get(nodeId)?.send !== undefined && this.keys.get(nodeId)!.e2e;
+  }
+
+  /** A hello to `to` in a session of its own: our key, and, with `reply`, a request for theirs. */
+  hello(to: string, reply: boolean): Envelope {
+    return this.seal(to, newSessionId(), { type: 'hello', reply });
+  }
+
+  /** Signs `data` for `to` in `session`; the payload is encrypted when {@link encryptsTo} `to` (hellos never are). */
   seal(to: string, session: string, data: SignalData): Envelope {
     const seq = this.#nextSeq.get(session) ?? 0;
     this.#nextSeq.delete(session);
@@ -119,6 +155,7 @@ export class Envelopes {
       kind: data.type,
       data: JSON.stringify(data),
     };
+    if (data.type !== 'hello' && this.encryptsTo(to)) unsigned.data = encryptData(this.keys.get(to)!.send!, unsigned, unsigned.data);
     return { ...unsigned, sig: Buffer.from(this.#identity.sign(envelopeMessage(unsigned))).toString('base64url') };
   }
 
@@ -141,14 +178,35 @@ export class Envelopes {
       return { ok: false, reason: 'bad-signature' };
     }
     if (Math.abs(this.#now() - envelope.ts) > this.#maxSkewMs) return { ok: false, reason: 'stale' };
+    const sealed = isEncrypted(envelope.data);
+    const text = sealed ? this.#decrypt(envelope) : this.#plain(envelope);
+    if (typeof text !== 'string') return { ok: false, reason: text.reason };
     let data: unknown;
     try {
-      data = JSON.parse(envelope.data);
+      data = JSON.parse(text);
     } catch {
       return { ok: false, reason: 'bad-payload' };
     }
     if (!isSignalData(envelope.kind, data)) return { ok: false, reason: 'bad-payload' };
-    return { ok: true, signal: { from: envelope.from, session: envelope.session, seq: envelope.seq, kind: envelope.kind, data } };
+    return { ok: true, signal: { from: envelope.from, session: envelope.session, seq: envelope.seq, kind: envelope.kind, data, sealed } };
+  }
+
+  /** The plaintext of a verified encrypted envelope; its sender evidently decrypts too. */
+  #decrypt(envelope: Envelope): string | { reason: DropReason } {
+    if (!this.e2e || envelope.kind === 'hello') return { reason: 'bad-payload' };
+    this.keys.learn(envelope.from, envelope.key, true);
+    const key = this.keys.get(envelope.from)?.receive;
+    return (key && decryptData(key, envelope, envelope.data)) ?? { reason: 'undecryptable' };
+  }
+
+  /** The text of a verified plain envelope, if this node takes it; a hello shows its sender decrypts. */
+  #plain(envelope: Envelope): string | { reason: DropReason } {
+    const hello = envelope.kind === 'hello';
+    // A node from before encryption knows no such kind.
+    if (hello && !this.e2e) return { reason: 'malformed' };
+    if (!hello && this.requireEncryption) return { reason: 'plaintext' };
+    if (this.e2e) this.keys.learn(envelope.from, envelope.key, hello);
+    return envelope.data;
   }
 
   /** Takes a verified signal as the latest of its stream (sender and session), unless one as late came already (`replay`). */

@@ -12,6 +12,8 @@ export interface Identity {
   /** Raw public key, base64url. */
   readonly publicKey: string;
   sign(message: Uint8Array): Uint8Array;
+  /** The X25519 private key derived from the Ed25519 one (see `x25519PrivateKey`), for end-to-end encryption. */
+  readonly x25519: KeyObject;
   /** PKCS#8 PEM of the private key, for saving. */
   exportPem(): string;
 }

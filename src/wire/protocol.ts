@@ -92,8 +92,8 @@ export interface RegisterReply {
   peers?: string[];
 }
 
-export type SignalKind = 'offer' | 'answer' | 'candidate' | 'reject' | 'restart';
-export const SIGNAL_KINDS: readonly SignalKind[] = ['offer', 'answer', 'candidate', 'reject', 'restart'];
+export type SignalKind = 'offer' | 'answer' | 'candidate' | 'reject' | 'restart' | 'hello';
+export const SIGNAL_KINDS: readonly SignalKind[] = ['offer', 'answer', 'candidate', 'reject', 'restart', 'hello'];
 
 /** A signaling message signed end to end by its sender; the server relays it untouched. */
 export interface Envelope {

@@ -17,7 +17,7 @@ export async function freePort(): Promise<number> {
 }
 
 /** A child process, its output kept, resolved once a line of it matches. */
-class Child {
+export class Child {
   readonly output: string[] = [];
   readonly exited: Promise<number | null>;
   #waiters: { pattern: RegExp; resolve: (line: string) => void }[] = [];

@@ -51,6 +51,7 @@ export interface SignalingModelContext {
 export type SignalingModelEvent =
   | { type: 'CONNECT' }
   | { type: 'SEND' }
+  | { type: 'PREPARE' }
   | { type: 'SOCKET.CONNECTED' }
   | { type: 'SOCKET.REGISTERED' }
   | { type: 'SOCKET.DISCONNECTED' }
@@ -99,6 +100,7 @@ export const signalingModel = setup({
       on: {
         CONNECT: { target: 'online', actions: quiet },
         SEND: { actions: [quiet, 'queue'] },
+        PREPARE: { actions: quiet },
       },
     },
     online: {
@@ -110,6 +112,7 @@ export const signalingModel = setup({
             'SOCKET.DISCONNECTED': lose(null),
             CONNECT_TIMEOUT: lose(null),
             SEND: { actions: [quiet, 'queue'] },
+            PREPARE: { actions: quiet },
           },
         },
         registering: {
@@ -119,6 +122,7 @@ export const signalingModel = setup({
             'SOCKET.DISCONNECTED': lose(null),
             REGISTER_TIMEOUT: lose(null),
             SEND: { actions: [quiet, 'queue'] },
+            PREPARE: { actions: quiet },
           },
         },
         registered: {
@@ -127,6 +131,8 @@ export const signalingModel = setup({
             'SOCKET.SIGNAL': { actions: tell('SIGNAL.IN') },
             'SOCKET.SIGNAL_FAILED': { actions: tell('SIGNAL.FAILED') },
             SEND: { actions: quiet },
+            // A connection is starting: the socket finds out whether the peer decrypts. Dropped elsewhere: only a hint.
+            PREPARE: { actions: quiet },
             // The server replaced this session (another one registered our id): lost, and for good.
             'SOCKET.REJECTED': { target: '#signalingModel.failed', actions: [tell('SIGNALING.LOST'), 'reject'] },
             'SOCKET.DISCONNECTED': lose('SIGNALING.LOST'),
@@ -139,6 +145,7 @@ export const signalingModel = setup({
       on: {
         BACKOFF_ELAPSED: { target: 'online', actions: quiet },
         SEND: { actions: [quiet, 'queue'] },
+        PREPARE: { actions: quiet },
       },
     },
     failed: {

@@ -2,7 +2,7 @@ import { assign, createActor, fromCallback, setup, SimulatedClock, type AnyActor
 import { DataPlane } from '../../src/data/dataPlane.js';
 import { generateIdentity } from '../../src/index.js';
 import { silentLogger } from '../../src/log.js';
-import type { SocketCommand, SocketEvent, SocketInput } from '../../src/services/socketClient.js';
+import type { CarrierCommand, SocketEvent, SocketInput } from '../../src/services/socketClient.js';
 import type { TransportCommand, TransportEvent, TransportInput } from '../../src/services/webrtcTransport.js';
 import type { SignalData, VerifiedSignal } from '../../src/wire/envelope.js';
 
@@ -36,7 +36,7 @@ export function fakeLogic<TInput, TCommand extends { type: string }, TEvent exte
 }
 
 export const fakeTransport = () => fakeLogic<TransportInput, TransportCommand, TransportEvent>();
-export const fakeSocket = () => fakeLogic<SocketInput, SocketCommand, SocketEvent>();
+export const fakeSocket = () => fakeLogic<SocketInput, CarrierCommand, SocketEvent>();
 
 export const PEER_TIMEOUTS = { offer: 1000, answer: 500, ice: 2000, verify: 300, flush: 700 };
 
@@ -55,7 +55,7 @@ export const candidate = (): SignalData => ({
 });
 
 export function signal(from: string, session: string, data: SignalData, seq = 0): VerifiedSignal {
-  return { from, session, seq, kind: data.type, data };
+  return { from, session, seq, kind: data.type, data, sealed: true };
 }
 
 /** Two ids in a known order, for glare tests (the smaller id keeps its offer). */

@@ -3,7 +3,9 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Server, type Socket } from 'socket.io';
 import { nodeIdOf } from '../../src/index.js';
-import type { Envelope } from '../../src/wire/protocol.js';
+import { Envelopes, type SignalData } from '../../src/wire/envelope.js';
+import type { Identity } from '../../src/wire/keys.js';
+import type { Envelope, ProtocolError } from '../../src/wire/protocol.js';
 
 /** What the malicious server does with a relayed envelope: the envelopes to deliver instead (none drops it). */
 export type Tamper = (envelope: Envelope, from: string, to: string) => Envelope[];
@@ -13,10 +15,10 @@ export type AckExtras = () => Record<string, unknown>;
 
 /**
  * A hostile signaling server written from docs/protocol.md: it registers anyone without checking
- * signatures, adds `ackExtras()` to every register ack, and passes every envelope through `tamper`
- * before delivering it.
+ * signatures, adds `ackExtras()` to every register ack, refuses the signals `refuse` answers for, and
+ * passes every other envelope through `tamper` before delivering it.
  */
-export async function maliciousServer(tamper: Tamper, ackExtras: AckExtras = () => ({})) {
+export async function maliciousServer(tamper: Tamper, ackExtras: AckExtras = () => ({}), refuse: (envelope: Envelope) => ProtocolError | undefined = () => undefined) {
   const http = createServer();
   const io = new Server(http, { transports: ['websocket'], serveClient: false });
   const sockets = new Map<string, Socket>();
@@ -30,6 +32,8 @@ export async function maliciousServer(tamper: Tamper, ackExtras: AckExtras = () 
       ack({ ...ackExtras(), ok: true, nodeId });
     });
     socket.on('signal', (req: { to: string; envelope: Envelope }, ack: (r: unknown) => void) => {
+      const refusal = refuse(req.envelope);
+      if (refusal) return ack({ ok: false, error: refusal });
       ack({ ok: true });
       seen.push(req.envelope);
       for (const envelope of tamper(req.envelope, socket.data.nodeId as string, req.to)) {
@@ -48,4 +52,11 @@ export async function maliciousServer(tamper: Tamper, ackExtras: AckExtras = () 
     deliverRaw: (to: string, payload: unknown) => sockets.get(to)?.emit('signal', payload),
     close: () => new Promise<void>((resolve) => io.close(() => resolve())),
   };
+}
+
+/** What an envelope carries, read as its recipient (whose key is needed: payloads travel encrypted). */
+export function payloadFor(recipient: Identity, envelope: Envelope): SignalData {
+  const opened = new Envelopes(recipient).verify(envelope);
+  if (!opened.ok) throw new Error(`cannot read the ${envelope.kind} as its recipient: ${opened.reason}`);
+  return opened.signal.data;
 }

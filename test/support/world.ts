@@ -2,7 +2,7 @@ import { createActor, fromCallback, SimulatedClock, type Actor, type InspectionE
 import { DataPlane } from '../../src/data/dataPlane.js';
 import { generateIdentity, nodeMachine, peerConnectionMachine, signalingMachine } from '../../src/index.js';
 import { silentLogger } from '../../src/log.js';
-import type { SocketCommand, SocketEvent, SocketInput } from '../../src/services/socketClient.js';
+import type { CarrierCommand, SocketCommand, SocketEvent, SocketInput } from '../../src/services/socketClient.js';
 import type { TransportCommand, TransportEvent, TransportInput } from '../../src/services/webrtcTransport.js';
 import { Envelopes, type SignalData } from '../../src/wire/envelope.js';
 import { PEER_TIMEOUTS } from './fakes.js';
@@ -36,14 +36,15 @@ export class World {
   /** `inspect` sees every actor of every node, as a node's own inspection does. */
   constructor(readonly inspect?: (event: InspectionEvent) => void) {}
 
-  readonly socketLogic = fromCallback<SocketCommand, SocketInput, SocketEvent>(({ input, sendBack, receive }) => {
+  readonly socketLogic = fromCallback<CarrierCommand, SocketInput, SocketEvent>(({ input, sendBack, receive }) => {
     const id = input.identity.nodeId;
     const entry = { sendBack, stopped: false };
     this.sockets.set(id, [...(this.sockets.get(id) ?? []), entry]);
     const reachable = () => !entry.stopped && !this.unreachable.has(id);
     this.later(() => reachable() && sendBack({ type: 'SOCKET.CONNECTED' }));
     this.later(() => reachable() && sendBack({ type: 'SOCKET.REGISTERED', nodeId: id }));
-    receive((command) => this.later(() => this.relay(id, command)));
+    // The fake carries no keys: there is nothing to prepare.
+    receive((command) => command.type === 'SEND' && this.later(() => this.relay(id, command)));
     return () => {
       entry.stopped = true;
     };
@@ -125,7 +126,7 @@ export class World {
     const stream = `${from}/${command.session}`;
     const seq = this.#seqs.get(stream) ?? 0;
     this.#seqs.set(stream, seq + 1);
-    target.sendBack({ type: 'SOCKET.SIGNAL', signal: { from, session: command.session, seq, kind: data.type, data } });
+    target.sendBack({ type: 'SOCKET.SIGNAL', signal: { from, session: command.session, seq, kind: data.type, data, sealed: true } });
   }
 
   /** Starts a node supervisor; returns its id. */
