@@ -3,7 +3,7 @@
  * loopback port, with a WebSocket listener beside it, killable and restartable on the same ports.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Child, freePort } from '../cluster/processes.js';
@@ -29,7 +29,9 @@ export class Mosquitto {
 
   /** Starts (or starts again) the broker, resolved once it listens. */
   async run(): Promise<void> {
-    const child = new Child(spawn('mosquitto', ['-c', join(this.#dir, 'mosquitto.conf')], { stdio: 'pipe' }));
+    // /usr/sbin is not on every PATH.
+    const command = existsSync('/usr/sbin/mosquitto') ? '/usr/sbin/mosquitto' : 'mosquitto';
+    const child = new Child(spawn(command, ['-c', join(this.#dir, 'mosquitto.conf')], { stdio: 'pipe' }));
     child.process.once('error', (err) => child.output.push(`cannot run mosquitto (scripts/install-mosquitto.sh installs it): ${err.message}`));
     this.#child = child;
     await child.line(/mosquitto version .* running/);
