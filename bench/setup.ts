@@ -1,12 +1,15 @@
 /**
  * Section 3, connection setup time: bare simple-peer signaling through a minimal Socket.IO relay
  * (bench/relay.ts) vs `node.connectToNode()` through our signaling server (registration, signed
- * envelopes, DTLS certificate check). Fresh peers for every connection, the contenders alternating
- * connection by connection (A B A B …), timed from the call to the initiator's open channel
- * (simple-peer 'connect') or to `connectToNode` resolving. Loopback candidates only.
+ * envelopes encrypted end to end, DTLS certificate check); the same with encryption off (the cost
+ * of encryption: a hello round trip for a peer of unknown key, and the ciphers); and through a real
+ * Mosquitto broker instead of our server. Fresh peers (of unknown key) for every connection, the
+ * contenders alternating connection by connection (A B C D A B …), timed from the call to the
+ * initiator's open channel (simple-peer 'connect') or to `connectToNode` resolving. Loopback
+ * candidates only.
  *
- * Both ends, the relay and the signaling server all live in ONE child process (the same for both
- * contenders), so that a libwebrtc crash costs this section, not the whole bench; the child is
+ * Both ends, the relay, the signaling server and the broker's client side all live in ONE child
+ * process (the same for every contender), so that a libwebrtc crash costs this section, not the whole bench; the child is
  * started with --expose-gc and collects after every connection (outside the timed span), so closed
  * connections do not pile up file descriptors.
  *
@@ -21,7 +24,9 @@ const SELF = fileURLToPath(import.meta.url);
 const ROOT = resolve(dirname(SELF), '..');
 const BASELINE = 'bare simple-peer';
 const OURS = 'p2p-dht-node';
-const CONTENDERS = [BASELINE, OURS] as const;
+const PLAIN = 'p2p-dht-node, unencrypted';
+const BROKER = 'p2p-dht-node via Mosquitto';
+const CONTENDERS = [BASELINE, OURS, PLAIN, BROKER] as const;
 type Contender = (typeof CONTENDERS)[number];
 
 /** Child → parent messages. */
@@ -44,14 +49,14 @@ interface Plan {
 function plan(smoke: boolean): Plan {
   return smoke
     ? { connections: 5, warmup: 1, connectTimeoutMs: 10_000, deadlineMs: 30_000 }
-    : { connections: 60, warmup: 3, connectTimeoutMs: 10_000, deadlineMs: 150_000 };
+    : { connections: 60, warmup: 3, connectTimeoutMs: 10_000, deadlineMs: 300_000 };
 }
 
 export async function run(options: BenchOptions): Promise<BenchSection[]> {
   const p = plan(options.smoke);
   const started = performance.now();
-  const samples: Record<Contender, number[]> = { [BASELINE]: [], [OURS]: [] };
-  const errors: Record<Contender, string[]> = { [BASELINE]: [], [OURS]: [] };
+  const samples = Object.fromEntries(CONTENDERS.map((c) => [c, [] as number[]])) as Record<Contender, number[]>;
+  const errors = Object.fromEntries(CONTENDERS.map((c) => [c, [] as string[]])) as Record<Contender, string[]>;
   const exit = await new Promise<string | undefined>((done) => {
     const child = fork(SELF, ['--child', JSON.stringify(p)], {
       cwd: ROOT,
@@ -79,10 +84,13 @@ export async function run(options: BenchOptions): Promise<BenchSection[]> {
       `errors ${errors[c].length}${errors[c].length ? `: ${[...new Set(errors[c])].slice(0, 3).join('; ')}` : ''}`,
     ];
     if (exit) parts.push(exit);
-    if (c === OURS) parts.push(`section took ${round(seconds)} s; both ends and both servers in one child process, loopback only`);
+    // The cost of encryption, against the same node with it off, in the same run.
+    if (c === OURS) parts.push(`${round(percentile(s, 0.5) / percentile(samples[PLAIN], 0.5))}× the p50 unencrypted`);
+    if (c === BROKER) parts.push(`${round(percentile(s, 0.5) / percentile(samples[OURS], 0.5))}× the p50 through our server`);
+    if (c === OURS) parts.push(`section took ${round(seconds)} s; both ends, the servers and the broker's clients in one child process, loopback only`);
     return parts.join('; ');
   };
-  const notes = { [BASELINE]: note(BASELINE), [OURS]: note(OURS) };
+  const notes = Object.fromEntries(CONTENDERS.map((c) => [c, note(c)])) as Record<Contender, string>;
   const p50 = rows('setup p50', 'ms', samples, BASELINE, notes);
   const p95Base = percentile(samples[BASELINE], 0.95);
   const p95: BenchRow[] = CONTENDERS.map((c) => {
@@ -143,6 +151,8 @@ async function child(p: Plan): Promise<void> {
 
   const relay = await startRelay();
   const server = await createSignalingServer({ port: 0, ...LOOPBACK_CROWD });
+  const { Mosquitto } = await import('../test/support/mosquitto.js');
+  const broker = await Mosquitto.start();
 
   /** Only 127.0.0.1 candidates leave or enter, as with our nodes' `loopbackOnly`. */
   const loopbackSignal = (data: SignalData): SignalData | undefined => {
@@ -209,8 +219,8 @@ async function child(p: Plan): Promise<void> {
     }
   }
 
-  async function ours(): Promise<number> {
-    const [a, b] = [0, 1].map(() => createNode({ signalingUrl: server.url, candidateFilter: loopbackOnly })) as [
+  async function ours(signalingUrl: string, encryption: 'preferred' | 'off'): Promise<number> {
+    const [a, b] = [0, 1].map(() => createNode({ signalingUrl, candidateFilter: loopbackOnly, encryption })) as [
       ReturnType<typeof createNode>,
       ReturnType<typeof createNode>,
     ];
@@ -229,7 +239,12 @@ async function child(p: Plan): Promise<void> {
     }
   }
 
-  const measure: Record<Contender, () => Promise<number>> = { [BASELINE]: bare, [OURS]: ours };
+  const measure: Record<Contender, () => Promise<number>> = {
+    [BASELINE]: bare,
+    [OURS]: () => ours(server.url, 'preferred'),
+    [PLAIN]: () => ours(server.url, 'off'),
+    [BROKER]: () => ours(broker.url('bench'), 'preferred'),
+  };
   for (let i = 0; i < p.warmup + p.connections; i++) {
     for (const contender of CONTENDERS) {
       try {
@@ -244,6 +259,7 @@ async function child(p: Plan): Promise<void> {
   }
   await relay.close();
   await server.close();
+  await broker.close();
   // A natural exit after pc.close() sometimes segfaults in libwebrtc's finalizers: exit explicitly,
   // once the last message is handed to the parent.
   await new Promise<void>((res) => (process.send ? process.send({ type: 'done' } satisfies ChildMessage, undefined, {}, () => res()) : res()));

@@ -1,4 +1,4 @@
-import { createPrivateKey, createPublicKey, generateKeyPairSync, hkdfSync } from 'node:crypto';
+import { createPublicKey, generateKeyPairSync, hkdfSync } from 'node:crypto';
 import { ed25519, x25519 } from '@noble/curves/ed25519';
 import { describe, expect, it } from 'vitest';
 import { generateIdentity, identityFromPem } from '../src/services/identity.js';
@@ -6,15 +6,10 @@ import { decryptData, directionKey, encryptData, E2E_CONTEXT, sharedSecret, type
 import { Envelopes, newSessionId } from '../src/wire/envelope.js';
 import { envelopeMessage } from '../src/wire/protocol.js';
 import { x25519PublicKey } from '../src/wire/x25519.js';
+import { seededIdentity } from './support/identities.js';
 
-/** An identity from a fixed 32-byte Ed25519 seed, for test vectors. */
-function seeded(byte: number) {
-  const der = Buffer.concat([Buffer.from('302e020100300506032b657004220420', 'hex'), Buffer.alloc(32, byte)]);
-  return identityFromPem(createPrivateKey({ key: der, format: 'der', type: 'pkcs8' }).export({ format: 'pem', type: 'pkcs8' }).toString());
-}
-
-const alice = seeded(1);
-const bob = seeded(2);
+const alice = seededIdentity(1);
+const bob = seededIdentity(2);
 const header: SealedHeader = { v: 1, from: alice.nodeId, to: bob.nodeId, session: 'AAAAAAAAAAAAAAAA', seq: 0, ts: 1764892800000, kind: 'offer' };
 const plaintext = JSON.stringify({ type: 'offer', sdp: 'v=0\r\n' });
 

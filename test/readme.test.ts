@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
+import { Mosquitto } from './support/mosquitto.js';
 
 const run = promisify(execFile);
 
@@ -22,5 +23,18 @@ describe('README', () => {
     expect(stdout).toContain('carol found 2 nodes under chat/room-42');
     expect(stdout).toContain('carol connected to 2 of them without a server');
     expect(stdout).toContain("alice read dave's profile: dave, in room 42 (seq 1)");
+  });
+
+  it('shows the MQTT example exactly as examples/through-a-broker.ts, which runs as written against a real Mosquitto', async () => {
+    const example = readFileSync('examples/through-a-broker.ts', 'utf8');
+    expect(readFileSync('README.md', 'utf8')).toContain(`\`\`\`ts\n${example}\`\`\``);
+    const broker = await Mosquitto.start();
+    try {
+      const env = { ...process.env, MQTT_URL: broker.url('p2p-example') };
+      const { stdout } = await run(process.execPath, ['--import', 'tsx', 'examples/through-a-broker.ts'], { timeout: 30_000, env });
+      expect(stdout).toMatch(/^bob got "no server of ours in between" from [0-9a-f]{8}$/m);
+    } finally {
+      await broker.close();
+    }
   });
 });

@@ -78,8 +78,20 @@ describe('the overlay', () => {
     const arrive = (envelope: unknown) =>
       overlay.dht.receive(alice.nodeId, { t: 'req', rid: `rid-${rids++}`.padEnd(22, 'A'), kind: 'signal', target: bob.nodeId, path: [alice.nodeId], envelope });
     const received = () => events.flatMap((e) => (e.type === 'SIGNAL.IN' ? [e.signal.seq] : []));
-    return { arrive, received, detach };
+    const sealed = () => events.flatMap((e) => (e.type === 'SIGNAL.IN' ? [e.signal.sealed] : []));
+    return { arrive, received, sealed, detach };
   }
+
+  it('keeps hellos to itself and hands its node the payloads encrypted to it (protocol §16.3)', () => {
+    const inbox = bobsOverlay();
+    const sender = new Envelopes(alice);
+    inbox.arrive(sender.hello(bob.nodeId, true));
+    expect(inbox.received()).toEqual([]);
+    sender.keys.learn(bob.nodeId, bob.publicKey, true);
+    inbox.arrive(sender.seal(bob.nodeId, newSessionId(), offer));
+    expect(inbox.sealed()).toEqual([true]);
+    inbox.detach();
+  });
 
   it('hands its node the signals of a session in order when the first came last', () => {
     const inbox = bobsOverlay();

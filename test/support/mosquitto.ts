@@ -18,7 +18,7 @@ export class Mosquitto {
   ) {
     writeFileSync(
       join(this.#dir, 'mosquitto.conf'),
-      [`listener ${port} 127.0.0.1`, `listener ${wsPort} 127.0.0.1`, 'protocol websockets', 'allow_anonymous true', 'persistence false', 'log_dest stderr', 'log_type error', 'log_type warning', 'log_type information', ''].join('\n'),
+      [`listener ${port} 127.0.0.1`, `listener ${wsPort} 127.0.0.1`, 'protocol websockets', 'allow_anonymous true', 'persistence false', 'set_tcp_nodelay true', 'log_dest stderr', 'log_type error', 'log_type warning', 'log_type information', ''].join('\n'),
     );
   }
 
@@ -34,6 +34,8 @@ export class Mosquitto {
     const child = new Child(spawn(command, ['-c', join(this.#dir, 'mosquitto.conf')], { stdio: 'pipe' }));
     child.process.once('error', (err) => child.output.push(`cannot run mosquitto (scripts/install-mosquitto.sh installs it): ${err.message}`));
     this.#child = child;
+    // A broker outlives a parent that exits without closing it (a bench child at its deadline).
+    process.once('exit', () => child.process.kill('SIGKILL'));
     await child.line(/mosquitto version .* running/);
   }
 
