@@ -8,6 +8,7 @@ export { closeError } from './node/errors.js';
 export type { CloseOptions, ConnectOptions, NodeSnapshot, PeerEvent, PeerInfo, SendOptions, Transition } from './node/types.js';
 export type { HeartbeatOptions } from './data/liveness.js';
 export { DEFAULT_TIMEOUTS, type InspectOptions, type NodeDhtOptions, type NodeOptions, type NodeTimeouts } from './node/options.js';
+export { STUN_PRESETS, stunPreset } from './node/stunPresets.js';
 export type { Discovery, GotRecord, PutRecord } from './node/dhtApi.js';
 export type { DhtInfo } from './node/dhtInfo.js';
 export { defaultIdentityPath, generateIdentity, identityFromPem, loadOrCreateIdentity } from './services/identity.js';

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseCommandLine } from '../src/cli/args.js';
+import { STUN_PRESETS } from '../src/index.js';
 
 const ID = 'a'.repeat(64);
 const env = { XDG_CONFIG_HOME: '/cfg' };
@@ -48,6 +49,17 @@ describe('command line parsing', () => {
     for (const bad of ['mqtt://b/chat/+', 'mqtt://b/a//b', 'ws://d/mqtt?prefix=%23', `mqtt://b/${'x'.repeat(129)}`]) {
       expect(() => parseCommandLine(['--signal', bad], env)).toThrow(/MQTT topic prefix/);
     }
+  });
+
+  it('adds a named STUN preset (cn: servers in mainland China) before --stun URLs, and refuses unknown names', () => {
+    expect(parseCommandLine(['--stun-preset', 'cn', '--stun', 'stun:a:3478'], env)).toMatchObject({
+      iceServers: [{ urls: [...STUN_PRESETS.cn, 'stun:a:3478'] }],
+    });
+    expect(parseCommandLine([], { ...env, P2P_STUN_PRESET: 'cn' })).toMatchObject({ iceServers: [{ urls: [...STUN_PRESETS.cn] }] });
+    expect(STUN_PRESETS.cn).toContain('stun:stun.miwifi.com:3478');
+    expect(parseCommandLine([], env)).toMatchObject({ iceServers: [] });
+    expect(() => parseCommandLine(['--stun-preset', 'google'], env)).toThrow(/--stun-preset: no STUN preset "google"; known: cn/);
+    expect(() => parseCommandLine(['--stun-preset', '__proto__'], env)).toThrow(/no STUN preset/);
   });
 
   it('builds ICE servers from flags, or from the environment when no flag is given', () => {

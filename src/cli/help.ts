@@ -21,6 +21,9 @@ Options:
   --identity PATH      key file; created on first use, mode 0600 (env P2P_IDENTITY,
                        default $XDG_CONFIG_HOME/p2p-dht-node/identity.pem)
   --stun URL           STUN server (repeatable; env P2P_STUN, comma-separated)
+  --stun-preset NAME   add a named list of public STUN servers: cn (operated in
+                       mainland China, where Google's are blocked); env
+                       P2P_STUN_PRESET
   --turn URL           TURN server (repeatable; env P2P_TURN, comma-separated)
   --turn-user USER     TURN username, required with --turn (env P2P_TURN_USER)
   --turn-pass PASS     TURN password, required with --turn (env P2P_TURN_PASS)
@@ -39,7 +42,8 @@ Options:
   -h, --help           show this help
   -v, --version        show the version
 
-No ICE servers are used by default, which is enough on one machine or LAN.
+No ICE servers are used by default, which is enough on one machine or LAN: nothing
+on the internet is contacted unless --stun, --stun-preset or --turn says so.
 Across NATs pass --stun (e.g. --stun stun:stun.l.google.com:19302); peers behind
 symmetric NATs also need a relay: --turn turn:HOST:3478 --turn-user U --turn-pass P.
 A signaling server started with --turn-secret hands out the relay's credentials
