@@ -23,6 +23,8 @@ const PUBLISH_PACE = { perSecond: 20, burst: 40 };
 const RECEIVE_LIMIT = { perSecond: 50, burst: 100 };
 /** Largest message on our topic we read (an envelope holds at most 16 KiB of data). */
 const MAX_MESSAGE_BYTES = 24 * 1024;
+/** Largest packet the broker may send us: a message and its topic and properties. */
+const MAX_PACKET_BYTES = 32 * 1024;
 /** Signals are useless after the envelope skew window: the broker need not keep them longer. */
 const SIGNAL_EXPIRY_S = 120;
 const DROP_LOG_EVERY_MS = 10_000;
@@ -46,6 +48,8 @@ export const mqttSession: CallbackLogicFunction<CarrierCommand, SocketEvent, Soc
     clientId: `p2p-${randomBytes(9).toString('base64url')}`,
     // A node that vanishes takes its presence with it: an empty retained message deletes the record.
     will: { topic: presence, payload: Buffer.alloc(0), qos: 1, retain: true },
+    // The broker drops larger messages rather than send them (MQTT 5): nobody makes us buffer 256 MB.
+    properties: { maximumPacketSize: MAX_PACKET_BYTES },
   };
   const client: MqttClient = connect(url, options);
   const pacer = new Pacer(PUBLISH_PACE);
