@@ -31,6 +31,7 @@ import { Envelopes, newSessionId, type SignalData } from '../src/wire/envelope.j
 import type { Identity } from '../src/wire/keys.js';
 import { SIGNAL_CONTEXT, envelopeMessage, registerMessage, type Envelope, type SignalDelivery } from '../src/wire/protocol.js';
 import { eventually } from './helpers.js';
+import { BASE64URL_ALPHABET, nonCanonical } from './support/identities.js';
 import { RawSocketIo, type RawReply } from './support/rawSocketIo.js';
 
 const SEED = Number(process.env.FUZZ_SEED ?? 0x5eed_f022);
@@ -634,9 +635,6 @@ const stepArb: fc.Arbitrary<Step> = fc.oneof(
 
 // ───────────────────────────── attack model ─────────────────────────────
 
-const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
-/** The same bytes in another base64url spelling: the last character's unused low bit flipped. */
-const nonCanonical = (text: string): string => text.slice(0, -1) + ALPHABET[ALPHABET.indexOf(text.at(-1)!) ^ 1];
 const flipBit = (text: string, bit: number): string => {
   const bytes = Buffer.from(text, 'base64url');
   bytes[Math.floor(bit / 8) % bytes.length]! ^= 1 << bit % 8;
@@ -824,13 +822,11 @@ class Attack {
         [payload, expected] = [{ publicKey: genuine.signature, signature: genuine.publicKey }, ['ERR_BAD_REQUEST']];
         break;
       case 'nonCanonicalKey':
-        // Same key bytes: accepting it is harmless as long as the id is still derived from those bytes.
-        [payload, expected] = [{ ...genuine, publicKey: nonCanonical(genuine.publicKey) }, ['ok', 'ERR_AUTH']];
-        acceptedAs = this.me.nodeId;
+        // Same key bytes, another spelling: only the canonical one is taken (protocol §2).
+        [payload, expected] = [{ ...genuine, publicKey: nonCanonical(genuine.publicKey) }, ['ERR_BAD_REQUEST']];
         break;
       case 'nonCanonicalSig':
-        [payload, expected] = [{ ...genuine, signature: nonCanonical(genuine.signature) }, ['ok', 'ERR_AUTH']];
-        acceptedAs = this.me.nodeId;
+        [payload, expected] = [{ ...genuine, signature: nonCanonical(genuine.signature) }, ['ERR_BAD_REQUEST']];
         break;
       case 'smallOrderKey':
         [payload, expected] = [{ publicKey: SMALL_ORDER_KEY, signature: SMALL_ORDER_SIG }, ['ERR_AUTH']];
@@ -912,7 +908,11 @@ class Attack {
       case 'flipSig': {
         const sig = sealed.sig;
         const i = t.at % sig.length;
-        envelope.sig = sig.slice(0, i) + ALPHABET[(ALPHABET.indexOf(sig[i]!) + 1 + (t.at % 63)) % 64] + sig.slice(i + 1);
+        const flipped = sig.slice(0, i) + BASE64URL_ALPHABET[(BASE64URL_ALPHABET.indexOf(sig[i]!) + 1 + (t.at % 63)) % 64] + sig.slice(i + 1);
+        envelope.sig = flipped;
+        // A change in the last character's unused bits leaves the bytes as they were, but spelled in a
+        // way the server refuses as malformed (protocol §2); any other change it relays for the receiver to refuse.
+        if (Buffer.from(flipped, 'base64url').toString('base64url') !== flipped) [valid, mustRefuse] = [false, true];
         break;
       }
       case 'flipData': {

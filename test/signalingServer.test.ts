@@ -22,6 +22,7 @@ import {
 } from '../src/wire/protocol.js';
 import { TokenBucket } from '../src/wire/tokenBucket.js';
 import { eventually } from './helpers.js';
+import { nonCanonical } from './support/identities.js';
 
 /** Upper bound for any single wait, so a broken server fails a test instead of hanging it. */
 const WAIT_MS = 3000;
@@ -375,6 +376,22 @@ describe('signaling server', () => {
     expect(await request(socket, 'register', registration(identity, nonce))).toEqual({ ok: true, nodeId: expected });
     const again = await request(socket, 'register', registration(identity, nonce));
     expect(errorCode(again)).toBe('ERR_ALREADY_REGISTERED');
+  });
+
+  it('refuses a key or signature spelled with non-zero unused bits (one rule on both sides: canonical base64url)', async () => {
+    const server = await startServer();
+    const identity = generateIdentity();
+    const { socket, nonce } = await connect(server);
+    const proof = registration(identity, nonce);
+    expect(Buffer.from(nonCanonical(proof.publicKey), 'base64url')).toEqual(Buffer.from(proof.publicKey, 'base64url'));
+    expect(errorCode(await request(socket, 'register', { ...proof, publicKey: nonCanonical(proof.publicKey) }))).toBe('ERR_BAD_REQUEST');
+    expect(errorCode(await request(socket, 'register', { ...proof, signature: nonCanonical(proof.signature) }))).toBe('ERR_BAD_REQUEST');
+    expect(await request(socket, 'register', proof)).toMatchObject({ ok: true, nodeId: identity.nodeId });
+    // A receiver applies the same rule to an envelope's key and signature.
+    const envelope = new Envelopes(identity).seal(identity.nodeId, newSessionId(), OFFER);
+    expect(new Envelopes(identity).open({ ...envelope, key: nonCanonical(envelope.key) })).toEqual({ ok: false, reason: 'malformed' });
+    expect(new Envelopes(identity).open({ ...envelope, sig: nonCanonical(envelope.sig) })).toEqual({ ok: false, reason: 'malformed' });
+    expect(new Envelopes(identity).open(envelope).ok).toBe(true);
   });
 
   it('refuses a wrong signature with ERR_AUTH and lets the connection retry', async () => {

@@ -8,6 +8,7 @@
  */
 import { createHash } from 'node:crypto';
 import { P2PError, describeValue } from '../errors.js';
+import { isCanonicalBase64Url } from '../wire/base64url.js';
 import { isNodeId, nodeIdOf, verifySignature, type Identity } from '../wire/keys.js';
 
 /** Prefix of the bytes signed for every record, and of the string hashed into a mutable record's key. */
@@ -61,24 +62,9 @@ export type RecordCheck = 'ok' | 'malformed' | 'bad-signature' | 'expired' | 'fu
 /** A verified record, as a fresh object holding only the known fields, or why it was refused. */
 export type RecordResult<R> = { ok: true; record: R } | { ok: false; reason: Exclude<RecordCheck, 'ok'> };
 
-const BASE64URL = /^[A-Za-z0-9_-]*$/;
 // Lone surrogates have no UTF-8 encoding, so other implementations could not hash or sign the name.
 const LONE_SURROGATE = /\p{Cs}/u;
 const MAX_VALUE_CHARS = Math.ceil((MAX_VALUE_BYTES * 4) / 3);
-
-/**
- * Unpadded base64url that is the exact encoding of its bytes: Node's decoder ignores stray trailing
- * bits and characters, and two spellings of one key or signature must not make two records.
- */
-function isCanonicalBase64Url(value: unknown, minChars: number, maxChars: number): value is string {
-  return (
-    typeof value === 'string' &&
-    value.length >= minChars &&
-    value.length <= maxChars &&
-    BASE64URL.test(value) &&
-    Buffer.from(value, 'base64url').toString('base64url') === value
-  );
-}
 
 const isKey = (value: unknown): value is string => isCanonicalBase64Url(value, 43, 43);
 const isSig = (value: unknown): value is string => isCanonicalBase64Url(value, 86, 86);

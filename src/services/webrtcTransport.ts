@@ -314,7 +314,8 @@ export const webrtcTransport = fromCallback<TransportCommand, TransportInput, Tr
           }
           pinned = fingerprint;
           peer.signal({ type: data.type, sdp: filterSdp(filter, data.sdp) });
-        } else if (data.type === 'candidate' && acceptsCandidate(filter, data.candidate.candidate) && ofCurrentGeneration(data.candidate.candidate, remoteUfrag)) {
+        } else if (data.type === 'candidate' && data.candidate.candidate !== '' && acceptsCandidate(filter, data.candidate.candidate) && ofCurrentGeneration(data.candidate.candidate, remoteUfrag)) {
+          // (An empty candidate is end-of-candidates, RFC 8838: nothing here waits for it, so it is dropped.)
           peer.signal({ type: 'candidate', candidate: data.candidate } as SimplePeer.SignalData);
         }
       } catch (err) {

@@ -19,7 +19,12 @@ export function parseCandidate(line: string): CandidateInfo | undefined {
 
 const LOOPBACK = /^(127\.|::1$|localhost$)/;
 
-/** Keeps only loopback candidates: one-machine demos and tests that must not touch other interfaces. */
+/**
+ * Keeps only loopback candidates: one-machine demos and tests that must not touch other interfaces.
+ * It filters the candidates signaled and taken, not the sockets libwebrtc binds: the local address of
+ * the selected pair that getStats() reports may still be another interface's (an `fd00::` one was
+ * seen on this machine), since the filter cannot reach into libwebrtc's port allocator.
+ */
 export const loopbackOnly: CandidateFilter = (c) => LOOPBACK.test(c.address);
 
 /** True when `filter` accepts the candidate line (unparsable lines are refused). */

@@ -2,6 +2,7 @@
  * The signaling wire protocol shared by the server and the client (docs/protocol.md is its prose).
  * Validators here are the only place payload shapes are checked, so both sides agree by construction.
  */
+import { isCanonicalBase64Url } from './base64url.js';
 import { isNodeId } from './keys.js';
 
 export const PROTOCOL_VERSION = 1;
@@ -132,7 +133,6 @@ export const MAX_TURN_URLS = 8;
 /** Longest TURN URL, username or credential (a REST API username is about 75 characters). */
 export const MAX_ICE_FIELD_LENGTH = 256;
 
-const BASE64URL = /^[A-Za-z0-9_-]+$/;
 const SESSION = /^[A-Za-z0-9_-]{8,64}$/;
 /** RFC 7065 `turn:`/`turns:` URI: host (IP literal, IPv4 or name), optional port, optional transport. */
 const TURN_URL = /^turns?:(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(?::(\d{1,5}))?(?:\?transport=(?:udp|tcp))?$/;
@@ -142,12 +142,10 @@ export function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
+/** Canonical unpadded base64url of exactly `bytes` bytes (see {@link isCanonicalBase64Url}). */
 function isBase64Url(value: unknown, bytes: number): value is string {
-  return (
-    typeof value === 'string' &&
-    value.length === Math.ceil((bytes * 4) / 3) &&
-    BASE64URL.test(value)
-  );
+  const chars = Math.ceil((bytes * 4) / 3);
+  return isCanonicalBase64Url(value, chars, chars);
 }
 
 /** Raw 32-byte Ed25519 public key, base64url without padding. */
