@@ -23,7 +23,7 @@
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
@@ -53,7 +53,7 @@ export interface NatLabOptions {
 }
 
 export interface SignalingInfo {
-  /** `http://203.0.113.10:8080` */
+  /** `http://203.0.113.10:8080`, or the broker's `mqtt://203.0.113.10:1883/lab` */
   url: string;
   process: LabProcess;
 }
@@ -95,6 +95,7 @@ const SCRATCH = /^p2pl-[A-Za-z0-9]{6}$/;
 const LOCK = '/run/p2pl-lab.lock';
 const TURN_PORT = 3478;
 const SIGNALING_PORT = 8080;
+const BROKER_PORT = 1883;
 const MAX_OUTPUT = 4 << 20;
 const DELAYER_LIFETIME_S = 3 * 3600;
 
@@ -301,6 +302,19 @@ export class NatLab {
     return { url: url!, process: proc };
   }
 
+  /**
+   * Debian's Mosquitto on 203.0.113.10:1883 in the internet namespace: an MQTT broker to signal
+   * through instead of our server. `url` names it under the topic prefix `lab`; resolves once it runs.
+   */
+  async startBroker(): Promise<SignalingInfo> {
+    const config = join(this.tmpDir, 'mosquitto.conf');
+    // Nagle off, as a broker tuned for signaling has it (see the README).
+    writeFileSync(config, [`listener ${BROKER_PORT} ${ADDR.server}`, 'allow_anonymous true', 'persistence false', 'set_tcp_nodelay true', ''].join('\n'));
+    const proc = this.spawn(NS.inet, existsSync('/usr/sbin/mosquitto') ? '/usr/sbin/mosquitto' : 'mosquitto', ['-c', config]);
+    await this.#listening(proc, [`${ADDR.server}:${BROKER_PORT}`], 15_000, 'tcp');
+    return { url: `mqtt://${ADDR.server}:${BROKER_PORT}/lab`, process: proc };
+  }
+
   /** coturn on 203.0.113.10 (relay) and 203.0.113.11 (STUN only), port 3478, UDP/TCP, no TLS; resolves once it listens. */
   async startTurn(): Promise<TurnInfo> {
     const secret = randomBytes(16).toString('hex');
@@ -397,11 +411,11 @@ export class NatLab {
     if (this.options.impair) await this.#impair(this.options.impair);
   }
 
-  /** Resolves once `proc`'s namespace has UDP sockets bound to every `address:port`; coturn logs no such line. */
-  async #listening(proc: LabProcess, endpoints: string[], ms = 15_000): Promise<void> {
+  /** Resolves once `proc`'s namespace has sockets listening on every `address:port`; coturn and mosquitto log no such line on stdout. */
+  async #listening(proc: LabProcess, endpoints: string[], ms = 15_000, protocol: 'udp' | 'tcp' = 'udp'): Promise<void> {
     const deadline = Date.now() + ms;
     for (;;) {
-      const { stdout } = await this.exec(proc.ns, 'ss', ['-Hlnu']);
+      const { stdout } = await this.exec(proc.ns, 'ss', [protocol === 'udp' ? '-Hlnu' : '-Hlnt']);
       const bound = new Set(stdout.split('\n').map((line) => line.split(/\s+/)[3]));
       if (endpoints.every((e) => bound.has(e))) return;
       if (!proc.alive || Date.now() > deadline) {

@@ -34,18 +34,21 @@ afterEach(async () => {
 
 beforeAll(() => requireLab());
 
-/** A lab with `options`, coturn, and a signaling server (handing out TURN credentials when `relay`). */
-async function servers(options: NatLabOptions, relay = false): Promise<Omit<Setup, 'a' | 'b'>> {
+/**
+ * A lab with `options`, coturn, and a signaling server (handing out TURN credentials when `relay`),
+ * or with `broker`, a Mosquitto in its place: no server of ours at all.
+ */
+async function servers(options: NatLabOptions, relay = false, broker = false): Promise<Omit<Setup, 'a' | 'b'>> {
   const lab = await NatLab.start(options);
   current = lab;
   const turn = await lab.startTurn();
-  const signaling = await lab.startSignaling(relay ? turn : undefined);
+  const signaling = broker ? await lab.startBroker() : await lab.startSignaling(relay ? turn : undefined);
   return { lab, signaling, turn };
 }
 
 /** {@link servers}, and a started node in each of `hosts`; nodes know only the STUN address unless the server gives them TURN. */
-async function setUp(options: NatLabOptions, { relay = false, hosts = [NS.hostA, NS.hostB] as [Namespace, Namespace] } = {}): Promise<Setup> {
-  const { lab, signaling, turn } = await servers(options, relay);
+async function setUp(options: NatLabOptions, { relay = false, broker = false, hosts = [NS.hostA, NS.hostB] as [Namespace, Namespace] } = {}): Promise<Setup> {
+  const { lab, signaling, turn } = await servers(options, relay, broker);
   const [a, b] = await Promise.all(hosts.map((ns) => NatAgent.spawn(lab, ns)));
   const request: StartRequest = { signalingUrl: signaling.url, iceServers: [{ urls: turn.stunUrls }], timeouts: { ice: ICE_TIMEOUT_MS } };
   await Promise.all([a!.start(request), b!.start(request)]);
@@ -91,8 +94,9 @@ const DIRECT = ['host', 'srflx', 'prflx'];
 const at = (address: string) => new RegExp(`^${address.replaceAll('.', '\\.')}:\\d+$`);
 
 describe('across NATs, in a lab of network namespaces', () => {
-  it('1. port-restricted cone NAT on both sides: direct, through server-reflexive addresses', async () => {
-    const { a, b } = await setUp({ natA: 'cone', natB: 'cone' });
+  /** Scenarios 1 and 13: five connects between two cone-NATed LANs, each direct between the routers. */
+  async function coneToCone(scenario: string, broker: boolean): Promise<void> {
+    const { a, b } = await setUp({ natA: 'cone', natB: 'cone' }, { broker });
     const times = await connectTimes(a, b);
     const [fromA, fromB] = [await connectedPeer(a, b.nodeId), await connectedPeer(b, a.nodeId)];
     expect(DIRECT).toContain(fromA.route);
@@ -100,8 +104,13 @@ describe('across NATs, in a lab of network namespaces', () => {
     // Each side talks to the other's router, never through the relay or the other's private address.
     expect(fromA.remoteAddress ?? `${ADDR.routerBWan}:0`).toMatch(at(ADDR.routerBWan));
     expect(fromA.localAddress).toMatch(at(ADDR.routerAWan));
-    report('cone ↔ cone', { routes: [fromA.route, fromB.route], connectMs: times, medianMs: median(times) });
-  });
+    report(scenario, { routes: [fromA.route, fromB.route], connectMs: times, medianMs: median(times) });
+  }
+
+  it('1. port-restricted cone NAT on both sides: direct, through server-reflexive addresses', () => coneToCone('cone ↔ cone', false));
+
+  it('13. the same two LANs meet through an MQTT broker (Mosquitto) in the internet, no server of ours: direct', () =>
+    coneToCone('cone ↔ cone through Mosquitto', true));
 
   it('2. one side public, the other behind NAT: direct', async () => {
     const { a, b } = await setUp({ natA: 'cone', natB: 'cone' }, { hosts: [NS.hostA, NS.pub] });
