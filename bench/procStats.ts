@@ -38,6 +38,16 @@ export function cpuMs(pid: number): { total: number; main: number } {
   return { total: statMs(`/proc/${pid}/stat`), main: statMs(`/proc/${pid}/task/${pid}/stat`) };
 }
 
+/** Resident memory of process `pid`, in bytes (`VmRSS`); NaN where there is no /proc. */
+export function rssOf(pid: number): number {
+  try {
+    const kb = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+    return kb === undefined ? Number.NaN : Number(kb) * 1024;
+  } catch {
+    return Number.NaN;
+  }
+}
+
 /** UDP datagrams (IPv4 + IPv6) the kernel dropped so far, host-wide, for want of receive-buffer space. */
 export function udpDrops(): number {
   try {

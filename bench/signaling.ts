@@ -49,6 +49,7 @@ const CONTENDERS: Contender[] = [
   { name: 'bare Socket.IO relay', dialect: 'bare', servers: 1, clustered: false },
   { name: 'p2p-dht-node', dialect: 'ours', servers: 1, clustered: false },
   ...[1, 2, 3].map((servers) => ({ name: `cluster of ${servers}`, dialect: 'ours' as const, servers, clustered: true })),
+  { name: 'Mosquitto 2.0 (MQTT)', dialect: 'mqtt', servers: 1, clustered: false },
 ];
 
 interface Plan {

@@ -1,6 +1,7 @@
 /**
  * One signaling server in its own process, for bench/signaling.ts: ours (`createSignalingServer`,
- * optionally clustered on Redis) or the PeerJS server (`peer`), on 127.0.0.1 at a free port. It
+ * optionally clustered on Redis), the PeerJS server (`peer`), or a Mosquitto broker started from here
+ * (its process measured instead of this one), on 127.0.0.1 at a free port. It
  * reports its memory after full collections and the CPU time it has used, so that server cost is
  * measured apart from the clients'.
  */
@@ -8,15 +9,24 @@ import type { AddressInfo } from 'node:net';
 import { PeerServer } from 'peer';
 import { createSignalingServer } from '../../src/index.js';
 import { boundChild, collect, serve, sleep } from '../child.js';
+import { cpuMs, rssOf } from '../procStats.js';
 import { startRelay } from '../relay.js';
+import { Mosquitto } from '../../test/support/mosquitto.js';
 import { SIGNALING_CROWD } from '../serverLimits.js';
 import type { HostConfig, HostReady, HostMemory, HostRequest } from './signalingProtocol.js';
 
 const config = JSON.parse(process.argv[2] ?? '{}') as HostConfig;
 boundChild(`signaling host ${config.serverId ?? config.dialect}`, config.deadlineMs);
 
+/** The broker, when this host is one: its process is measured instead of this one. */
+let broker: Mosquitto | undefined;
+
 async function start(): Promise<number> {
   if (config.dialect === 'bare') return Number(new URL((await startRelay()).url).port);
+  if (config.dialect === 'mqtt') {
+    broker = await Mosquitto.start();
+    return broker.wsPort;
+  }
   if (config.dialect === 'peerjs') {
     // No limit of its own on clients: its default (5000) would refuse the 10 000-client runs.
     return new Promise((resolve) => {
@@ -36,6 +46,7 @@ async function start(): Promise<number> {
 const SETTLE_ROUNDS = 20;
 
 async function measure(): Promise<HostMemory> {
+  if (broker) return { rssBytes: rssOf(broker.pid), heapUsedBytes: Number.NaN };
   await collect(300);
   return { rssBytes: process.memoryUsage.rss(), heapUsedBytes: process.memoryUsage().heapUsed };
 }
@@ -62,6 +73,7 @@ serve<HostRequest>(async (req) => {
     case 'settle':
       return settle();
     case 'cpu': {
+      if (broker) return cpuMs(broker.pid).total;
       const cpu = process.cpuUsage();
       return (cpu.user + cpu.system) / 1000;
     }

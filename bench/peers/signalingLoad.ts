@@ -17,8 +17,10 @@ import WebSocket from 'ws';
 import { generateIdentity } from '../../src/services/identity.js';
 import { Envelopes, newSessionId } from '../../src/wire/envelope.js';
 import type { Identity } from '../../src/wire/keys.js';
+import { nodeTopic, presenceRecord, presenceTopic } from '../../src/wire/mqtt.js';
 import { registerMessage } from '../../src/wire/protocol.js';
 import { boundChild, now, serve, sleep } from '../child.js';
+import { connectPacket, publishPacket, pubackPacket, readPackets, subscribePacket } from './mqttFrames.js';
 import type { LoadConfig, LoadRequest, RegisterResult, RelayPlan, RelayResult } from './signalingProtocol.js';
 
 const config = JSON.parse(process.argv[2] ?? '{}') as LoadConfig;
@@ -96,6 +98,12 @@ interface Pair {
 /** How one server dialect is spoken: registration, sending one step, and reading frames. */
 interface Speaker {
   url(base: string, client: Client): string;
+  /** WebSocket subprotocols to ask for. */
+  protocols?: string[];
+  /** Speaks first once the WebSocket is open (MQTT's CONNECT). */
+  open?(client: Client): void;
+  /** The frames of a binary protocol as the texts `handshake`, `other` and the deliveries compare (default: the frame as text). */
+  read?(client: Client, data: Buffer): string[];
   /** Answers a frame received before registration; true once registered, throws on refusal. */
   handshake(client: Client, text: string): boolean;
   /** Fills `pair.send` and `pair.expect` for the six steps of a session. */
@@ -187,7 +195,56 @@ const bare: Speaker = {
   other: ours.other,
 };
 
-const speaker = { ours, peerjs, bare }[config.dialect];
+/**
+ * An MQTT 5 broker (Mosquitto) over WebSocket, as our node uses one (docs/protocol.md §17): CONNECT,
+ * SUBSCRIBE to its own topic, a signed presence record published retained, all at QoS 1; a signal is
+ * our envelope published to the receiver's topic, acknowledged by the broker (PUBACK) like our
+ * server's ack, and the receiver acknowledges each delivery in turn.
+ */
+const mqtt: Speaker = {
+  url: (base) => `${base.replace(/^http/, 'ws')}/mqtt`,
+  protocols: ['mqtt'],
+  open: (client) => client.ws!.send(connectPacket(`bench-${client.id.slice(0, 16)}`)),
+  read(client, data) {
+    return readPackets(data).map((received) => {
+      if (received.kind !== 'publish') return `${received.kind.toUpperCase()} ${'reason' in received ? received.reason : received.type}`;
+      if (received.id !== undefined) client.ws!.send(pubackPacket(received.id));
+      return received.payload;
+    });
+  },
+  handshake(client, text) {
+    const ws = client.ws!;
+    if (text === 'CONNACK 0') ws.send(subscribePacket(client.nextAck++, nodeTopic(MQTT_PREFIX, client.id)));
+    else if (text === 'SUBACK 1') ws.send(publishPacket(client.nextAck++, presenceTopic(MQTT_PREFIX, client.id), presenceRecord(client.identity!, Date.now()), true));
+    else if (text === 'PUBACK 0') return true;
+    else throw new Error(text.slice(0, 120));
+    return false;
+  },
+  build(pair) {
+    const [a, b] = pair.clients as [Client, Client];
+    const session = newSessionId();
+    const sealers = new Map([a, b].map((c) => [c, new Envelopes(c.identity!)]));
+    SCRIPT.forEach((data, step) => {
+      const [from, to] = step % 2 === 0 ? [a, b] : [b, a];
+      const envelope = JSON.stringify(sealers.get(from)!.seal(to.id, session, data));
+      pair.send.push(`${nodeTopic(MQTT_PREFIX, to.id)}\n${envelope}`);
+      pair.expect.push(envelope);
+    });
+  },
+  send(client, body) {
+    const split = body.indexOf('\n');
+    // Packet ids are 16 bits, never 0.
+    client.nextAck = (client.nextAck % 65_535) + 1;
+    client.ws!.send(publishPacket(client.nextAck, body.slice(0, split), body.slice(split + 1)));
+  },
+  other: (_client, text) => (/^PUBACK (1[2-9]\d|2\d\d)$/.test(text) ? { refused: text } : undefined),
+};
+
+const MQTT_PREFIX = 'bench';
+
+const speaker = { ours, peerjs, bare, mqtt }[config.dialect];
+/** Each frame of `data` as text: as it is, or as the speaker reads its binary protocol. */
+const texts = (client: Client, data: WebSocket.RawData): string[] => (speaker.read ? speaker.read(client, data as Buffer) : [data.toString()]);
 
 /** Builds the clients and their pairs, keys and ids included, before anything is timed. */
 function prepare(): { clients: Client[]; pairs: Pair[] } {
@@ -196,7 +253,7 @@ function prepare(): { clients: Client[]; pairs: Pair[] } {
   for (let i = 0; i < config.count; i += 2) {
     const pair: Pair = { clients: [], send: [], expect: [], step: 0, sentAt: 0, busy: false, dead: false };
     for (const index of [config.first + i, config.first + i + 1]) {
-      const identity = config.dialect === 'ours' ? generateIdentity() : undefined;
+      const identity = config.dialect === 'ours' || config.dialect === 'mqtt' ? generateIdentity() : undefined;
       const client: Client = { index, pair, ws: undefined, registered: false, id: identity?.nodeId ?? randomUUID(), identity, nextAck: 0 };
       pair.clients.push(client);
       clients.push(client);
@@ -211,8 +268,9 @@ const { clients, pairs } = prepare();
 /** Opens one client's WebSocket and registers it; resolves with the failure reason, or undefined. */
 function register(client: Client): Promise<string | undefined> {
   return new Promise((resolve) => {
-    const ws = new WebSocket(speaker.url(config.urls[client.index % config.urls.length]!, client), { perMessageDeflate: false });
+    const ws = new WebSocket(speaker.url(config.urls[client.index % config.urls.length]!, client), speaker.protocols ?? [], { perMessageDeflate: false });
     client.ws = ws;
+    ws.on('open', () => speaker.open?.(client));
     const timer = setTimeout(() => settle('registration timed out'), REGISTER_TIMEOUT_MS);
     const settle = (failure?: string): void => {
       clearTimeout(timer);
@@ -220,13 +278,15 @@ function register(client: Client): Promise<string | undefined> {
       if (failure) ws.terminate();
       else {
         client.registered = true;
-        ws.on('message', (data) => onFrame(client, data.toString()));
+        ws.on('message', (data) => {
+          for (const text of texts(client, data)) onFrame(client, text);
+        });
       }
       resolve(failure);
     };
     const onHandshake = (data: WebSocket.RawData): void => {
       try {
-        if (speaker.handshake(client, data.toString())) settle();
+        if (texts(client, data).some((text) => speaker.handshake(client, text))) settle();
       } catch (err) {
         settle((err as Error).message);
       }
@@ -350,7 +410,7 @@ function onFrame(client: Client, text: string): void {
   if (other && p) {
     p.refused[other.refused] = (p.refused[other.refused] ?? 0) + 1;
     if (pair.busy) endSession(pair, true);
-  } else if (!other && p && text.startsWith(config.dialect === 'peerjs' ? '{"type":"' : '42["signal"')) p.unexpected++;
+  } else if (!other && p && text.startsWith({ peerjs: '{"type":"', mqtt: '{"v":', ours: '42["signal"', bare: '42["signal"' }[config.dialect])) p.unexpected++;
 }
 
 async function relay(plan: RelayPlan): Promise<RelayResult> {

@@ -5,9 +5,10 @@
 
 /**
  * Which server a child talks to or hosts: ours (Socket.IO, signed registration, acks), PeerJS's
- * (`peer`), or bench/relay.ts (Socket.IO forwarding by socket id, nothing else).
+ * (`peer`), bench/relay.ts (Socket.IO forwarding by socket id, nothing else), or a Mosquitto broker
+ * (MQTT over WebSocket, as our node signals through one).
  */
-export type Dialect = 'ours' | 'peerjs' | 'bare';
+export type Dialect = 'ours' | 'peerjs' | 'bare' | 'mqtt';
 
 export interface HostConfig {
   dialect: Dialect;

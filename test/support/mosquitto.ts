@@ -22,6 +22,11 @@ export class Mosquitto {
     );
   }
 
+  /** The broker's process id, while it runs. */
+  get pid(): number {
+    return this.#child!.process.pid!;
+  }
+
   /** The signaling URL of this broker under `prefix`: MQTT over TCP, or over WebSocket. */
   url(prefix: string, transport: 'tcp' | 'ws' = 'tcp'): string {
     return transport === 'tcp' ? `mqtt://127.0.0.1:${this.port}/${prefix}` : `ws://127.0.0.1:${this.wsPort}/mqtt?prefix=${prefix}`;
