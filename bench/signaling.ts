@@ -6,7 +6,9 @@
  *    what Socket.IO alone costs;
  *  - one of our servers (signed registration, an ack for every signal);
  *  - clusters of 1, 2 and 3 of our servers on one Redis (consecutive clients on different servers,
- *    so every signal crosses servers).
+ *    so every signal crosses servers);
+ *  - a Mosquitto 2.0 broker, spoken to in MQTT 5 over WebSocket as our node signals through one
+ *    (docs/protocol.md §17): subscribe, signed retained presence, envelopes published at QoS 1.
  * Every server runs in its own process (bench/peers/signalingHost.ts), every client process
  * (bench/peers/signalingLoad.ts) speaks the wire protocol itself. Contenders alternate within each
  * round. Loopback only; every child exits by itself after a deadline.

@@ -214,9 +214,10 @@ const mqtt: Speaker = {
   },
   handshake(client, text) {
     const ws = client.ws!;
-    if (text === 'CONNACK 0') ws.send(subscribePacket(client.nextAck++, nodeTopic(MQTT_PREFIX, client.id)));
-    else if (text === 'SUBACK 1') ws.send(publishPacket(client.nextAck++, presenceTopic(MQTT_PREFIX, client.id), presenceRecord(client.identity!, Date.now()), true));
-    else if (text === 'PUBACK 0') return true;
+    if (text === 'CONNACK 0') ws.send(subscribePacket(++client.nextAck, nodeTopic(MQTT_PREFIX, client.id)));
+    else if (text === 'SUBACK 1') ws.send(publishPacket(++client.nextAck, presenceTopic(MQTT_PREFIX, client.id), presenceRecord(client.identity!, Date.now()), true));
+    // 16: "no matching subscribers", which a presence record has until someone looks it up.
+    else if (text === 'PUBACK 0' || text === 'PUBACK 16') return true;
     else throw new Error(text.slice(0, 120));
     return false;
   },
@@ -237,7 +238,8 @@ const mqtt: Speaker = {
     client.nextAck = (client.nextAck % 65_535) + 1;
     client.ws!.send(publishPacket(client.nextAck, body.slice(0, split), body.slice(split + 1)));
   },
-  other: (_client, text) => (/^PUBACK (1[2-9]\d|2\d\d)$/.test(text) ? { refused: text } : undefined),
+  // Reason codes from 0x80 on are refusals.
+  other: (_client, text) => (text.startsWith('PUBACK ') && Number(text.slice(7)) >= 0x80 ? { refused: text } : undefined),
 };
 
 const MQTT_PREFIX = 'bench';
