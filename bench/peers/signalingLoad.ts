@@ -18,7 +18,7 @@ import { generateIdentity } from '../../src/services/identity.js';
 import { Envelopes, newSessionId } from '../../src/wire/envelope.js';
 import type { Identity } from '../../src/wire/keys.js';
 import { nodeTopic, presenceRecord, presenceTopic } from '../../src/wire/mqtt.js';
-import { registerMessage } from '../../src/wire/protocol.js';
+import { registerMessage, type Envelope } from '../../src/wire/protocol.js';
 import { boundChild, now, serve, sleep } from '../child.js';
 import { connectPacket, publishPacket, pubackPacket, readPackets, subscribePacket } from './mqttFrames.js';
 import type { LoadConfig, LoadRequest, RegisterResult, RelayPlan, RelayResult } from './signalingProtocol.js';
@@ -95,6 +95,17 @@ interface Pair {
   dead: boolean;
 }
 
+/** The six steps of a session between `pair`'s clients as envelopes their keys sign, in order, each with its sender and receiver. */
+function sealScript(pair: Pair, each: (from: Client, to: Client, envelope: Envelope) => void): void {
+  const [a, b] = pair.clients as [Client, Client];
+  const session = newSessionId();
+  const sealers = new Map([a, b].map((c) => [c, new Envelopes(c.identity!)]));
+  SCRIPT.forEach((data, step) => {
+    const [from, to] = step % 2 === 0 ? [a, b] : [b, a];
+    each(from, to, sealers.get(from)!.seal(to.id, session, data));
+  });
+}
+
 /** How one server dialect is spoken: registration, sending one step, and reading frames. */
 interface Speaker {
   url(base: string, client: Client): string;
@@ -131,12 +142,7 @@ const ours: Speaker = {
     return false;
   },
   build(pair) {
-    const [a, b] = pair.clients as [Client, Client];
-    const session = newSessionId();
-    const sealers = new Map([a, b].map((c) => [c, new Envelopes(c.identity!)]));
-    SCRIPT.forEach((data, step) => {
-      const [from, to] = step % 2 === 0 ? [a, b] : [b, a];
-      const envelope = sealers.get(from)!.seal(to.id, session, data);
+    sealScript(pair, (from, to, envelope) => {
       pair.send.push(JSON.stringify(['signal', { to: to.id, envelope }]));
       // The server forwards exactly the envelope's ten fields, in this order.
       pair.expect.push(`42${JSON.stringify(['signal', { from: from.id, envelope }])}`);
@@ -222,14 +228,10 @@ const mqtt: Speaker = {
     return false;
   },
   build(pair) {
-    const [a, b] = pair.clients as [Client, Client];
-    const session = newSessionId();
-    const sealers = new Map([a, b].map((c) => [c, new Envelopes(c.identity!)]));
-    SCRIPT.forEach((data, step) => {
-      const [from, to] = step % 2 === 0 ? [a, b] : [b, a];
-      const envelope = JSON.stringify(sealers.get(from)!.seal(to.id, session, data));
-      pair.send.push(`${nodeTopic(MQTT_PREFIX, to.id)}\n${envelope}`);
-      pair.expect.push(envelope);
+    sealScript(pair, (_from, to, envelope) => {
+      const text = JSON.stringify(envelope);
+      pair.send.push(`${nodeTopic(MQTT_PREFIX, to.id)}\n${text}`);
+      pair.expect.push(text);
     });
   },
   send(client, body) {

@@ -113,8 +113,9 @@ export const mqttSession: CallbackLogicFunction<CarrierCommand, SocketEvent, Soc
   const onMessage = (topic: string, payload: Buffer): void => {
     const found = lookups.get(topic);
     if (found) {
-      const key = readPresence(topic.slice(topic.lastIndexOf('/') + 1), payload, Date.now());
-      if (key && envelopes.keys.learn(topic.slice(topic.lastIndexOf('/') + 1), key, true)) found();
+      const nodeId = topic.slice(topic.lastIndexOf('/') + 1);
+      const key = readPresence(nodeId, payload, Date.now());
+      if (key && envelopes.keys.learn(nodeId, key, true)) found();
       return;
     }
     if (topic !== own) return;

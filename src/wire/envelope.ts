@@ -130,7 +130,8 @@ export class Envelopes {
 
   /** Whether {@link seal} encrypts to `nodeId`: this node encrypts, and knows that one's key and that it decrypts. */
   encryptsTo(nodeId: string): boolean {
-    return this.e2e && this.keys.get(nodeId)?.send !== undefined && this.keys.get(nodeId)!.e2e;
+    const peer = this.keys.get(nodeId);
+    return this.e2e && peer?.e2e === true && peer.send !== undefined;
   }
 
   /** A hello to `to` in a session of its own: our key, and, with `reply`, a request for theirs. */
