@@ -16,9 +16,10 @@ export class Mosquitto {
     readonly port: number,
     readonly wsPort: number,
   ) {
+    // `socket_domain ipv4`: without it, the WebSocket listener binds every interface whatever address it names.
     writeFileSync(
       join(this.#dir, 'mosquitto.conf'),
-      [`listener ${port} 127.0.0.1`, `listener ${wsPort} 127.0.0.1`, 'protocol websockets', 'allow_anonymous true', 'persistence false', 'set_tcp_nodelay true', 'log_dest stderr', 'log_type error', 'log_type warning', 'log_type information', ''].join('\n'),
+      [`listener ${port} 127.0.0.1`, `listener ${wsPort} 127.0.0.1`, 'protocol websockets', 'socket_domain ipv4', 'allow_anonymous true', 'persistence false', 'set_tcp_nodelay true', 'log_dest stderr', 'log_type error', 'log_type warning', 'log_type information', ''].join('\n'),
     );
   }
 
