@@ -37,6 +37,16 @@ export const ERROR_CODES = [
   'ERR_DHT_UNREACHABLE',
   /** The nodes that store a record refused it (a stale seq, a compare-and-swap mismatch, a full store). */
   'ERR_DHT_REFUSED',
+  /** The peer declined a file (the message says why: declined, too-large, bad-name, no-receiver, timeout, cancelled), or cannot take files. */
+  'ERR_FILE_DECLINED',
+  /** The connection closed mid-transfer; sending the same file again resumes it. */
+  'ERR_FILE_INTERRUPTED',
+  /** The received file's SHA-256 did not match the offer's: it was deleted. */
+  'ERR_FILE_CORRUPT',
+  /** A file to send could not be read (missing, not a regular file, no permission). */
+  'ERR_FILE_UNREADABLE',
+  /** A received file could not be written (no such folder, no space, no permission). */
+  'ERR_FILE_UNWRITABLE',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 

@@ -15,6 +15,8 @@ export { defaultIdentityPath, generateIdentity, identityFromPem, loadOrCreateIde
 export { loopbackOnly, type CandidateFilter, type CandidateInfo } from './webrtc/candidates.js';
 export type { RouteInfo } from './webrtc/fingerprint.js';
 export type { DataMessage, UnreadLimits } from './data/dataPlane.js';
+export type { FileOptions, IncomingFile, ReceivedFile, SendFileOptions, SentFile, TransferProgress } from './files/types.js';
+export { FileKind, decodeFileMessage, encodeFileMessage, safeFileName, type FileMessage, type FileOffer } from './wire/fileWire.js';
 export type { IceServer } from './services/webrtcTransport.js';
 
 // The signaling server.

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -221,8 +222,42 @@ describe('p2p-node CLI', () => {
     expect(await a.exitCode()).toBe(0);
   });
 
+  it('/send: a file goes to a node that takes files, verified, with progress; a node that takes none declines it', async () => {
+    const inbox = mkdtempSync(join(dir, 'inbox-'));
+    const a = cli(['--accept-files', inbox], 'fa.pem');
+    const aId = (await a.line(NODE_ID))[1]!;
+    const url = (await a.line(SIGNALING))[1]!;
+    await a.line(new RegExp(`^accepting files into: ${inbox}$`));
+    const b = cli(['--signal', url, '--connect', aId], 'fb.pem');
+    const bId = (await b.line(NODE_ID))[1]!;
+    await b.line(new RegExp(`^\\* connected ${aId.slice(0, 8)} `), 15_000);
+    const bytes = randomBytes(20 * 1024 * 1024);
+    const path = join(dir, 'big file.bin');
+    writeFileSync(path, bytes);
+
+    b.type(`/send ${aId.slice(0, 8)} ${path}`);
+    await b.line(new RegExp(`^\\* > big file\\.bin to ${aId.slice(0, 8)}: offered \\(21\\.0 MB\\), waiting for an answer$`));
+    await b.line(new RegExp(`^\\* > big file\\.bin to ${aId.slice(0, 8)}: done, 21\\.0 MB verified \\(SHA-256\\) in [\\d.]+ s, [\\d.]+ [KMG]?B/s$`), 30_000);
+    await a.line(new RegExp(`^\\* < big file\\.bin from ${bId.slice(0, 8)}: done, 21\\.0 MB verified \\(SHA-256\\) in [\\d.]+ s, [\\d.]+ [KMG]?B/s → ${inbox}/big file\\.bin$`));
+    expect(readFileSync(join(inbox, 'big file.bin')).equals(bytes)).toBe(true);
+    const mark = b.stdout.length;
+    b.type('/files');
+    await b.line(new RegExp(`^  [0-9a-f]{8} sent to     ${aId.slice(0, 8)}  done    21\\.0 MB / 21\\.0 MB  big file\\.bin$`), 5_000, mark);
+
+    // b was started without --accept-files: it declines, and says how to take files.
+    a.type(`/send ${bId.slice(0, 8)} ${path}`);
+    await b.line(new RegExp(`^\\* ${aId.slice(0, 8)} offered big file\\.bin \\(21\\.0 MB\\); declined: start with --accept-files DIR to take files$`));
+    await a.line(/^! ERR_FILE_DECLINED: .* declined big file\.bin: declined$/);
+    a.type(`/send ${bId.slice(0, 8)} ${join(dir, 'no-such-file')}`);
+    await a.line(/^! ERR_FILE_UNREADABLE: cannot read /);
+    b.type('/quit');
+    a.type('/quit');
+    expect(await b.exitCode()).toBe(0);
+    expect(await a.exitCode()).toBe(0);
+  });
+
   it('usage errors exit 2 with one line on stderr', async () => {
-    const cases = [['--bogus'], ['--turn', 'turn:127.0.0.1:3478'], ['--connect', 'nothex'], ['--join', '']];
+    const cases = [['--bogus'], ['--turn', 'turn:127.0.0.1:3478'], ['--connect', 'nothex'], ['--join', ''], ['--accept-files', '/no/such/folder']];
     for (const args of cases) {
       const child = cli(args);
       expect(await child.exitCode(), args.join(' ')).toBe(2);

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { parseSource, readSourceTree, type SourceFile } from './support/importGraph.js';
 
 /** A folder of src/, or `leaf` for the shared files at its top that import nothing of ours. */
-type Part = 'leaf' | 'entry' | 'wire' | 'webrtc' | 'dht' | 'data' | 'services' | 'machines' | 'charts' | 'inspector' | 'node' | 'server' | 'cli';
+type Part = 'leaf' | 'entry' | 'wire' | 'webrtc' | 'dht' | 'data' | 'files' | 'services' | 'machines' | 'charts' | 'inspector' | 'node' | 'server' | 'cli';
 
 const ENTRY_FILES = ['src/index.ts', 'src/cli.ts'];
 const LEAF_FILES = ['src/errors.ts', 'src/log.ts', 'src/url.ts'];
@@ -20,11 +20,13 @@ const MAY_IMPORT: Record<Part, readonly Part[] | typeof ANYTHING> = {
   webrtc: ['wire', 'leaf'],
   dht: ['wire', 'leaf'],
   data: ['leaf'],
+  /** File transfer: the file system at one end, the wire format at the other; no WebRTC, no machines. */
+  files: ['wire', 'leaf'],
   services: ['wire', 'webrtc', 'dht', 'data', 'leaf'],
   machines: ['services', 'wire', 'webrtc', 'leaf'],
   charts: ['machines', 'leaf'],
   inspector: ['charts', 'machines', 'leaf'],
-  node: ['machines', 'services', 'dht', 'wire', 'webrtc', 'data', 'inspector', 'leaf'],
+  node: ['machines', 'services', 'dht', 'wire', 'webrtc', 'data', 'files', 'inspector', 'leaf'],
   server: ['wire', 'leaf'],
   cli: ANYTHING,
   entry: ANYTHING,

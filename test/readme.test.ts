@@ -16,6 +16,14 @@ describe('README', () => {
     expect(stdout).toContain('bob got 3 bytes from');
   });
 
+  it('shows the file example exactly as examples/send-a-file.ts, which runs as written', async () => {
+    const example = readFileSync('examples/send-a-file.ts', 'utf8');
+    expect(readFileSync('README.md', 'utf8')).toContain(`\`\`\`ts\n${example}\`\`\``);
+    const { stdout } = await run(process.execPath, ['--import', 'tsx', 'examples/send-a-file.ts'], { timeout: 30_000 });
+    expect(stdout).toContain('bob saved photo.jpg (5000000 bytes) in his inbox');
+    expect(stdout).toMatch(/^alice sent 5000000 bytes, sha256 [0-9a-f]{16}…$/m);
+  });
+
   it('shows the DHT example exactly as examples/find-by-topic.ts, which runs as written', async () => {
     const example = readFileSync('examples/find-by-topic.ts', 'utf8');
     expect(readFileSync('README.md', 'utf8')).toContain(`\`\`\`ts\n${example}\`\`\``);

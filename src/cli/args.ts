@@ -2,6 +2,7 @@
  * Turns argv and the environment into a validated {@link Command}; everything the CLI can reject
  * before touching the network is rejected here, as a {@link CliError} with exit code 2.
  */
+import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { MAX_SIGNALING_URLS, SIGNALING_SCHEMES } from '../node/options.js';
 import { REDIS_SCHEMES } from '../server/config.js';
@@ -43,6 +44,8 @@ export interface StartCommand {
   inspectPort: number | undefined;
   /** Stream to the online Stately Inspector. */
   stately: boolean;
+  /** `--accept-files DIR`: take every file peers offer into this folder. */
+  acceptFiles: string | undefined;
 }
 
 /** `p2p-node signal`: a standalone signaling server. */
@@ -95,6 +98,7 @@ const START_OPTIONS = {
   'loopback-only': { type: 'boolean' },
   inspect: { type: 'string' },
   stately: { type: 'boolean' },
+  'accept-files': { type: 'string' },
 } as const;
 
 const EMBEDDED_HOST = '127.0.0.1';
@@ -164,7 +168,14 @@ function parseStart(args: string[], env: NodeJS.ProcessEnv): Command {
     loopbackOnly: values['loopback-only'] ?? false,
     inspectPort: values.inspect === undefined ? undefined : port(values.inspect, INSPECT_PORT, '--inspect'),
     stately: values.stately ?? false,
+    acceptFiles: folder(values['accept-files']),
   };
+}
+
+function folder(value: string | undefined): string | undefined {
+  if (value === '') throw usageError('--accept-files needs a folder');
+  if (value !== undefined && !existsSync(value)) throw usageError(`--accept-files: no such folder ${JSON.stringify(value)}`);
+  return value;
 }
 
 function topic(value: string): string {

@@ -18,6 +18,8 @@ Options:
                        signaling server is gone
   --join TOPIC         announce under TOPIC in the DHT and connect to every node
                        found there (repeatable; implies --dht)
+  --accept-files DIR   take every file peers offer into DIR (checked by SHA-256,
+                       resumed if interrupted); without it, offers are declined
   --identity PATH      key file; created on first use, mode 0600 (env P2P_IDENTITY,
                        default $XDG_CONFIG_HOME/p2p-dht-node/identity.pem)
   --stun URL           STUN server (repeatable; env P2P_STUN, comma-separated)
@@ -90,6 +92,8 @@ export function interactiveHelp(): string[] {
     '/lookup <topic>     list the node ids announced under a topic (DHT)',
     '/put <key> <value>  store a signed value under this node and key (DHT)',
     '/get <id> <key>     read what a node stored under a key (DHT)',
+    '/send <id> <path>   send a file (progress, rate and ETA follow; resumes if sent again)',
+    '/files              file transfers of this run',
     '/dht                the DHT: state, buckets, contacts, connections, lookups/s',
     '/quit               stop the node and exit',
     '/help               this list',

@@ -4,6 +4,7 @@ import { P2PError } from '../errors.js';
 import type { P2PNode } from '../node/node.js';
 import { interactiveHelp } from './help.js';
 import { dhtSummary, formatError, formatRecord, peersTable, type Print } from './output.js';
+import { filesTable, type TransferLog } from './transfers.js';
 
 /** What the console acts on. */
 export interface ConsoleSession {
@@ -13,6 +14,8 @@ export interface ConsoleSession {
   quit(): void;
   /** The last seq `/put` used per key. */
   seqs: Map<string, number>;
+  /** Every file transfer of this run, for `/files`. */
+  transfers: TransferLog;
 }
 
 /**
@@ -59,6 +62,16 @@ async function runLine(session: ConsoleSession, line: string): Promise<void> {
       const got = await session.node.get(args[0]!, args[1]!);
       return session.print(got ? formatRecord(args[1]!, got.value, got.seq) : `* nothing stored under that key`);
     }
+    case '/send': {
+      const [prefix, ...path] = args;
+      if (prefix === undefined || path.length === 0) throw new P2PError('ERR_INVALID_OPTION', 'usage: /send <id> <path>');
+      const peer = knownPeer(session.node, prefix);
+      // In the background: the console stays usable while the file goes; progress lines follow.
+      session.node.sendFile(peer, path.join(' ')).catch((err: unknown) => session.print(`! ${formatError(err)}`));
+      return;
+    }
+    case '/files':
+      return filesTable(session.transfers).forEach(session.print);
     case '/dht':
       return dhtSummary(session.node).forEach(session.print);
     case '/quit':

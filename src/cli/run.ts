@@ -10,6 +10,7 @@ import type { SignalCommand, StartCommand } from './args.js';
 import { CliError } from './errors.js';
 import { identitySlot, leaseIdentity, type IdentityLease } from './identityLease.js';
 import { connectUnderTopics, joinTopic, startConsole } from './interactive.js';
+import { watchTransfers, type TransferLog } from './transfers.js';
 import { formatError, watchNode, type Print } from './output.js';
 
 /** Fail fast when the server is not there: a CLI user wants to know within seconds, not retry for a minute. */
@@ -141,11 +142,14 @@ export async function runNode(command: StartCommand, logger: Logger, print: Prin
       reconnect: true,
       inspect: { port: command.inspectPort, stately: command.stately },
       dht: command.dht,
+      files: command.acceptFiles === undefined ? undefined : { dir: command.acceptFiles },
     });
     // Subscribed before start so that nothing a fast peer sends is missed.
     const watching = watchNode(node, print);
+    const transfers: TransferLog = new Map();
+    watching.add(watchTransfers(node, print, transfers, command.acceptFiles !== undefined));
     try {
-      if (await started(node, quit, urls)) await serve(node, command, quit, print, advertised);
+      if (await started(node, quit, urls)) await serve(node, command, quit, print, advertised, transfers);
     } finally {
       watching.unsubscribe();
     }
@@ -155,12 +159,13 @@ export async function runNode(command: StartCommand, logger: Logger, print: Prin
   }
 }
 
-async function serve(node: P2PNode, { connect, join }: StartCommand, quit: QuitSignal, print: Print, advertised: string): Promise<void> {
+async function serve(node: P2PNode, { connect, join, acceptFiles }: StartCommand, quit: QuitSignal, print: Print, advertised: string, transfers: TransferLog): Promise<void> {
   print(`node id: ${node.nodeId}`);
   print(`signaling: ${advertised}`);
   if (node.inspectorUrl) print(`inspector: ${node.inspectorUrl}`);
   if (node.statelyUrl) print(`stately inspector: ${node.statelyUrl}`);
-  const commands = startConsole({ node, print, quit: quit.request, seqs: new Map() }, process.stdin);
+  if (acceptFiles !== undefined) print(`accepting files into: ${acceptFiles}`);
+  const commands = startConsole({ node, print, quit: quit.request, seqs: new Map(), transfers }, process.stdin);
   for (const id of connect) node.connectToNode(id).catch((err: unknown) => print(`! ${formatError(err)}`));
   if (join.length > 0) connectUnderTopics(node, print);
   for (const topic of join) joinTopic(node, topic, print);

@@ -56,6 +56,7 @@ export class DataPlane {
   /** Every message from every peer; the first subscriber after a quiet spell gets what arrived meanwhile. */
   readonly data$: Observable<DataMessage>;
   #watcher: LinkWatcher | undefined;
+  #files: ((peerId: string, payload: Uint8Array) => boolean) | undefined;
 
   constructor(options: { unread?: UnreadLimits; onDeliver?: (from: string) => void } = {}) {
     this.#limits = { ...DEFAULT_UNREAD, ...options.unread };
@@ -80,6 +81,8 @@ export class DataPlane {
     replaced?.close();
     this.#links.set(peerId, link);
     this.#ticker ??= setInterval(() => this.#tick(), link.tickEveryMs).unref();
+    const files = this.#files;
+    if (files) link.onFile = (payload) => files(peerId, payload);
     const watcher = this.#watcher;
     if (!watcher) return;
     link.onDht = (payload) => watcher.dht(peerId, payload);
@@ -102,6 +105,12 @@ export class DataPlane {
       this.#watcher = undefined;
       for (const link of this.#links.values()) link.onDht = undefined;
     };
+  }
+
+  /** Hands every link's file-transfer messages, now and from now on, to `handler` (docs/protocol.md §18). */
+  takeFiles(handler: (peerId: string, payload: Uint8Array) => boolean): void {
+    this.#files = handler;
+    for (const [peerId, link] of this.#links) link.onFile = (payload) => handler(peerId, payload);
   }
 
   /** Removes `link` if it is still the one registered for `peerId` (a replacement may have taken its place). */

@@ -47,7 +47,13 @@ export type RecordType = (typeof RecordType)[keyof typeof RecordType];
 export const FLAG_TEXT = 0x01;
 /** On a message: the sender wants a {@link RecordType.Receipt} for it. */
 export const FLAG_RECEIPT = 0x02;
-export const KNOWN_FLAGS = FLAG_TEXT | FLAG_RECEIPT;
+/**
+ * On a binary message: it belongs to file transfer (docs/protocol.md §18), not to the application's
+ * messages. A reader that predates it skips the message as having an unknown flag (and says so in a
+ * receipt), so a file offer to an older node fails at once instead of surfacing as data.
+ */
+export const FLAG_FILE = 0x04;
+export const KNOWN_FLAGS = FLAG_TEXT | FLAG_RECEIPT | FLAG_FILE;
 
 /** In byte 0 of a {@link RecordType.Features} record: "I reassemble messages sent as parts". */
 export const FEATURE_PARTS = 0x01;

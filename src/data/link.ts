@@ -12,6 +12,7 @@ import { CREDIT_RECORD_SIZE, CreditGrants, CreditWindow, creditPayload, readCred
 import {
   FEATURE_CREDIT,
   FEATURE_PARTS,
+  FLAG_FILE,
   FLAG_RECEIPT,
   FLAG_TEXT,
   MAX_DHT_RECORD,
@@ -65,6 +66,9 @@ export interface LinkHooks {
 
 /** Where a link hands the DHT records it receives. */
 export type DhtRecordHandler = (payload: Uint8Array) => void;
+
+/** Where a link hands the file-transfer messages it receives; false when nobody could take it. */
+export type FileMessageHandler = (payload: Uint8Array) => boolean | void;
 
 /** How a local end of the stream finished: acknowledged by the peer, or not (then `unsent` bytes never left). */
 export interface EndResult {
@@ -140,6 +144,8 @@ export class PeerLink {
   private hearing: (() => void)[] = [];
   private readonly receipts = new PendingReceipts();
   #onDht: DhtRecordHandler | undefined;
+  /** Set by the node's file transfers; without it, file messages are answered as unread. */
+  onFile: FileMessageHandler | undefined;
   /** The peer reassembles messages sent as parts (its features record said so). */
   private peerTakesParts = false;
   private featuresSent = false;
@@ -202,9 +208,10 @@ export class PeerLink {
    * `maxMessageSize`, and `ERR_PEER_CLOSED` if the link closes first. Like bytes in the channel's
    * own buffer, accepted messages not yet sent are lost if the link closes. Strings are sent as
    * UTF-8, so lone surrogates arrive as U+FFFD. With `receipt`, it resolves only once the far side's
-   * node took the message, and rejects with `ERR_NOT_DELIVERED` if it dropped it.
+   * node took the message, and rejects with `ERR_NOT_DELIVERED` if it dropped it. With `file`, a
+   * binary message goes to the far side's {@link onFile} instead of its `onMessage`.
    */
-  send(data: string | Uint8Array, { receipt = false }: { receipt?: boolean } = {}): Promise<void> {
+  send(data: string | Uint8Array, { receipt = false, file = false }: { receipt?: boolean; file?: boolean } = {}): Promise<void> {
     if (this.closed) return Promise.reject(new P2PError('ERR_PEER_CLOSED', 'link is closed'));
     if (this.ended) return Promise.reject(new P2PError('ERR_PEER_CLOSED', 'link is ending'));
     let payload: Uint8Array;
@@ -215,6 +222,7 @@ export class PeerLink {
         flags = FLAG_TEXT;
       } else {
         payload = this.checkBytes(data);
+        if (file) flags = FLAG_FILE;
       }
     } catch (err) {
       return Promise.reject(err);
@@ -503,6 +511,7 @@ export class PeerLink {
     if (type === RecordType.Credit) return this.onCredit(readCredit(payload));
     if (type === RecordType.Part) return this.parts.add(payload);
     payload = this.parts.complete(payload);
+    if (flags & FLAG_FILE) return this.deliverFile(flags, payload);
     let data: string | Uint8Array = payload;
     if (flags & FLAG_TEXT) {
       try {
@@ -518,6 +527,17 @@ export class PeerLink {
       kept = this.onMessage(data);
     } catch (err) {
       this.log.error({ err }, 'message handler threw');
+    }
+    this.answerReceipt(flags, kept === false ? ReceiptStatus.Unread : ReceiptStatus.Delivered);
+  }
+
+  private deliverFile(flags: number, payload: Uint8Array): void {
+    this.delivered += payload.length;
+    let kept: boolean | void = false;
+    try {
+      kept = this.onFile?.(payload) ?? false;
+    } catch (err) {
+      this.log.error({ err }, 'file message handler threw');
     }
     this.answerReceipt(flags, kept === false ? ReceiptStatus.Unread : ReceiptStatus.Delivered);
   }

@@ -3,6 +3,9 @@ import { Observable, Subject, filter, throwError } from 'rxjs';
 import { createActor, type InspectionEvent } from 'xstate';
 import { DataPlane, type DataMessage } from '../data/dataPlane.js';
 import { P2PError } from '../errors.js';
+import { FileTransfers } from '../files/fileTransfers.js';
+import type { IncomingFile, SendFileOptions, SentFile, TransferProgress } from '../files/types.js';
+import type { PeerLink } from '../data/link.js';
 import { InspectionLog } from '../inspector/inspectionLog.js';
 import { silentLogger, type Logger } from '../log.js';
 import { nodeMachine } from '../machines/node.machine.js';
@@ -44,6 +47,14 @@ export class P2PNode {
   readonly peerEvents$: Observable<PeerEvent>;
   /** Nodes found under the topics this node joined, each once per topic (errors with ERR_DHT_DISABLED without `dht`). */
   readonly discover$: Observable<Discovery>;
+  /**
+   * Files peers offer, to `accept()` or `decline()`; with `files.dir` set they are accepted there
+   * without asking, and while nobody subscribes (and no `files.dir`) they are declined.
+   */
+  readonly files$: Observable<IncomingFile>;
+  /** Every step of every file transfer, sent or received: offered, active (bytes so far), done, failed. */
+  readonly transfers$: Observable<TransferProgress>;
+  readonly #files: FileTransfers;
 
   readonly #log: Logger;
   readonly #maxPeers: number;
@@ -126,6 +137,11 @@ export class P2PNode {
     this.peers$ = this.#book.peers$;
     this.transitions$ = this.#transitions.asObservable();
     this.peerEvents$ = this.#book.peerEvents$;
+    this.#files = new FileTransfers({ send: (peer, bytes, receipt) => this.#sendFileMessage(peer, bytes, receipt) }, options.files ?? {}, this.#log);
+    this.#dataPlane.takeFiles((peer, bytes) => this.#files.receive(peer, bytes));
+    this.peerEvents$.subscribe((event) => event.type === 'closed' && this.#files.peerClosed(event.id));
+    this.files$ = this.#files.files$;
+    this.transfers$ = this.#files.transfers$;
     this.state$ = new Observable<NodeSnapshot>((subscriber) => {
       subscriber.next(this.#actor.getSnapshot());
       const sub = this.#actor.subscribe({ next: (s) => subscriber.next(s), complete: () => subscriber.complete() });
@@ -285,15 +301,49 @@ export class P2PNode {
     assertNodeId(nodeId);
     assertMessage(data);
     assertSendOptions(options);
-    this.#useLink(nodeId);
-    if (!this.#dataPlane.get(nodeId) && this.#book.state(nodeId) !== undefined) await this.#book.outcome(nodeId, undefined);
-    const link = this.#dataPlane.get(nodeId);
-    if (!link) throw new P2PError('ERR_NOT_CONNECTED', `not connected to ${nodeId.slice(0, 12)}…`);
+    const link = await this.#linkTo(nodeId);
     try {
       await link.send(data, { receipt: options?.delivered });
     } finally {
       this.#book.bytesChanged();
     }
+  }
+
+  /**
+   * Offers the file at `path` to a connected peer and streams it once accepted, never more than 8 MiB
+   * ahead of what the peer has written to disk; resolves once the peer verified its SHA-256.
+   * Rejects with ERR_FILE_DECLINED (declined, too large, bad name, nobody receiving, no answer in
+   * `files.answerTimeoutMs`, or a peer that takes no files), ERR_FILE_INTERRUPTED (the connection
+   * closed: call it again once reconnected and it resumes from the bytes the peer has),
+   * ERR_FILE_CORRUPT or ERR_FILE_UNREADABLE. Progress goes to {@link transfers$}.
+   *
+   * @example
+   * ```ts
+   * const sent = await node.sendFile(peerId, './video.mp4');
+   * console.log(`${sent.size} bytes, sha256 ${sent.sha256}`);
+   * ```
+   */
+  async sendFile(nodeId: string, path: string, options?: SendFileOptions): Promise<SentFile> {
+    this.#assertRunning();
+    assertNodeId(nodeId);
+    if (typeof path !== 'string' || path === '') throw new P2PError('ERR_INVALID_OPTION', `sendFile needs a file path, got ${typeof path}`);
+    await this.#linkTo(nodeId);
+    return this.#files.send(nodeId, path, options);
+  }
+
+  /** The verified link to `nodeId`, once a negotiation in progress has finished. */
+  async #linkTo(nodeId: string): Promise<PeerLink> {
+    this.#useLink(nodeId);
+    if (!this.#dataPlane.get(nodeId) && this.#book.state(nodeId) !== undefined) await this.#book.outcome(nodeId, undefined);
+    const link = this.#dataPlane.get(nodeId);
+    if (!link) throw new P2PError('ERR_NOT_CONNECTED', `not connected to ${nodeId.slice(0, 12)}…`);
+    return link;
+  }
+
+  #sendFileMessage(peer: string, bytes: Uint8Array, receipt = false): Promise<void> {
+    const link = this.#dataPlane.get(peer);
+    if (!link) return Promise.reject(new P2PError('ERR_PEER_CLOSED', `not connected to ${peer.slice(0, 12)}…`));
+    return link.send(bytes, { file: true, receipt });
   }
 
   /** Sends to every connected peer. */
@@ -342,6 +392,7 @@ export class P2PNode {
 
   async #stop(force: boolean): Promise<void> {
     this.#reconnector?.stop();
+    this.#files.close();
     this.#dht?.stop();
     this.#book.stop();
     const flushed = this.#started && !force ? await this.#book.closeConnected() : [];

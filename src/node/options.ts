@@ -2,6 +2,8 @@ import { resolveLinkOptions } from '../data/linkOptions.js';
 import { DEFAULT_UNREAD, type UnreadLimits } from '../data/dataPlane.js';
 import type { HeartbeatOptions } from '../data/liveness.js';
 import { P2PError, describeValue } from '../errors.js';
+import { fileOptionsProblem } from '../files/fileTransfers.js';
+import type { FileOptions } from '../files/types.js';
 import type { Logger } from '../log.js';
 import type { BackoffOptions } from '../machines/signaling.machine.js';
 import { generateIdentity, loadOrCreateIdentity } from '../services/identity.js';
@@ -66,6 +68,8 @@ export interface NodeOptions {
   timeouts?: Partial<NodeTimeouts>;
   /** pino or any logger with the same methods; silent by default. */
   logger?: Logger;
+  /** Where received files go and how large they may be (docs/protocol.md §18); see `sendFile` and `files$`. */
+  files?: FileOptions;
   /** Most peers at once (default 200); wrtc aborts the process near 1,000 connections. */
   maxPeers?: number;
   /**
@@ -211,6 +215,8 @@ export function validate(options: NodeOptions): void {
     throw invalid('iceServers must be an array of { urls, username?, credential? } with string URLs');
   }
   if (options.reconnect !== undefined && typeof options.reconnect !== 'boolean') validateReconnect(options.reconnect);
+  const files = fileOptionsProblem(options.files);
+  if (files) throw invalid(files);
   if (options.candidateFilter !== undefined && typeof options.candidateFilter !== 'function') {
     throw invalid('candidateFilter must be a function');
   }

@@ -1,0 +1,153 @@
+/** The receiving end of one file transfer (docs/protocol.md §18.4). */
+import { createHash, type Hash } from 'node:crypto';
+import { open, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { extname, join } from 'node:path';
+import { P2PError } from '../errors.js';
+import { FileKind, encodeFileMessage, type FileOffer } from '../wire/fileWire.js';
+import { hashInto } from './outgoing.js';
+import type { ReceivedFile, TransferProgress } from './types.js';
+
+interface Settle {
+  resolve: (file: ReceivedFile) => void;
+  reject: (err: P2PError) => void;
+}
+
+/** The receiver reports what is on disk every this many bytes: the sender's window moves by it. */
+export const WRITTEN_EVERY = 1024 * 1024;
+
+/** What an incoming transfer needs of the node. */
+export interface IncomingIo {
+  send(peer: string, bytes: Uint8Array): Promise<void>;
+  progress(step: TransferProgress): void;
+}
+
+/**
+ * The file being received into `dir`: kept as a hidden partial file named by the offer's hash and
+ * size, so an interrupted transfer of the same file resumes from the bytes already on disk, and
+ * moved to a free name next to it once its SHA-256 matches.
+ */
+export class IncomingTransfer {
+  #file: FileHandle | undefined;
+  #hash: Hash | undefined;
+  /** The next byte expected from the wire. */
+  #expected = 0;
+  /** Every byte before this is on disk. */
+  #written = 0;
+  #reported = 0;
+  #startedAt = 0;
+  /** Writes run one after another, in the order the chunks came. */
+  #writes: Promise<void> = Promise.resolve();
+  #ended = false;
+  readonly #settled: Settle;
+  readonly done: Promise<ReceivedFile>;
+
+  constructor(
+    private readonly io: IncomingIo,
+    readonly peer: string,
+    readonly offer: FileOffer,
+    private readonly dir: string,
+  ) {
+    let settled!: Settle;
+    this.done = new Promise<ReceivedFile>((resolve, reject) => (settled = { resolve, reject }));
+    this.#settled = settled;
+    // Whoever accepted awaits it; a transfer nobody awaits must not fail the process.
+    this.done.catch(() => {});
+  }
+
+  /** Where the bytes go until the hash is checked. */
+  get partialPath(): string {
+    return join(this.dir, `.${this.offer.sha256.slice(0, 32)}-${this.offer.size}.p2p-partial`);
+  }
+
+  /** Opens (or reopens) the partial file and asks the sender for what it lacks. */
+  async start(): Promise<void> {
+    try {
+      const have = await stat(this.partialPath).then((s) => Math.min(s.size, this.offer.size), () => 0);
+      this.#file = await open(this.partialPath, have > 0 ? 'r+' : 'w+');
+      this.#hash = createHash('sha256');
+      if (have > 0) {
+        // The bytes already here continue the running hash; the final check covers them too.
+        await hashInto(this.#file, have, this.#hash);
+      }
+      this.#expected = this.#written = this.#reported = this.#startedAt = have;
+    } catch (cause) {
+      return this.fail(new P2PError('ERR_FILE_UNWRITABLE', `cannot write into ${this.dir}: ${(cause as Error).message}`, { cause }), 'write-failed');
+    }
+    this.report('active');
+    await this.io.send(this.peer, encodeFileMessage({ kind: FileKind.Accept, id: this.offer.id, offset: this.#startedAt }));
+    if (this.#startedAt === this.offer.size) this.#writes = this.#writes.then(() => this.finish());
+  }
+
+  /** One chunk from the wire: hashed now, written in order. */
+  chunk(offset: number, data: Uint8Array): void {
+    if (this.#ended) return;
+    if (!this.#file || offset !== this.#expected || offset + data.length > this.offer.size) {
+      return void this.fail(new P2PError('ERR_FILE_CORRUPT', `chunk at ${offset} where ${this.#expected} was expected`), 'out-of-order');
+    }
+    const file = this.#file;
+    this.#hash!.update(data);
+    this.#expected += data.length;
+    const last = this.#expected === this.offer.size;
+    this.#writes = this.#writes.then(async () => {
+      if (this.#ended) return;
+      await file.write(data, 0, data.length, offset);
+      this.#written = offset + data.length;
+      if (this.#written - this.#reported >= WRITTEN_EVERY || last) this.tellWritten();
+      if (last) await this.finish();
+    }).catch((cause: Error) => this.fail(new P2PError('ERR_FILE_UNWRITABLE', `cannot write ${this.partialPath}: ${cause.message}`, { cause }), 'write-failed'));
+  }
+
+  /** Stops here: the partial file stays for a resume unless the data was bad. */
+  fail(err: P2PError, reason?: string): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    if (reason) this.io.send(this.peer, encodeFileMessage({ kind: FileKind.Cancel, id: this.offer.id, reason })).catch(() => {});
+    this.report('failed', undefined, err);
+    this.#settled.reject(err);
+    const dropPartial = err.code === 'ERR_FILE_CORRUPT';
+    void this.#writes.then(() => this.#file?.close()).then(() => (dropPartial ? unlink(this.partialPath) : undefined)).catch(() => {});
+  }
+
+  private tellWritten(): void {
+    this.#reported = this.#written;
+    this.report('active');
+    this.io.send(this.peer, encodeFileMessage({ kind: FileKind.Written, id: this.offer.id, offset: this.#written })).catch(() => {});
+  }
+
+  private async finish(): Promise<void> {
+    const digest = this.#hash!.digest('hex');
+    await this.#file!.close();
+    this.#file = undefined;
+    const { id, sha256, size, name } = this.offer;
+    if (digest !== sha256) {
+      await this.io.send(this.peer, encodeFileMessage({ kind: FileKind.Done, id, ok: false, reason: 'hash-mismatch' })).catch(() => {});
+      return this.fail(new P2PError('ERR_FILE_CORRUPT', `${name}: SHA-256 ${digest.slice(0, 16)}… is not the offered ${sha256.slice(0, 16)}…; deleted`));
+    }
+    const path = await freeName(this.dir, name);
+    await rename(this.partialPath, path);
+    this.#ended = true;
+    await this.io.send(this.peer, encodeFileMessage({ kind: FileKind.Done, id, ok: true })).catch(() => {});
+    this.report('done', path);
+    this.#settled.resolve({ id, from: this.peer, path, size, sha256, resumedFrom: this.#startedAt });
+  }
+
+  private report(state: TransferProgress['state'], path?: string, error?: P2PError): void {
+    const { id, name, size } = this.offer;
+    const step: TransferProgress = { id, peer: this.peer, direction: 'in', name, size, bytes: this.#written, startedAt: this.#startedAt, state, at: Date.now() };
+    if (path) step.path = path;
+    if (error) step.error = { code: error.code, message: error.message };
+    this.io.progress(step);
+  }
+}
+
+/** `name` in `dir`, or `name (1).ext`, `name (2).ext`…: never over an existing file. */
+async function freeName(dir: string, name: string): Promise<string> {
+  const ext = extname(name);
+  const stem = name.slice(0, name.length - ext.length);
+  for (let n = 0; n < 10_000; n++) {
+    const path = join(dir, n === 0 ? name : `${stem} (${n})${ext}`);
+    const taken = await stat(path).then(() => true, () => false);
+    if (!taken) return path;
+  }
+  throw new P2PError('ERR_FILE_UNWRITABLE', `no free name for ${name} in ${dir}`);
+}
