@@ -7,16 +7,19 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { P2PError } from '../src/errors.js';
 import { FileTransfers } from '../src/files/fileTransfers.js';
-import { WINDOW_BYTES } from '../src/files/outgoing.js';
+import { STALL_MS, WINDOW_BYTES } from '../src/files/outgoing.js';
 import type { FileOptions, TransferProgress } from '../src/files/types.js';
 import { silentLogger } from '../src/log.js';
 import { FileKind, decodeFileMessage, encodeFileMessage } from '../src/wire/fileWire.js';
 
 const dirs: string[] = [];
+const opened: FileTransfers[] = [];
 afterEach(() => {
+  // Closing ends every transfer left in flight, so that no test leaves a file open.
+  for (const transfers of opened.splice(0)) transfers.close();
   for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
 });
 const tempDir = (): string => {
@@ -46,6 +49,7 @@ function pair(bOptions: FileOptions = {}, aOptions: FileOptions = {}) {
     );
   const a = make('a', aOptions);
   const b = make('b', bOptions);
+  opened.push(a, b);
   const steps: TransferProgress[] = [];
   a.transfers$.subscribe((s) => steps.push(s));
   b.transfers$.subscribe((s) => steps.push(s));
@@ -119,6 +123,49 @@ describe('file transfer between two nodes', () => {
     b.files$.subscribe(() => seen.push('offer'));
     await expect(a.send('b', file(10).path)).rejects.toMatchObject({ code: 'ERR_FILE_DECLINED', message: expect.stringContaining('no answer') });
     expect(seen).toEqual(['offer']);
+  });
+
+  it('declines offers past 4 in flight from one peer, and a second copy of a file already coming, as busy', async () => {
+    const { b, taps } = pair({ dir: tempDir() });
+    const replies: string[] = [];
+    taps.push((from, bytes) => {
+      const m = decodeFileMessage(bytes);
+      if (from === 'b') replies.push(m?.kind === FileKind.Decline ? m.reason : `kind ${m?.kind}`);
+      return bytes;
+    });
+    const offer = (sha256: string) => encodeFileMessage({ kind: FileKind.Offer, id: randomBytes(16).toString('hex'), name: 'x.bin', size: 10, sha256 });
+    b.receive('a', offer('aa'.repeat(32)));
+    await until(() => replies.length === 1);
+    b.receive('a', offer('aa'.repeat(32)));
+    for (const digit of ['b', 'c', 'd', 'e']) b.receive('a', offer(digit.repeat(64)));
+    await until(() => replies.length === 6);
+    // A decline goes at once, an accept once its partial file is open: compare as sets.
+    expect(replies.sort()).toEqual(['busy', 'busy', ...Array(4).fill(`kind ${FileKind.Accept}`)]);
+  });
+
+  it('ends an accepted transfer whose sender goes quiet for a minute, and tells it so', async () => {
+    const { b, taps } = pair({ dir: tempDir() });
+    const replies: string[] = [];
+    taps.push((from, bytes) => {
+      const m = decodeFileMessage(bytes);
+      if (from === 'b') replies.push(m?.kind === FileKind.Cancel ? `cancel ${m.reason}` : `kind ${m?.kind}`);
+      return bytes;
+    });
+    const failed: string[] = [];
+    b.transfers$.subscribe((s) => s.state === 'failed' && failed.push(s.error!.code));
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    try {
+      b.receive('a', encodeFileMessage({ kind: FileKind.Offer, id: randomBytes(16).toString('hex'), name: 'x.bin', size: 10, sha256: 'ab'.repeat(32) }));
+      await until(() => replies.length === 1);
+      vi.advanceTimersByTime(STALL_MS - 1);
+      expect(failed).toEqual([]);
+      vi.advanceTimersByTime(1);
+      await until(() => replies.length === 2);
+    } finally {
+      vi.useRealTimers();
+    }
+    expect(replies).toEqual([`kind ${FileKind.Accept}`, 'cancel timeout']);
+    expect(failed).toEqual(['ERR_FILE_INTERRUPTED']);
   });
 
   it('declines a name that would leave the folder, and writes nothing outside it', async () => {
@@ -229,10 +276,13 @@ describe('file transfer between two nodes', () => {
   });
 });
 
+/** The real timer, kept from before any test fakes them, so that waiting works under fake timers too. */
+const realSetTimeout = globalThis.setTimeout;
+
 async function until(check: () => boolean, ms = 10_000): Promise<void> {
   const deadline = Date.now() + ms;
   while (!check()) {
     if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 5));
+    await new Promise((resolve) => realSetTimeout(resolve, 5));
   }
 }

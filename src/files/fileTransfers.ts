@@ -8,6 +8,8 @@ import { OutgoingTransfer } from './outgoing.js';
 import type { FileOptions, IncomingFile, ReceivedFile, SendFileOptions, SentFile, TransferProgress } from './types.js';
 
 export const DEFAULT_MAX_FILE_BYTES = 4 * 1024 ** 3;
+/** Files one peer may have in flight to this node at once (each holds an open file); more are declined `busy`. */
+export const MAX_INCOMING_PER_PEER = 4;
 export const DEFAULT_ANSWER_TIMEOUT_MS = 120_000;
 
 /** What is wrong with `files` options, if anything, for an ERR_INVALID_OPTION. */
@@ -140,6 +142,9 @@ export class FileTransfers {
     if (!safeFileName(offer.name)) return decline('bad-name');
     if (offer.size > this.#maxBytes) return decline('too-large');
     if (this.#incoming.has(offer.id) || this.#offered.has(offer.id)) return;
+    const fromPeer = [...this.#incoming.values(), ...this.#offered.values()].filter((t) => t.peer === peer);
+    // The same file twice at once would share one partial file.
+    if (fromPeer.length >= MAX_INCOMING_PER_PEER || [...this.#incoming.values()].some((t) => t.offer.sha256 === offer.sha256 && t.offer.size === offer.size)) return decline('busy');
     if (this.options.dir !== undefined) return void this.#accept(peer, offer, this.options.dir).catch(() => {});
     if (this.#readers === 0) return decline('no-receiver');
     this.#offered.set(offer.id, { peer, offer });

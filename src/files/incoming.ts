@@ -4,7 +4,7 @@ import { open, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { extname, join } from 'node:path';
 import { P2PError } from '../errors.js';
 import { FileKind, encodeFileMessage, type FileOffer } from '../wire/fileWire.js';
-import { hashInto } from './outgoing.js';
+import { STALL_MS, hashInto } from './outgoing.js';
 import type { ReceivedFile, TransferProgress } from './types.js';
 
 interface Settle {
@@ -38,6 +38,8 @@ export class IncomingTransfer {
   /** Writes run one after another, in the order the chunks came. */
   #writes: Promise<void> = Promise.resolve();
   #ended = false;
+  /** Ends a transfer whose sender stopped sending without a word (a hostile or stuck peer holds a file open otherwise). */
+  #idle: NodeJS.Timeout | undefined;
   readonly #settled: Settle;
   readonly done: Promise<ReceivedFile>;
 
@@ -74,6 +76,7 @@ export class IncomingTransfer {
       return this.fail(new P2PError('ERR_FILE_UNWRITABLE', `cannot write into ${this.dir}: ${(cause as Error).message}`, { cause }), 'write-failed');
     }
     this.report('active');
+    this.awake();
     await this.io.send(this.peer, encodeFileMessage({ kind: FileKind.Accept, id: this.offer.id, offset: this.#startedAt }));
     if (this.#startedAt === this.offer.size) this.#writes = this.#writes.then(() => this.finish());
   }
@@ -85,6 +88,7 @@ export class IncomingTransfer {
       return void this.fail(new P2PError('ERR_FILE_CORRUPT', `chunk at ${offset} where ${this.#expected} was expected`), 'out-of-order');
     }
     const file = this.#file;
+    this.awake();
     this.#hash!.update(data);
     this.#expected += data.length;
     const last = this.#expected === this.offer.size;
@@ -101,11 +105,20 @@ export class IncomingTransfer {
   fail(err: P2PError, reason?: string): void {
     if (this.#ended) return;
     this.#ended = true;
+    clearTimeout(this.#idle);
     if (reason) this.io.send(this.peer, encodeFileMessage({ kind: FileKind.Cancel, id: this.offer.id, reason })).catch(() => {});
     this.report('failed', undefined, err);
     this.#settled.reject(err);
     const dropPartial = err.code === 'ERR_FILE_CORRUPT';
     void this.#writes.then(() => this.#file?.close()).then(() => (dropPartial ? unlink(this.partialPath) : undefined)).catch(() => {});
+  }
+
+  private awake(): void {
+    clearTimeout(this.#idle);
+    if (this.#expected < this.offer.size) {
+      this.#idle = setTimeout(() => this.fail(new P2PError('ERR_FILE_INTERRUPTED', `nothing of ${this.offer.name} for ${STALL_MS / 1000} s`), 'timeout'), STALL_MS);
+      this.#idle.unref();
+    }
   }
 
   private tellWritten(): void {
@@ -126,6 +139,7 @@ export class IncomingTransfer {
     const path = await freeName(this.dir, name);
     await rename(this.partialPath, path);
     this.#ended = true;
+    clearTimeout(this.#idle);
     await this.io.send(this.peer, encodeFileMessage({ kind: FileKind.Done, id, ok: true })).catch(() => {});
     this.report('done', path);
     this.#settled.resolve({ id, from: this.peer, path, size, sha256, resumedFrom: this.#startedAt });

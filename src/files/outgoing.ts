@@ -11,6 +11,9 @@ export const CHUNK_BYTES = 64 * 1024;
 /** Bytes a sender may be ahead of what the receiver reports on disk: the receiver's memory bound. */
 export const WINDOW_BYTES = 8 * 1024 * 1024;
 
+/** A transfer whose other end says nothing for this long (no chunk, no `written`, no verdict) ends. */
+export const STALL_MS = 60_000;
+
 /** What an outgoing transfer needs of the node. */
 export interface OutgoingIo {
   /** Sends a file message on the peer's link; resolves once it fits the link's budget (or, with `receipt`, once the peer took it). */
@@ -73,9 +76,10 @@ export class OutgoingTransfer {
       this.#step.startedAt = reply.offset;
       this.#written = reply.offset;
       const done = this.next((r) => r.kind === FileKind.Done);
+      const verdict = (): Promise<Reply> => Promise.race([done, this.next((r) => r.kind === FileKind.Done, STALL_MS)]);
       done.catch(() => {}); // awaited below; a failure while streaming is thrown by stream() first
       await this.stream(file, reply.offset, size);
-      const result = await done;
+      const result = await verdict();
       if (result.kind !== FileKind.Done || !result.ok) throw new P2PError('ERR_FILE_CORRUPT', `${this.peer.slice(0, 12)}… found ${name} corrupt (${'reason' in result ? result.reason : 'no reason'})`);
       this.report('done', size);
       return { id: this.id, size, sha256, resumedFrom: reply.offset };
@@ -116,7 +120,7 @@ export class OutgoingTransfer {
     while (at < size) {
       if (this.#failed) throw this.#failed;
       if (at - this.#written >= WINDOW_BYTES) {
-        await this.next((r) => r.kind === FileKind.Written && at - r.offset < WINDOW_BYTES);
+        await this.next((r) => r.kind === FileKind.Written && at - r.offset < WINDOW_BYTES, STALL_MS);
         continue;
       }
       const length = Math.min(CHUNK_BYTES, size - at);
@@ -134,7 +138,7 @@ export class OutgoingTransfer {
   private next(wants: (reply: Reply) => boolean, timeoutMs?: number): Promise<Reply> {
     if (this.#failed) return Promise.reject(this.#failed);
     return new Promise<Reply>((resolve, reject) => {
-      const timer = timeoutMs === undefined ? undefined : setTimeout(() => this.fail(new P2PError('ERR_FILE_DECLINED', `no answer to the offer within ${timeoutMs} ms`), 'timeout'), timeoutMs);
+      const timer = timeoutMs === undefined ? undefined : setTimeout(() => this.fail(new P2PError('ERR_FILE_DECLINED', `no answer from the peer within ${timeoutMs} ms`), 'timeout'), timeoutMs);
       const settle = <T>(fn: (value: T) => void) => (value: T) => (clearTimeout(timer), fn(value));
       this.#waiting.push({ resolve: settle(resolve), reject: settle(reject), wants });
     });

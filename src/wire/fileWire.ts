@@ -23,7 +23,7 @@ export type FileKind = (typeof FileKind)[keyof typeof FileKind];
  * Why a transfer did not happen or did not finish, as the peer is told. A reader takes any reason
  * of 1–64 characters from a-z and `-`, so that newer reasons reach older nodes as text.
  */
-export const FILE_REASONS = ['declined', 'too-large', 'bad-name', 'no-receiver', 'hash-mismatch', 'out-of-order', 'cancelled', 'write-failed', 'timeout'] as const;
+export const FILE_REASONS = ['declined', 'too-large', 'bad-name', 'no-receiver', 'busy', 'hash-mismatch', 'out-of-order', 'cancelled', 'write-failed', 'timeout'] as const;
 export type FileReason = (typeof FILE_REASONS)[number] | (string & {});
 
 export interface FileOffer {
