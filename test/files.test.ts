@@ -71,6 +71,21 @@ describe('file transfer over real WebRTC', () => {
     expect((await got).data).toBe('after the files');
   });
 
+  it('sends a file over a DHT link too, where long messages go as parts under credit, and DHT lookups still answer meanwhile', async () => {
+    const server = await h.server();
+    const inbox = tempDir();
+    const a = await h.started(server.url, { dht: true });
+    const b = await h.started(server.url, { dht: true, files: { dir: inbox } });
+    await a.connectToNode(b.nodeId);
+    await b.join('files/dht-link');
+    const file = randomFile(20 * MB);
+    const sending = a.sendFile(b.nodeId, file.path);
+    await firstValueFrom(a.transfers$.pipe(filter((s) => s.bytes >= 2 * MB)));
+    expect(await a.lookup('files/dht-link')).toEqual([b.nodeId]);
+    expect(await sending).toMatchObject({ size: 20 * MB, sha256: file.sha256 });
+    expect(await sha256Of(join(inbox, 'random.bin'))).toBe(file.sha256);
+  });
+
   it('resumes after the connection drops mid-file: sending again once reconnected continues from what the receiver has', async () => {
     const server = await h.server();
     const inbox = tempDir();

@@ -6,8 +6,12 @@ import { P2PError } from '../errors.js';
 import { CHUNK_HEADER, FileKind, encodeFileMessage, safeFileName, type FileMessage } from '../wire/fileWire.js';
 import type { SendFileOptions, SentFile, TransferProgress } from './types.js';
 
-/** File bytes per chunk message: one link part, so DHT records wait behind at most one. */
-export const CHUNK_BYTES = 64 * 1024;
+/**
+ * File bytes per chunk message: with its header, exactly one 64 KiB part of a DHT link (the link's
+ * PART_SIZE), so a chunk is never split into a part and a 25-byte tail, and DHT records wait behind
+ * at most one chunk.
+ */
+export const CHUNK_BYTES = 64 * 1024 - CHUNK_HEADER;
 /** Bytes a sender may be ahead of what the receiver reports on disk: the receiver's memory bound. */
 export const WINDOW_BYTES = 8 * 1024 * 1024;
 
@@ -119,11 +123,12 @@ export class OutgoingTransfer {
     let at = from;
     while (at < size) {
       if (this.#failed) throw this.#failed;
-      if (at - this.#written >= WINDOW_BYTES) {
-        await this.next((r) => r.kind === FileKind.Written && at - r.offset < WINDOW_BYTES, STALL_MS);
+      const length = Math.min(CHUNK_BYTES, size - at);
+      const end = at + length;
+      if (end - this.#written > WINDOW_BYTES) {
+        await this.next((r) => r.kind === FileKind.Written && end - r.offset <= WINDOW_BYTES, STALL_MS);
         continue;
       }
-      const length = Math.min(CHUNK_BYTES, size - at);
       // The header goes in front of the bytes in one buffer: no copy between the disk and the link.
       const message = Buffer.allocUnsafe(CHUNK_HEADER + length);
       const { bytesRead } = await file.read(message, CHUNK_HEADER, length, at);
