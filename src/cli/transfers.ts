@@ -2,7 +2,7 @@
 import { Subscription } from 'rxjs';
 import type { TransferProgress } from '../files/types.js';
 import type { P2PNode } from '../node/node.js';
-import type { Print } from './output.js';
+import { shortId, type Print } from './output.js';
 
 /** At most one progress line per transfer this often; the first and the last always print. */
 const PROGRESS_EVERY_MS = 1000;
@@ -34,7 +34,7 @@ export function watchTransfers(node: P2PNode, print: Print, log: TransferLog, ac
   if (!accepting) {
     subscription.add(
       node.files$.subscribe((offer) => {
-        print(`* ${offer.from.slice(0, 8)} offered ${offer.name} (${bytes(offer.size)}); declined: start with --accept-files DIR to take files`);
+        print(`* ${shortId(offer.from)} offered ${offer.name} (${bytes(offer.size)}); declined: start with --accept-files DIR to take files`);
         offer.decline();
       }),
     );
@@ -45,7 +45,7 @@ export function watchTransfers(node: P2PNode, print: Print, log: TransferLog, ac
 /** One transfer as a console line: `> name to a1b2c3d4 [#####.....] 12.0 MB / 50.0 MB, 35.2 MB/s, ETA 1 s`. */
 export function transferLine(step: TransferProgress, start: { at: number; bytes: number }): string {
   const way = step.direction === 'out' ? `> ${step.name} to` : `< ${step.name} from`;
-  const who = `${way} ${step.peer.slice(0, 8)}`;
+  const who = `${way} ${shortId(step.peer)}`;
   if (step.state === 'offered') return `* ${who}: offered (${bytes(step.size)}), waiting for an answer`;
   if (step.state === 'failed') return `! ${who}: ${step.error ? `${step.error.code}: ${step.error.message}` : 'failed'}`;
   const seconds = Math.max(step.at - start.at, 1) / 1000;
@@ -63,7 +63,7 @@ export function transferLine(step: TransferProgress, start: { at: number; bytes:
 /** `/files`: every transfer of this run, newest last. */
 export function filesTable(log: TransferLog): string[] {
   if (log.size === 0) return ['* no file transfers yet'];
-  return [...log.values()].map((s) => `  ${s.id.slice(0, 8)} ${s.direction === 'out' ? 'sent to    ' : 'received from'} ${s.peer.slice(0, 8)}  ${s.state.padEnd(7)} ${bytes(s.bytes)} / ${bytes(s.size)}  ${s.name}${s.path ? ` → ${s.path}` : ''}`);
+  return [...log.values()].map((s) => `  ${shortId(s.id)} ${s.direction === 'out' ? 'sent to    ' : 'received from'} ${shortId(s.peer)}  ${s.state.padEnd(7)} ${bytes(s.bytes)} / ${bytes(s.size)}  ${s.name}${s.path ? ` → ${s.path}` : ''}`);
 }
 
 /** Bytes for people: B, KB, MB, GB (powers of 1000, one decimal). */

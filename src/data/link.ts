@@ -511,9 +511,9 @@ export class PeerLink {
     if (type === RecordType.Credit) return this.onCredit(readCredit(payload));
     if (type === RecordType.Part) return this.parts.add(payload);
     payload = this.parts.complete(payload);
-    if (flags & FLAG_FILE) return this.deliverFile(flags, payload);
+    const file = (flags & FLAG_FILE) !== 0;
     let data: string | Uint8Array = payload;
-    if (flags & FLAG_TEXT) {
+    if (flags & FLAG_TEXT && !file) {
       try {
         data = utf8.decode(payload);
       } catch {
@@ -522,22 +522,12 @@ export class PeerLink {
       }
     }
     this.delivered += payload.length;
-    let kept: boolean | void = true;
+    // A message whose handler threw was still taken; a file message with nobody to take it was not.
+    let kept: boolean | void = !file;
     try {
-      kept = this.onMessage(data);
+      kept = file ? (this.onFile?.(payload) ?? false) : this.onMessage(data);
     } catch (err) {
-      this.log.error({ err }, 'message handler threw');
-    }
-    this.answerReceipt(flags, kept === false ? ReceiptStatus.Unread : ReceiptStatus.Delivered);
-  }
-
-  private deliverFile(flags: number, payload: Uint8Array): void {
-    this.delivered += payload.length;
-    let kept: boolean | void = false;
-    try {
-      kept = this.onFile?.(payload) ?? false;
-    } catch (err) {
-      this.log.error({ err }, 'file message handler threw');
+      this.log.error({ err }, file ? 'file message handler threw' : 'message handler threw');
     }
     this.answerReceipt(flags, kept === false ? ReceiptStatus.Unread : ReceiptStatus.Delivered);
   }

@@ -2,6 +2,7 @@
 import { Observable, Subject } from 'rxjs';
 import { P2PError } from '../errors.js';
 import type { Logger } from '../log.js';
+import { isRecord } from '../wire/protocol.js';
 import { FileKind, decodeFileMessage, encodeFileMessage, safeFileName, type FileOffer, type FileReason } from '../wire/fileWire.js';
 import { IncomingTransfer } from './incoming.js';
 import { OutgoingTransfer } from './outgoing.js';
@@ -15,7 +16,7 @@ export const DEFAULT_ANSWER_TIMEOUT_MS = 120_000;
 /** What is wrong with `files` options, if anything, for an ERR_INVALID_OPTION. */
 export function fileOptionsProblem(files: unknown): string | undefined {
   if (files === undefined) return undefined;
-  if (typeof files !== 'object' || files === null || Array.isArray(files)) return 'files must be an object such as { dir: "./downloads" }';
+  if (!isRecord(files)) return 'files must be an object such as { dir: "./downloads" }';
   const { dir, maxBytes, answerTimeoutMs, ...rest } = files as FileOptions;
   const unknown = Object.keys(rest)[0];
   if (unknown !== undefined) return `files.${unknown} is not an option (dir, maxBytes, answerTimeoutMs)`;

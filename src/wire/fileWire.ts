@@ -15,6 +15,7 @@
  *
  * @module
  */
+import { isRecord } from './protocol.js';
 
 export const FileKind = { Offer: 1, Accept: 2, Decline: 3, Chunk: 4, Written: 5, Done: 6, Cancel: 7 } as const;
 export type FileKind = (typeof FileKind)[keyof typeof FileKind];
@@ -114,8 +115,8 @@ export function decodeFileMessage(bytes: Uint8Array): FileMessage | undefined {
   let body: Record<string, unknown>;
   try {
     const parsed: unknown = JSON.parse(Buffer.from(bytes.subarray(1)).toString('utf8'));
-    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return undefined;
-    body = parsed as Record<string, unknown>;
+    if (!isRecord(parsed)) return undefined;
+    body = parsed;
   } catch {
     return undefined;
   }
