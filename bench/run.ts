@@ -5,11 +5,11 @@
  *
  * Usage: tsx bench/run.ts [--smoke] [--only <section|module>]…
  *   --smoke   a few seconds in all, no thresholds; results go to bench/results/smoke/, docs untouched.
- *   --only    throughput | rtt | observability | setup | manyPeers | signaling | dht | files (or any section name a module returns).
+ *   --only    throughput | rtt | observability | setup | manyPeers | signaling | dht | files | browser (or any section name a module returns).
  *
  * Sections: 1 throughput, 2 rtt (bench/datapath.ts), then bench/setup.ts and bench/manyPeers.ts when
  * present (each exports `run(options): Promise<BenchSection[]>`), then 5 observability, then 6 signaling
- * (bench/signaling.ts), then 7 dht (bench/dht.ts), then 8 files (bench/files.ts).
+ * (bench/signaling.ts), then 7 dht (bench/dht.ts), then 8 files (bench/files.ts), then 9 browser (bench/browser.ts).
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
@@ -35,6 +35,7 @@ const JOBS: Job[] = [
   { module: 'signaling' },
   { module: 'dht' },
   { module: 'files' },
+  { module: 'browser' },
 ];
 
 const TITLES: Record<string, string> = {
@@ -44,6 +45,8 @@ const TITLES: Record<string, string> = {
   setup: '3. Connection setup: bare simple-peer through a minimal Socket.IO relay vs connectToNode() through our signaling server',
   manyPeers: '4. Many peers on one node: 10, 50 and 100 connections (all connectToNode calls at once; the node negotiates 10 at a time)',
   observability: '5. Cost of observability: our node at 256 KiB messages, alternated',
+  browser:
+    '9. A browser tab as a node: Chromium against Node nodes, each in its own process, in a network namespace of the bench (as root): setup, 64 KiB-message throughput both ways, and a file from a Blob',
   files: '8. File transfer: node.sendFile() of one file against node.send() of the same bytes as 64 KiB messages, alternated',
   dht: '7. The DHT: topic lookups among 50 real nodes in 5 processes, and lookups over a connection carrying a 64 MiB message',
   signaling:

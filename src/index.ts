@@ -11,7 +11,8 @@ export { DEFAULT_TIMEOUTS, type InspectOptions, type NodeDhtOptions, type NodeOp
 export { STUN_PRESETS, stunPreset } from './node/stunPresets.js';
 export type { Discovery, GotRecord, PutRecord } from './node/dhtApi.js';
 export type { DhtInfo } from './node/dhtInfo.js';
-export { defaultIdentityPath, generateIdentity, identityFromPem, loadOrCreateIdentity } from './services/identity.js';
+export { defaultIdentityPath, loadOrCreateIdentity } from './services/identity.js';
+export { generateIdentity, identityFromPem, identityFromSeed } from './wire/identity.js';
 export { loopbackOnly, type CandidateFilter, type CandidateInfo } from './webrtc/candidates.js';
 export type { RouteInfo } from './webrtc/fingerprint.js';
 export type { DataMessage, UnreadLimits } from './data/dataPlane.js';

@@ -1,94 +1,10 @@
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-
-const ROOT = join(import.meta.dirname, '..');
-const CLI = join(ROOT, 'dist', 'cli.js');
-const NODE_ID = /^node id: ([0-9a-f]{64})$/;
-const SIGNALING = /^signaling: (http:\/\/\S+)$/;
-
-/** One `p2p-node` child process, with its output collected line by line. */
-class Cli {
-  readonly stdout: string[] = [];
-  stderr = '';
-  readonly exited: Promise<number | null>;
-  readonly #child: ChildProcessWithoutNullStreams;
-  #waiters: Array<() => void> = [];
-
-  constructor(args: string[], env: NodeJS.ProcessEnv) {
-    this.#child = spawn(process.execPath, [CLI, ...args], { env, cwd: ROOT });
-    this.#child.stdout.setEncoding('utf8');
-    let partial = '';
-    this.#child.stdout.on('data', (chunk: string) => {
-      const lines = (partial + chunk).split('\n');
-      partial = lines.pop()!;
-      this.stdout.push(...lines);
-      this.#notify();
-    });
-    this.#child.stderr.setEncoding('utf8').on('data', (chunk: string) => (this.stderr += chunk));
-    this.exited = new Promise((resolve) => this.#child.on('exit', (code) => resolve(code)));
-    void this.exited.then(() => this.#notify());
-  }
-
-  get alive(): boolean {
-    return this.#child.exitCode === null && this.#child.signalCode === null;
-  }
-
-  #notify(): void {
-    for (const wake of this.#waiters.splice(0)) wake();
-  }
-
-  /** The first stdout line (after `from`) matching `pattern`; fails after `ms` or when the process ends. */
-  async line(pattern: RegExp, ms = 10_000, from = 0): Promise<RegExpMatchArray> {
-    const deadline = Date.now() + ms;
-    for (;;) {
-      const match = this.stdout.slice(from).map((l) => l.match(pattern)).find(Boolean);
-      if (match) return match;
-      const left = deadline - Date.now();
-      if (left <= 0 || !this.alive) {
-        throw new Error(`no stdout line matching ${pattern}; stdout:\n${this.stdout.join('\n')}\nstderr:\n${this.stderr}`);
-      }
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, left);
-        this.#waiters.push(() => (clearTimeout(timer), resolve()));
-      });
-    }
-  }
-
-  type(line: string): void {
-    this.#child.stdin.write(`${line}\n`);
-  }
-
-  /** Closes the child's stdin, as when a node runs headless. */
-  endInput(): void {
-    this.#child.stdin.end();
-  }
-
-  signal(name: NodeJS.Signals): void {
-    this.#child.kill(name);
-  }
-
-  /** The exit code, failing the test if the process has not ended after `ms`. */
-  async exitCode(ms = 10_000): Promise<number | null> {
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`still running after ${ms} ms; stderr:\n${this.stderr}`)), ms);
-    });
-    try {
-      return await Promise.race([this.exited, late]);
-    } finally {
-      clearTimeout(timer);
-    }
-  }
-
-  kill(): void {
-    if (this.alive) this.#child.kill('SIGKILL');
-  }
-}
+import { Cli, NODE_ID, SIGNALING } from './support/cliProcess.js';
 
 describe('p2p-node CLI', () => {
   let dir: string;
@@ -140,6 +56,25 @@ describe('p2p-node CLI', () => {
     expect(await health.json()).toMatchObject({ status: 'ok' });
     child.signal('SIGINT');
     expect(await child.exitCode()).toBe(0);
+  });
+
+  it('signal --web serves the built web app at /, and a node’s embedded server always does', async () => {
+    const server = new Cli(['signal', '--port', '0', '--web'], { PATH: process.env.PATH, XDG_CONFIG_HOME: join(dir, 'config') });
+    children.push(server);
+    const url = (await server.line(SIGNALING))[1]!;
+    expect((await server.line(/^web app: (\S+)$/))[1]).toBe(`${url}/`);
+    const page = await fetch(`${url}/`);
+    expect(page.headers.get('content-type')).toBe('text/html; charset=utf-8');
+    expect(await page.text()).toContain('<script type="module" src="app.js"></script>');
+    expect((await fetch(`${url}/app.js`)).status).toBe(200);
+    server.signal('SIGINT');
+    expect(await server.exitCode()).toBe(0);
+
+    const node = cli([], 'web.pem');
+    const signaling = (await node.line(SIGNALING))[1]!;
+    expect((await node.line(/^web app: (\S+)$/))[1]).toBe(`${signaling}/`);
+    node.type('/quit');
+    expect(await node.exitCode()).toBe(0);
   });
 
   it('the README flow as written: two nodes sharing one config directory get two identities', async () => {

@@ -8,7 +8,7 @@ import type { LookupResult } from '../src/dht/lookup.js';
 import { decodeDhtMessage, encodeDhtMessage, isDhtMessage, MAX_HOPS, type DhtMessage } from '../src/dht/messages.js';
 import type { DhtIo } from '../src/dht/options.js';
 import { mutableKey, signMutableRecord, signTopicRecord, topicKey } from '../src/dht/records.js';
-import { generateIdentity } from '../src/services/identity.js';
+import { generateIdentity } from '../src/wire/identity.js';
 import { Network } from '../sim/dht/network.js';
 import { seededIdentity } from './support/identities.js';
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { P2PError } from '../src/errors.js';
-import { generateIdentity, identityFromPem } from '../src/services/identity.js';
+import { generateIdentity, identityFromPem } from '../src/wire/identity.js';
 import { RecordStore, type RecordStoreOptions } from '../src/dht/recordStore.js';
 import {
   MAX_RECORD_SKEW_MS,

@@ -26,7 +26,7 @@ import { io, type Socket as ClientSocket } from 'socket.io-client';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Logger } from '../src/log.js';
 import { createSignalingServer, type SignalingServer } from '../src/server/signalingServer.js';
-import { generateIdentity } from '../src/services/identity.js';
+import { generateIdentity } from '../src/wire/identity.js';
 import { Envelopes, newSessionId, type SignalData } from '../src/wire/envelope.js';
 import type { Identity } from '../src/wire/keys.js';
 import { SIGNAL_CONTEXT, envelopeMessage, registerMessage, type Envelope, type SignalDelivery } from '../src/wire/protocol.js';

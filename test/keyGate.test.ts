@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { silentLogger } from '../src/log.js';
-import { generateIdentity } from '../src/services/identity.js';
+import { generateIdentity } from '../src/wire/identity.js';
 import { KeyGate } from '../src/services/keyGate.js';
 import { Envelopes } from '../src/wire/envelope.js';
 import type { Envelope, ProtocolError } from '../src/wire/protocol.js';

@@ -7,10 +7,10 @@ import { describe, expect, it } from 'vitest';
 import { parseSource, readSourceTree, type SourceFile } from './support/importGraph.js';
 
 /** A folder of src/, or `leaf` for the shared files at its top that import nothing of ours. */
-type Part = 'leaf' | 'entry' | 'wire' | 'webrtc' | 'dht' | 'data' | 'files' | 'services' | 'machines' | 'charts' | 'inspector' | 'node' | 'server' | 'cli';
+type Part = 'leaf' | 'entry' | 'wire' | 'webrtc' | 'dht' | 'data' | 'files' | 'services' | 'machines' | 'charts' | 'inspector' | 'node' | 'server' | 'cli' | 'browser' | 'web';
 
-const ENTRY_FILES = ['src/index.ts', 'src/cli.ts'];
-const LEAF_FILES = ['src/errors.ts', 'src/log.ts', 'src/url.ts'];
+const ENTRY_FILES = ['src/index.ts', 'src/cli.ts', 'src/browser.ts'];
+const LEAF_FILES = ['src/errors.ts', 'src/log.ts', 'src/url.ts', 'src/timers.ts'];
 const ANYTHING = 'anything' as const;
 
 /** What each part may import besides its own folder. Machines reach services only through `setup({ actors })`. */
@@ -29,13 +29,17 @@ const MAY_IMPORT: Record<Part, readonly Part[] | typeof ANYTHING> = {
   node: ['machines', 'services', 'dht', 'wire', 'webrtc', 'data', 'files', 'inspector', 'leaf'],
   server: ['wire', 'leaf'],
   cli: ANYTHING,
+  /** What only the browser build has: its Node globals, the identity in IndexedDB. */
+  browser: ['wire', 'leaf'],
+  /** The web app: a user of the browser entry, like the CLI of the Node one. */
+  web: ['entry', 'leaf'],
   entry: ANYTHING,
 };
 
 /** Pure parts do no IO: the only packages they may import. */
 const PURE_PACKAGES: Partial<Record<Part, readonly string[]>> = {
   leaf: [],
-  wire: ['node:crypto'],
+  wire: ['node:crypto', '@noble/ciphers', '@noble/curves', '@noble/hashes'],
   webrtc: [],
   dht: ['node:crypto'],
   data: ['rxjs'],
@@ -51,7 +55,14 @@ const PACKAGE_OWNERS: Record<string, readonly string[]> = {
   'socket.io-client': ['src/services/socketClient.ts'],
   mqtt: ['src/services/mqttClient.ts'],
   'simple-peer': ['src/services/webrtcTransport.ts'],
-  '@roamhq/wrtc': ['src/services/webrtcTransport.ts'],
+  '@roamhq/wrtc': ['src/services/wrtc.ts'],
+  /** Crypto goes through wire/crypto.ts (Node) and its browser twin; the server and inspector keep their own. */
+  'node:crypto': ['src/wire/crypto.ts', 'server', 'inspector'],
+  '@noble/ciphers': ['src/wire/crypto.browser.ts'],
+  '@noble/curves': ['src/wire/crypto.browser.ts'],
+  '@noble/hashes': ['src/wire/crypto.browser.ts'],
+  buffer: ['src/browser/globals.ts'],
+  process: ['src/browser/globals.ts'],
 };
 
 const MAX_LINES = 300;
@@ -122,7 +133,8 @@ describe('the layout of src/', () => {
       'src/inspector/statelyInspector.ts',
     ]);
     const transport = tree.find((f) => f.path === 'src/services/webrtcTransport.ts')!;
-    expect(transport.imports.map((i) => i.to)).toEqual(expect.arrayContaining(['simple-peer', '@roamhq/wrtc']));
+    expect(transport.imports.map((i) => i.to)).toEqual(expect.arrayContaining(['simple-peer', 'src/services/wrtc.ts']));
+    expect(tree.find((f) => f.path === 'src/services/wrtc.ts')!.imports.map((i) => i.to)).toContain('@roamhq/wrtc');
     expect(tree.find((f) => f.path === 'src/machines/peerConnection.machine.ts')!.setupActors).toEqual(['webrtcTransport']);
   });
 
@@ -155,6 +167,18 @@ describe('the layout of src/', () => {
         file('src/machines/d.ts', "import { socketClient, type SocketEvent } from '../services/socketClient.js';\nsetup({ actors: { socket: socketClient } });"),
       ]),
     ).toEqual([]);
+  });
+
+  it('gives every browser twin (x.browser.ts) its Node file (x.ts), with the same exported values', () => {
+    const exported = (path: string): string[] =>
+      [...readFileSync(path, 'utf8').matchAll(/^export (?:async )?(?:function|const|class) (\w+)/gm)].map((m) => m[1]!).sort();
+    const twins = tree.filter((f) => f.path.endsWith('.browser.ts'));
+    expect(twins.map((f) => f.path)).toContain('src/wire/crypto.browser.ts');
+    for (const twin of twins) {
+      const original = twin.path.replace(/\.browser\.ts$/, '.ts');
+      expect(tree.map((f) => f.path), `${twin.path} replaces nothing`).toContain(original);
+      expect(exported(twin.path), twin.path).toEqual(exported(original));
+    }
   });
 
   it('is drawn in the README: every folder and top-level file of src/ has its line', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { generateIdentity } from '../src/services/identity.js';
+import { generateIdentity } from '../src/wire/identity.js';
 import { brokerAddress, brokerProblem, isMqttUrl, presenceRecord, readPresence, PRESENCE_SKEW_MS, PRESENCE_TTL_MS } from '../src/wire/mqtt.js';
 
 describe('MQTT signaling URLs (docs/protocol.md §17.1)', () => {

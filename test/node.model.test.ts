@@ -18,7 +18,7 @@ import type { Logger } from '../src/log.js';
 import { nodeMachine, peerActorId } from '../src/machines/node.machine.js';
 import { peerConnectionMachine } from '../src/machines/peerConnection.machine.js';
 import type { SignalingInput, SignalingNotice, SignalingOutput } from '../src/machines/signaling.machine.js';
-import { generateIdentity } from '../src/services/identity.js';
+import { generateIdentity } from '../src/wire/identity.js';
 import type { SocketCommand } from '../src/services/socketClient.js';
 import type { DhtMachineEvent } from '../src/machines/dht.machine.js';
 import type { Overlay, OverlayCommand } from '../src/services/overlay.js';

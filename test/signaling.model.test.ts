@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import type { AnyMachineSnapshot, InspectionEvent } from 'xstate';
 import { silentLogger } from '../src/log.js';
 import { signalingMachine, type SignalingInput } from '../src/machines/signaling.machine.js';
-import { generateIdentity } from '../src/services/identity.js';
+import { generateIdentity } from '../src/wire/identity.js';
 import type { CarrierCommand, SocketCommand, SocketEvent } from '../src/services/socketClient.js';
 import { Envelopes } from '../src/wire/envelope.js';
 import { measureCoverage } from './models/coverage.js';

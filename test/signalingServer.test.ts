@@ -8,7 +8,7 @@ import { addressKey } from '../src/server/admission.js';
 import type { SignalingServerOptions } from '../src/server/config.js';
 import { KeyedBuckets } from '../src/server/keyedBuckets.js';
 import { createSignalingServer, type SignalingServer } from '../src/server/signalingServer.js';
-import { generateIdentity } from '../src/services/identity.js';
+import { generateIdentity } from '../src/wire/identity.js';
 import { Envelopes, newSessionId, type SignalData } from '../src/wire/envelope.js';
 import type { Identity } from '../src/wire/keys.js';
 import {

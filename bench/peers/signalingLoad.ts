@@ -14,7 +14,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import WebSocket from 'ws';
-import { generateIdentity } from '../../src/services/identity.js';
+import { generateIdentity } from '../../src/wire/identity.js';
 import { Envelopes, newSessionId } from '../../src/wire/envelope.js';
 import type { Identity } from '../../src/wire/keys.js';
 import { nodeTopic, presenceRecord, presenceTopic } from '../../src/wire/mqtt.js';

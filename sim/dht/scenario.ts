@@ -2,7 +2,7 @@
  * The three simulated scenarios of the DHT, and what they measure: lookup success, hops, time and
  * messages per lookup, and whether topic lookups find every announcer.
  */
-import { generateIdentity } from '../../src/services/identity.js';
+import { generateIdentity } from '../../src/wire/identity.js';
 import type { LookupResult } from '../../src/dht/lookup.js';
 import { signTopicRecord, topicKey } from '../../src/dht/records.js';
 import { Network } from './network.js';

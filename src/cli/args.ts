@@ -58,6 +58,8 @@ export interface SignalCommand {
   turn: TurnRestOptions | undefined;
   /** `--redis URL` (or P2P_REDIS): join the cluster of servers sharing this Redis. */
   redis: string | undefined;
+  /** `--web`: serve the web app at `/`. */
+  web: boolean;
 }
 
 /** `--help` or `--version` given to either command. */
@@ -81,7 +83,7 @@ const TURN_REST = {
   'turn-secret': { type: 'string' },
 } as const;
 
-const SIGNAL_OPTIONS = { ...COMMON, ...TURN_REST, redis: { type: 'string' } } as const;
+const SIGNAL_OPTIONS = { ...COMMON, ...TURN_REST, redis: { type: 'string' }, web: { type: 'boolean' } } as const;
 
 const START_OPTIONS = {
   ...COMMON,
@@ -131,6 +133,7 @@ function parseSignal(args: string[], env: NodeJS.ProcessEnv): Command {
     port: port(values.port, STANDALONE_PORT),
     turn,
     redis: redisUrl(values.redis ?? (env.P2P_REDIS || undefined)),
+    web: values.web === true,
   };
 }
 

@@ -3,7 +3,8 @@ import { readFileSync } from 'node:fs';
 const START_HELP = `Usage: p2p-node [start] [options]
 
 Runs a node. Without --signal (or SIGNALING_SERVER_URL) it also runs an embedded
-signaling server, prints its URL, and other nodes can join with --signal <url>.
+signaling server, prints its URL, and other nodes can join with --signal <url>;
+the same URL opened in a browser is the web app, whose tab is a node too.
 
 Options:
   --signal URL[,URL…]  signaling server to register with (http(s)://, ws(s)://), or
@@ -73,6 +74,8 @@ Options:
   --redis URL          join the cluster of every server using this Redis
                        (redis://host:port; env P2P_REDIS): nodes on any of them
                        reach each other
+  --web                serve the web app at / : a browser tab that opens it is a
+                       node of its own (chat, files, peers' state)
   --log-level LEVEL    fatal|error|warn|info|debug|trace|silent (default warn)
   -h, --help           show this help
   -v, --version        show the version`;

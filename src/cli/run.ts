@@ -1,5 +1,8 @@
 /** The two long-running commands: a node (with or without an embedded signaling server) and a server alone. */
+import { existsSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { P2PError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { createNode, type P2PNode } from '../node/node.js';
@@ -71,12 +74,18 @@ function localUrl(server: SignalingServer): string {
   return WILDCARD_HOSTS.has(server.host) ? `http://127.0.0.1:${server.port}` : server.url;
 }
 
+/** The built web app (dist/web, next to this file's folder), or undefined when running from source unbuilt. */
+function builtWebApp(): string | undefined {
+  const dir = fileURLToPath(new URL('../web/', import.meta.url));
+  return existsSync(join(dir, 'app.js')) ? dir : undefined;
+}
+
 async function listen(
-  { host, port, turn, redis }: { host: string; port: number; turn: TurnRestOptions | undefined; redis?: string },
+  { host, port, turn, redis, webApp }: { host: string; port: number; turn: TurnRestOptions | undefined; redis?: string; webApp?: string | undefined },
   logger: Logger,
 ): Promise<SignalingServer> {
   try {
-    return await createSignalingServer({ host, port, turn, redis, logger });
+    return await createSignalingServer({ host, port, turn, redis, webApp, logger });
   } catch (err) {
     if (err instanceof P2PError && err.code === 'ERR_REDIS_UNAVAILABLE') throw new CliError(err.message, 1);
     throw new CliError(`cannot listen on ${host}:${port}: ${(err as Error).message}`, 1);
@@ -112,13 +121,17 @@ interface Signaling {
   urls: string[];
   /** What other nodes pass to --signal. */
   advertised: string;
+  /** Where a browser opens the web app, if this process serves it. */
+  web?: string;
 }
 
 async function signaling(command: StartCommand, logger: Logger): Promise<Signaling> {
   const given = command.signalingUrls;
   if (given !== undefined) return { server: undefined, urls: given, advertised: given.join(',') };
-  const server = await listen(command, logger);
-  return { server, urls: [localUrl(server)], advertised: advertisedUrl(server) };
+  const webApp = builtWebApp();
+  const server = await listen({ ...command, webApp }, logger);
+  const advertised = advertisedUrl(server);
+  return { server, urls: [localUrl(server)], advertised, ...(webApp ? { web: `${advertised}/` } : {}) };
 }
 
 /** Runs a node until SIGINT, SIGTERM or `/quit`; resolves once everything is released. */
@@ -126,7 +139,7 @@ export async function runNode(command: StartCommand, logger: Logger, print: Prin
   const quit = quitSignal();
   const lease = leaseFor(command, print);
   process.once('exit', lease.release);
-  const { server, urls, advertised } = await signaling(command, logger).catch((err: unknown) => {
+  const { server, urls, advertised, web } = await signaling(command, logger).catch((err: unknown) => {
     lease.release();
     throw err;
   });
@@ -149,7 +162,7 @@ export async function runNode(command: StartCommand, logger: Logger, print: Prin
     const transfers: TransferLog = new Map();
     watching.add(watchTransfers(node, print, transfers, command.acceptFiles !== undefined));
     try {
-      if (await started(node, quit, urls)) await serve(node, command, quit, print, advertised, transfers);
+      if (await started(node, quit, urls)) await serve(node, command, quit, print, { advertised, web }, transfers);
     } finally {
       watching.unsubscribe();
     }
@@ -159,9 +172,10 @@ export async function runNode(command: StartCommand, logger: Logger, print: Prin
   }
 }
 
-async function serve(node: P2PNode, { connect, join, acceptFiles }: StartCommand, quit: QuitSignal, print: Print, advertised: string, transfers: TransferLog): Promise<void> {
+async function serve(node: P2PNode, { connect, join, acceptFiles }: StartCommand, quit: QuitSignal, print: Print, { advertised, web }: Pick<Signaling, 'advertised' | 'web'>, transfers: TransferLog): Promise<void> {
   print(`node id: ${node.nodeId}`);
   print(`signaling: ${advertised}`);
+  if (web) print(`web app: ${web}`);
   if (node.inspectorUrl) print(`inspector: ${node.inspectorUrl}`);
   if (node.statelyUrl) print(`stately inspector: ${node.statelyUrl}`);
   if (acceptFiles !== undefined) print(`accepting files into: ${acceptFiles}`);
@@ -177,8 +191,11 @@ async function serve(node: P2PNode, { connect, join, acceptFiles }: StartCommand
 /** Runs a standalone signaling server until SIGINT or SIGTERM. */
 export async function runSignal(command: SignalCommand, logger: Logger, print: Print): Promise<void> {
   const quit = quitSignal();
-  const server = await listen(command, logger);
+  const webApp = command.web ? builtWebApp() : undefined;
+  if (command.web && !webApp) throw new CliError('--web: the web app is not built (run npm run build)', 1);
+  const server = await listen({ ...command, webApp }, logger);
   print(`signaling: ${advertisedUrl(server)}`);
+  if (webApp) print(`web app: ${advertisedUrl(server)}/`);
   await quit.requested;
   await server.close();
 }

@@ -1,5 +1,6 @@
 import { Observable, Subject } from 'rxjs';
 import type { PeerLink } from './link.js';
+import { unref } from '../timers.js';
 
 /** A message as it arrives from a peer. */
 export interface DataMessage {
@@ -80,7 +81,7 @@ export class DataPlane {
     const replaced = this.#links.get(peerId);
     replaced?.close();
     this.#links.set(peerId, link);
-    this.#ticker ??= setInterval(() => this.#tick(), link.tickEveryMs).unref();
+    this.#ticker ??= unref(setInterval(() => this.#tick(), link.tickEveryMs));
     const files = this.#files;
     if (files) link.onFile = (payload) => files(peerId, payload);
     const watcher = this.#watcher;

@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { toBase64Url } from '../wire/base64url.js';
 import { commonPrefixLength, compareDistance, keyOf } from './keyspace.js';
 import { LinkRates } from './linkRates.js';
 import { Membership } from './membership.js';
@@ -271,6 +272,6 @@ export class Dht {
   }
 
   #newRid(): string {
-    return Buffer.from(this.#io.random(16)).toString('base64url');
+    return toBase64Url(this.#io.random(16));
   }
 }

@@ -6,9 +6,9 @@
  *
  * @module
  */
-import { createHash } from 'node:crypto';
 import { P2PError, describeValue } from '../errors.js';
-import { isCanonicalBase64Url } from '../wire/base64url.js';
+import { fromBase64Url, isCanonicalBase64Url, toBase64Url } from '../wire/base64url.js';
+import { sha256 } from '../wire/crypto.js';
 import { isNodeId, nodeIdOf, verifySignature, type Identity } from '../wire/keys.js';
 
 /** Prefix of the bytes signed for every record, and of the string hashed into a mutable record's key. */
@@ -88,7 +88,7 @@ function invalid(what: string, value: unknown): P2PError {
   return new P2PError('ERR_INVALID_DATA', `${what}, got ${describeValue(value)}`);
 }
 
-const sha256Hex = (text: string): string => createHash('sha256').update(text, 'utf8').digest('hex');
+const sha256Hex = (text: string): string => Buffer.from(sha256(text)).toString('hex');
 
 /** Hex SHA-256 of UTF-8(TOPIC_CONTEXT + name): where the announcements of a topic are stored. */
 export function topicKey(name: string): string {
@@ -116,7 +116,6 @@ export function mutableRecordMessage(r: Omit<MutableRecord, 'sig'>): Uint8Array 
   return Buffer.from(RECORD_CONTEXT + JSON.stringify(['mutable', r.key, r.name, r.seq, r.value]), 'utf8');
 }
 
-const base64url = (bytes: Uint8Array): string => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64url');
 
 /** Announces `identity` under `topic` (a {@link topicKey}) from `ts` for `ttl` ms; throws ERR_INVALID_DATA on bad input. */
 export function signTopicRecord(identity: Identity, topic: string, ts: number, ttl: number): TopicRecord {
@@ -124,7 +123,7 @@ export function signTopicRecord(identity: Identity, topic: string, ts: number, t
   if (!isTime(ts)) throw invalid('ts is a non-negative safe integer', ts);
   if (!isTtl(ttl)) throw invalid(`ttl is an integer 1..${MAX_TOPIC_TTL_MS}`, ttl);
   const unsigned = { type: 'topic' as const, topic, key: identity.publicKey, ts, ttl };
-  return { ...unsigned, sig: base64url(identity.sign(topicRecordMessage(unsigned))) };
+  return { ...unsigned, sig: toBase64Url(identity.sign(topicRecordMessage(unsigned))) };
 }
 
 /** Publishes `value` under (`identity`, `name`) as version `seq`; throws ERR_INVALID_DATA on bad input. */
@@ -134,8 +133,8 @@ export function signMutableRecord(identity: Identity, name: string, seq: number,
   if (!(value instanceof Uint8Array) || value.byteLength > MAX_VALUE_BYTES) {
     throw invalid(`a value is at most ${MAX_VALUE_BYTES} bytes`, value);
   }
-  const unsigned = { type: 'mutable' as const, key: identity.publicKey, name, seq, value: base64url(value) };
-  return { ...unsigned, sig: base64url(identity.sign(mutableRecordMessage(unsigned))) };
+  const unsigned = { type: 'mutable' as const, key: identity.publicKey, name, seq, value: toBase64Url(value) };
+  return { ...unsigned, sig: toBase64Url(identity.sign(mutableRecordMessage(unsigned))) };
 }
 
 const isObject = (value: unknown): value is Record<string, unknown> =>
@@ -187,7 +186,7 @@ export function isMutableRecord(value: unknown): value is MutableRecord {
 export function openTopicRecord(value: unknown, now: number): RecordResult<TopicRecord> {
   const record = readTopic(value);
   if (!record) return { ok: false, reason: 'malformed' };
-  if (!verifySignature(record.key, topicRecordMessage(record), Buffer.from(record.sig, 'base64url'))) {
+  if (!verifySignature(record.key, topicRecordMessage(record), fromBase64Url(record.sig))) {
     return { ok: false, reason: 'bad-signature' };
   }
   if (record.ts > now + MAX_RECORD_SKEW_MS) return { ok: false, reason: 'future' };
@@ -199,7 +198,7 @@ export function openTopicRecord(value: unknown, now: number): RecordResult<Topic
 export function openMutableRecord(value: unknown): RecordResult<MutableRecord> {
   const record = readMutable(value);
   if (!record) return { ok: false, reason: 'malformed' };
-  if (!verifySignature(record.key, mutableRecordMessage(record), Buffer.from(record.sig, 'base64url'))) {
+  if (!verifySignature(record.key, mutableRecordMessage(record), fromBase64Url(record.sig))) {
     return { ok: false, reason: 'bad-signature' };
   }
   return { ok: true, record };

@@ -6,6 +6,8 @@ import { isRecord } from '../wire/protocol.js';
 import { FileKind, decodeFileMessage, encodeFileMessage, safeFileName, type FileOffer, type FileReason } from '../wire/fileWire.js';
 import { IncomingTransfer } from './incoming.js';
 import { OutgoingTransfer } from './outgoing.js';
+import type { BlobLike } from './source.js';
+import { DEFAULT_DIR } from './storage.js';
 import type { FileOptions, IncomingFile, ReceivedFile, SendFileOptions, SentFile, TransferProgress } from './types.js';
 
 export const DEFAULT_MAX_FILE_BYTES = 4 * 1024 ** 3;
@@ -74,9 +76,9 @@ export class FileTransfers {
     });
   }
 
-  /** Offers the file at `path` to `peer` and sends it once accepted; resolves when the peer verified it. */
-  async send(peer: string, path: string, options?: SendFileOptions): Promise<SentFile> {
-    const transfer = new OutgoingTransfer({ send: (to, bytes, receipt) => this.links.send(to, bytes, receipt), progress: (step) => this.#progress.next(step), answerTimeoutMs: this.#answerTimeoutMs }, peer, path, options);
+  /** Offers the file at `from` (a path, or a Blob) to `peer` and sends it once accepted; resolves when the peer verified it. */
+  async send(peer: string, from: string | BlobLike, options?: SendFileOptions): Promise<SentFile> {
+    const transfer = new OutgoingTransfer({ send: (to, bytes, receipt) => this.links.send(to, bytes, receipt), progress: (step) => this.#progress.next(step), answerTimeoutMs: this.#answerTimeoutMs }, peer, from, options);
     this.#outgoing.set(transfer.id, transfer);
     try {
       return await transfer.run();
@@ -154,7 +156,7 @@ export class FileTransfers {
       ...offer,
       from: peer,
       accept: (dir) => {
-        const into = dir ?? this.options.dir;
+        const into = dir ?? this.options.dir ?? DEFAULT_DIR;
         if (into === undefined) return Promise.reject(new P2PError('ERR_INVALID_OPTION', 'accept() needs a folder: pass one, or start the node with files.dir'));
         if (!answered()) return Promise.reject(new P2PError('ERR_FILE_INTERRUPTED', `the offer of ${offer.name} was already answered, cancelled, or its peer left`));
         return this.#accept(peer, offer, into);

@@ -1,11 +1,12 @@
 /** The receiving end of one file transfer (docs/protocol.md §18.4). */
-import { createHash, type Hash } from 'node:crypto';
-import { open, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
-import { extname, join } from 'node:path';
 import { P2PError } from '../errors.js';
+import { sha256Stream, type Sha256 } from '../wire/crypto.js';
 import { FileKind, encodeFileMessage, type FileOffer } from '../wire/fileWire.js';
-import { STALL_MS, hashInto } from './outgoing.js';
+import { STALL_MS } from './outgoing.js';
+import { hashInto, type PartialFile } from './source.js';
+import { openPartial } from './storage.js';
 import type { ReceivedFile, TransferProgress } from './types.js';
+import { unref } from '../timers.js';
 
 interface Settle {
   resolve: (file: ReceivedFile) => void;
@@ -27,8 +28,8 @@ export interface IncomingIo {
  * moved to a free name next to it once its SHA-256 matches.
  */
 export class IncomingTransfer {
-  #file: FileHandle | undefined;
-  #hash: Hash | undefined;
+  #file: PartialFile | undefined;
+  #hash: Sha256 | undefined;
   /** The next byte expected from the wire. */
   #expected = 0;
   /** Every byte before this is on disk. */
@@ -56,20 +57,15 @@ export class IncomingTransfer {
     this.done.catch(() => {});
   }
 
-  /** Where the bytes go until the hash is checked. */
-  get partialPath(): string {
-    return join(this.dir, `.${this.offer.sha256.slice(0, 32)}-${this.offer.size}.p2p-partial`);
-  }
-
   /** Opens (or reopens) the partial file and asks the sender for what it lacks. */
   async start(): Promise<void> {
     try {
-      const have = await stat(this.partialPath).then((s) => Math.min(s.size, this.offer.size), () => 0);
-      this.#file = await open(this.partialPath, have > 0 ? 'r+' : 'w+');
-      this.#hash = createHash('sha256');
+      this.#file = await openPartial(this.dir, this.offer);
+      this.#hash = sha256Stream();
+      const have = this.#file.have;
       if (have > 0) {
         // The bytes already here continue the running hash; the final check covers them too.
-        await hashInto(this.#file, have, this.#hash);
+        await hashInto(this.#file.read, have, this.#hash);
       }
       this.#expected = this.#written = this.#reported = this.#startedAt = have;
     } catch (cause) {
@@ -94,11 +90,11 @@ export class IncomingTransfer {
     const last = this.#expected === this.offer.size;
     this.#writes = this.#writes.then(async () => {
       if (this.#ended) return;
-      await file.write(data, 0, data.length, offset);
+      await file.write(data, offset);
       this.#written = offset + data.length;
       if (this.#written - this.#reported >= WRITTEN_EVERY || last) this.tellWritten();
       if (last) await this.finish();
-    }).catch((cause: Error) => this.fail(new P2PError('ERR_FILE_UNWRITABLE', `cannot write ${this.partialPath}: ${cause.message}`, { cause }), 'write-failed'));
+    }).catch((cause: Error) => this.fail(new P2PError('ERR_FILE_UNWRITABLE', `cannot write ${this.offer.name}: ${cause.message}`, { cause }), 'write-failed'));
   }
 
   /** Stops here: the partial file stays for a resume unless the data was bad. */
@@ -109,15 +105,15 @@ export class IncomingTransfer {
     if (reason) this.io.send(this.peer, encodeFileMessage({ kind: FileKind.Cancel, id: this.offer.id, reason })).catch(() => {});
     this.report('failed', undefined, err);
     this.#settled.reject(err);
-    const dropPartial = err.code === 'ERR_FILE_CORRUPT';
-    void this.#writes.then(() => this.#file?.close()).then(() => (dropPartial ? unlink(this.partialPath) : undefined)).catch(() => {});
+    const bad = err.code === 'ERR_FILE_CORRUPT';
+    void this.#writes.then(() => (bad ? this.#file?.discard() : this.#file?.close())).catch(() => {});
   }
 
   private awake(): void {
     clearTimeout(this.#idle);
     if (this.#expected < this.offer.size) {
       this.#idle = setTimeout(() => this.fail(new P2PError('ERR_FILE_INTERRUPTED', `nothing of ${this.offer.name} for ${STALL_MS / 1000} s`), 'timeout'), STALL_MS);
-      this.#idle.unref();
+      unref(this.#idle);
     }
   }
 
@@ -128,16 +124,13 @@ export class IncomingTransfer {
   }
 
   private async finish(): Promise<void> {
-    const digest = this.#hash!.digest('hex');
-    await this.#file!.close();
-    this.#file = undefined;
+    const digest = Buffer.from(this.#hash!.digest()).toString('hex');
     const { id, sha256, size, name } = this.offer;
     if (digest !== sha256) {
       await this.io.send(this.peer, encodeFileMessage({ kind: FileKind.Done, id, ok: false, reason: 'hash-mismatch' })).catch(() => {});
       return this.fail(new P2PError('ERR_FILE_CORRUPT', `${name}: SHA-256 ${digest.slice(0, 16)}… is not the offered ${sha256.slice(0, 16)}…; deleted`));
     }
-    const path = await freeName(this.dir, name);
-    await rename(this.partialPath, path);
+    const path = await this.#file!.keep(name);
     this.#ended = true;
     clearTimeout(this.#idle);
     await this.io.send(this.peer, encodeFileMessage({ kind: FileKind.Done, id, ok: true })).catch(() => {});
@@ -152,16 +145,4 @@ export class IncomingTransfer {
     if (error) step.error = { code: error.code, message: error.message };
     this.io.progress(step);
   }
-}
-
-/** `name` in `dir`, or `name (1).ext`, `name (2).ext`…: never over an existing file. */
-async function freeName(dir: string, name: string): Promise<string> {
-  const ext = extname(name);
-  const stem = name.slice(0, name.length - ext.length);
-  for (let n = 0; n < 10_000; n++) {
-    const path = join(dir, n === 0 ? name : `${stem} (${n})${ext}`);
-    const taken = await stat(path).then(() => true, () => false);
-    if (!taken) return path;
-  }
-  throw new P2PError('ERR_FILE_UNWRITABLE', `no free name for ${name} in ${dir}`);
 }

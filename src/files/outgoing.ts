@@ -1,9 +1,9 @@
 /** The sending end of one file transfer (docs/protocol.md §18.3). */
-import { createHash, randomBytes, type Hash } from 'node:crypto';
-import { open, type FileHandle } from 'node:fs/promises';
-import { basename } from 'node:path';
 import { P2PError } from '../errors.js';
+import { randomBytes, sha256Stream } from '../wire/crypto.js';
 import { CHUNK_HEADER, FileKind, encodeFileMessage, safeFileName, type FileMessage } from '../wire/fileWire.js';
+import { hashInto, type BlobLike, type FileSource } from './source.js';
+import { openSource } from './storage.js';
 import type { SendFileOptions, SentFile, TransferProgress } from './types.js';
 
 /**
@@ -33,7 +33,7 @@ type Reply = Extract<FileMessage, { kind: 2 | 3 | 5 | 6 | 7 }>;
  * {@link WINDOW_BYTES} ahead of what it has on disk, and resolves once the receiver verified it.
  */
 export class OutgoingTransfer {
-  readonly id = randomBytes(16).toString('hex');
+  readonly id = Buffer.from(randomBytes(16)).toString('hex');
   #written = 0;
   #waiting: { resolve: (reply: Reply) => void; reject: (err: P2PError) => void; wants: (reply: Reply) => boolean }[] = [];
   #failed: P2PError | undefined;
@@ -42,27 +42,23 @@ export class OutgoingTransfer {
   constructor(
     private readonly io: OutgoingIo,
     readonly peer: string,
-    private readonly path: string,
+    private readonly from: string | BlobLike,
     private readonly options: SendFileOptions = {},
   ) {}
 
   /** Runs the transfer to its end. */
   async run(): Promise<SentFile> {
-    const name = this.options.name ?? basename(this.path);
-    if (!safeFileName(name)) throw new P2PError('ERR_INVALID_OPTION', `file name ${JSON.stringify(name).slice(0, 80)} is not one plain path component (no separators, control characters or leading dot)`);
-    let file: FileHandle;
-    try {
-      file = await open(this.path, 'r');
-    } catch (cause) {
-      throw new P2PError('ERR_FILE_UNREADABLE', `cannot read ${this.path}: ${(cause as Error).message}`, { cause });
+    const file = await openSource(this.from);
+    const name = this.options.name ?? file.name;
+    if (!safeFileName(name)) {
+      await file.close();
+      throw new P2PError('ERR_INVALID_OPTION', `file name ${JSON.stringify(name).slice(0, 80)} is not one plain path component (no separators, control characters or leading dot)`);
     }
     const abort = (): unknown => this.fail(new P2PError('ERR_FILE_DECLINED', 'transfer cancelled'), 'cancelled');
     this.options.signal?.addEventListener('abort', abort, { once: true });
     try {
-      const stat = await file.stat();
-      if (!stat.isFile()) throw new P2PError('ERR_FILE_UNREADABLE', `${this.path} is not a regular file`);
-      const size = stat.size;
-      const sha256 = await hashOf(file, size);
+      const size = file.size;
+      const sha256 = await hashOf(file);
       this.#step = { id: this.id, peer: this.peer, direction: 'out', name, size, startedAt: 0 };
       this.options.signal?.throwIfAborted();
       const answer = this.next((r) => r.kind === FileKind.Accept || r.kind === FileKind.Decline, this.io.answerTimeoutMs);
@@ -119,7 +115,7 @@ export class OutgoingTransfer {
     return this.#failed;
   }
 
-  async stream(file: FileHandle, from: number, size: number): Promise<void> {
+  async stream(file: FileSource, from: number, size: number): Promise<void> {
     let at = from;
     while (at < size) {
       if (this.#failed) throw this.#failed;
@@ -131,8 +127,7 @@ export class OutgoingTransfer {
       }
       // The header goes in front of the bytes in one buffer: no copy between the disk and the link.
       const message = Buffer.allocUnsafe(CHUNK_HEADER + length);
-      const { bytesRead } = await file.read(message, CHUNK_HEADER, length, at);
-      if (bytesRead !== length) throw this.fail(new P2PError('ERR_FILE_UNREADABLE', `${this.path} shrank while being sent`), 'cancelled');
+      if ((await file.read(message.subarray(CHUNK_HEADER), at)) !== length) throw this.fail(new P2PError('ERR_FILE_UNREADABLE', `${file.label} shrank while being sent`), 'cancelled');
       encodeFileMessage({ kind: FileKind.Chunk, id: this.id, offset: at, data: message.subarray(CHUNK_HEADER) }, message);
       await this.io.send(this.peer, message);
       at += length;
@@ -156,24 +151,11 @@ export class OutgoingTransfer {
   }
 }
 
-/** SHA-256 of a file's first `size` bytes. */
-export async function hashOf(file: FileHandle, size: number): Promise<string> {
-  const hash = createHash('sha256');
-  if ((await hashInto(file, size, hash)) < size) throw new P2PError('ERR_FILE_UNREADABLE', 'file shrank while being read');
-  return hash.digest('hex');
-}
-
-/** Feeds a file's first `size` bytes to `hash`, read in 1 MiB pieces; returns how many there were. */
-export async function hashInto(file: FileHandle, size: number, hash: Hash): Promise<number> {
-  const buffer = Buffer.allocUnsafe(Math.min(size, 1024 * 1024));
-  let at = 0;
-  while (at < size) {
-    const { bytesRead } = await file.read(buffer, 0, Math.min(buffer.length, size - at), at);
-    if (bytesRead === 0) break;
-    hash.update(buffer.subarray(0, bytesRead));
-    at += bytesRead;
-  }
-  return at;
+/** Hex SHA-256 of a whole file. */
+async function hashOf(file: FileSource): Promise<string> {
+  const hash = sha256Stream();
+  if ((await hashInto(file.read, file.size, hash)) < file.size) throw new P2PError('ERR_FILE_UNREADABLE', `${file.label} shrank while being read`);
+  return Buffer.from(hash.digest()).toString('hex');
 }
 
 function asFileError(err: unknown): P2PError {

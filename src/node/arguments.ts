@@ -1,5 +1,6 @@
 /** Checks of the arguments the node's methods take, each failing with its own error code. */
 import { P2PError, describeValue } from '../errors.js';
+import type { BlobLike } from '../files/source.js';
 import { isNodeId } from '../wire/keys.js';
 import { isRecord } from '../wire/protocol.js';
 import type { CloseOptions, ConnectOptions, SendOptions } from './types.js';
@@ -13,6 +14,14 @@ export function assertNodeId(value: unknown): asserts value is string {
 export function assertMessage(value: unknown): asserts value is string | Uint8Array {
   if (typeof value !== 'string' && !(value instanceof Uint8Array)) {
     throw new P2PError('ERR_INVALID_DATA', `a message must be a string or a Uint8Array, got ${describeValue(value)}`);
+  }
+}
+
+/** @throws P2PError ERR_INVALID_OPTION unless `value` is a non-empty path or a Blob (anything with a size and `slice`). */
+export function assertFileInput(value: unknown): asserts value is string | BlobLike {
+  const blob = isRecord(value) && Number.isSafeInteger(value.size) && typeof value.slice === 'function';
+  if (!(typeof value === 'string' && value !== '') && !blob) {
+    throw new P2PError('ERR_INVALID_OPTION', `sendFile needs a file path or a Blob, got ${describeValue(value)}`);
   }
 }
 

@@ -8,8 +8,10 @@ import { announcerOf, mutableKey, signMutableRecord, signTopicRecord, topicKey, 
 import type { RequestExtras } from '../dht/requests.js';
 import { P2PError, describeValue } from '../errors.js';
 import type { Overlay } from '../services/overlay.js';
+import { fromBase64Url } from '../wire/base64url.js';
 import type { Identity } from '../wire/keys.js';
 import type { NodeDhtOptions } from './options.js';
+import { unref } from '../timers.js';
 
 /** A node found under a topic the node has joined. */
 export interface Discovery {
@@ -64,8 +66,8 @@ export class DhtApi {
     await this.#announce(key);
     const { topicTtlMs, discoverEveryMs } = this.settings;
     const joined: Joined = {
-      announce: setInterval(() => void this.#announce(key).catch(() => {}), topicTtlMs / 3).unref(),
-      discover: setInterval(() => void this.#discover(topic).catch(() => {}), discoverEveryMs).unref(),
+      announce: unref(setInterval(() => void this.#announce(key).catch(() => {}), topicTtlMs / 3)),
+      discover: unref(setInterval(() => void this.#discover(topic).catch(() => {}), discoverEveryMs)),
       seen: new Set(),
     };
     this.#joined.set(topic, joined);
@@ -102,7 +104,7 @@ export class DhtApi {
   /** The record `nodeId` stored under `key` with the highest seq found, or undefined. */
   async get(nodeId: string, key: string): Promise<GotRecord | undefined> {
     const result = await this.#request('get', mutableKey(nodeId, checkName(key)), {});
-    if (result.record) return { value: Buffer.from(result.record.value, 'base64url'), seq: result.record.seq };
+    if (result.record) return { value: fromBase64Url(result.record.value), seq: result.record.seq };
     if (result.replies === 0) throw unreachable('get');
     return undefined;
   }

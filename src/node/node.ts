@@ -4,6 +4,7 @@ import { createActor, type InspectionEvent } from 'xstate';
 import { DataPlane, type DataMessage } from '../data/dataPlane.js';
 import { P2PError } from '../errors.js';
 import { FileTransfers } from '../files/fileTransfers.js';
+import type { BlobLike } from '../files/source.js';
 import type { IncomingFile, SendFileOptions, SentFile, TransferProgress } from '../files/types.js';
 import type { PeerLink } from '../data/link.js';
 import { InspectionLog } from '../inspector/inspectionLog.js';
@@ -13,7 +14,7 @@ import { ESTABLISHED_STATES } from '../machines/peerConnection.machine.js';
 import { collectClosedConnections } from '../services/nativeCollector.js';
 import { Overlay } from '../services/overlay.js';
 import { Envelopes } from '../wire/envelope.js';
-import { assertCloseOptions, assertConnectOptions, assertMessage, assertNodeId, assertSendOptions } from './arguments.js';
+import { assertCloseOptions, assertConnectOptions, assertFileInput, assertMessage, assertNodeId, assertSendOptions } from './arguments.js';
 import { startInspectors, type Inspectors } from './inspection.js';
 import { alive } from './alive.js';
 import { flushError, signalingError } from './errors.js';
@@ -310,7 +311,8 @@ export class P2PNode {
   }
 
   /**
-   * Offers the file at `path` to a connected peer and streams it once accepted, never more than 8 MiB
+   * Offers a file (a path, or a Blob such as a browser `File`) to a connected peer and streams it
+   * once accepted, never more than 8 MiB
    * ahead of what the peer has written to disk; resolves once the peer verified its SHA-256.
    * Rejects with ERR_FILE_DECLINED (declined, too large, bad name, nobody receiving, no answer in
    * `files.answerTimeoutMs`, or a peer that takes no files), ERR_FILE_INTERRUPTED (the connection
@@ -323,12 +325,12 @@ export class P2PNode {
    * console.log(`${sent.size} bytes, sha256 ${sent.sha256}`);
    * ```
    */
-  async sendFile(nodeId: string, path: string, options?: SendFileOptions): Promise<SentFile> {
+  async sendFile(nodeId: string, file: string | BlobLike, options?: SendFileOptions): Promise<SentFile> {
     this.#assertRunning();
     assertNodeId(nodeId);
-    if (typeof path !== 'string' || path === '') throw new P2PError('ERR_INVALID_OPTION', `sendFile needs a file path, got ${typeof path}`);
+    assertFileInput(file);
     await this.#linkTo(nodeId);
-    return this.#files.send(nodeId, path, options);
+    return this.#files.send(nodeId, file, options);
   }
 
   /** The verified link to `nodeId`, once a negotiation in progress has finished. */

@@ -10,6 +10,7 @@ import { ESTABLISHED_STATES, type PeerOutput } from '../machines/peerConnection.
 import type { RouteInfo } from '../webrtc/fingerprint.js';
 import { closeError } from './errors.js';
 import type { PeerEvent, PeerInfo } from './types.js';
+import { unref } from '../timers.js';
 
 /** One peer's latest state, as the supervisor's peer actor (or the queue) reported it. */
 export interface PeerStatus {
@@ -216,7 +217,7 @@ export class PeerBook {
       this.#refreshTimer = undefined;
       this.#publish();
     }, PEERS_REFRESH_MS);
-    this.#refreshTimer.unref();
+    unref(this.#refreshTimer);
   }
 
   /** The peers right now (same data as the latest `peers$` value, with fresh byte counts). */

@@ -8,6 +8,7 @@ import { backoffDelay, type BackoffOptions } from '../machines/signaling.machine
 import type { CloseReason } from '../machines/peerConnection.machine.js';
 import type { PeerBook } from './peerBook.js';
 import type { PeerEvent } from './types.js';
+import { unref } from '../timers.js';
 
 /** How lost connections are re-established. */
 export interface ReconnectOptions extends Partial<BackoffOptions> {
@@ -94,7 +95,7 @@ export class Reconnector {
     this.#book.hold(nodeId, RECONNECTING);
     this.#book.announce({ type: 'reconnecting', id: nodeId, attempt: pending.attempt, delayMs });
     pending.timer = setTimeout(() => this.#attempt(nodeId), delayMs);
-    pending.timer.unref();
+    unref(pending.timer);
   }
 
   #attempt(nodeId: string): void {

@@ -53,11 +53,17 @@ export interface SignalingServerOptions {
    * for it in its register ack, valid `ttlSeconds` (default a day). Default none.
    */
   turn?: TurnRestOptions;
+  /**
+   * A folder whose files are served at `/` (index.html) and `/<name>`, read once at start: the
+   * bundled web app is dist/web (`p2p-node signal --web`). Default none.
+   */
+  webApp?: string;
   /** Default {@link silentLogger}. */
   logger?: Logger;
 }
 
-export type Config = Required<Omit<SignalingServerOptions, 'logger' | 'turn' | 'serverId' | 'redis'>> & {
+export type Config = Required<Omit<SignalingServerOptions, 'logger' | 'turn' | 'serverId' | 'redis' | 'webApp'>> & {
+  webApp: string | undefined;
   turn: Required<TurnRestOptions> | undefined;
   serverId: string | undefined;
   redis: string | undefined;
@@ -80,6 +86,7 @@ export function resolveConfig(options: SignalingServerOptions): Config {
     serverId: options.serverId,
     redis: options.redis,
     turn: resolveTurn(options.turn),
+    webApp: options.webApp,
   };
   if (!Number.isInteger(config.port) || config.port < 0 || config.port > 65535) invalid('port', config.port);
   if (typeof config.host !== 'string' || config.host === '') invalid('host', config.host);
@@ -96,6 +103,7 @@ export function resolveConfig(options: SignalingServerOptions): Config {
   if (config.serverId !== undefined && (typeof config.serverId !== 'string' || config.serverId === '')) {
     invalid('serverId', config.serverId);
   }
+  if (config.webApp !== undefined && (typeof config.webApp !== 'string' || config.webApp === '')) invalid('webApp', config.webApp);
   if (config.redis !== undefined && !hasScheme(config.redis, REDIS_SCHEMES)) invalid('redis', '(not a redis:// URL)');
   const { logger } = options;
   if (logger !== undefined && !(isRecord(logger) && typeof logger.child === 'function')) {

@@ -1,10 +1,12 @@
 /** The server's plain HTTP side: health, metrics, and listening. */
 import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http';
 import { EXPOSITION_CONTENT_TYPE, exposition, type SignalingMetrics } from './serverMetrics.js';
+import { serveWebFile, type WebFiles } from './webApp.js';
 
-/** Plain HTTP: the health check and metrics; Socket.IO's own path never reaches here (engine.io intercepts it). */
-export function answerHttp(req: IncomingMessage, res: ServerResponse, metrics: () => SignalingMetrics): void {
-  const path = (req.url ?? '').split('?', 1)[0];
+/** Plain HTTP: the health check, metrics and the web app if any; Socket.IO's own path never reaches here (engine.io intercepts it). */
+export function answerHttp(req: IncomingMessage, res: ServerResponse, metrics: () => SignalingMetrics, web?: WebFiles): void {
+  const path = (req.url ?? '').split('?', 1)[0] ?? '';
+  if (req.method === 'GET' && web && serveWebFile(web, path, res)) return;
   if (req.method === 'GET' && path === '/health') {
     sendJson(res, 200, { status: 'ok', nodes: metrics().registeredNodes });
   } else if (req.method === 'GET' && path === '/metrics') {

@@ -13,6 +13,7 @@ import { Doorman } from './admission.js';
 import { joinCluster } from './cluster.js';
 import { resolveConfig, type SignalingServerOptions } from './config.js';
 import { answerHttp, listen } from './http.js';
+import { loadWebApp } from './webApp.js';
 import { Relay, type Peer } from './relay.js';
 import { ServerCounters, type SignalingMetrics } from './serverMetrics.js';
 
@@ -45,7 +46,8 @@ export async function createSignalingServer(options: SignalingServerOptions = {}
   const logger = (options.logger ?? silentLogger).child({ component: 'signaling-server' });
   const registry = new Map<string, Peer>();
   const counters = new ServerCounters();
-  const http = createServer((req, res) => answerHttp(req, res, metrics));
+  const web = config.webApp === undefined ? undefined : loadWebApp(config.webApp);
+  const http = createServer((req, res) => answerHttp(req, res, metrics, web));
   const doorman = new Doorman(
     { maxConnections: config.maxConnectionsPerAddress, handshakes: config.handshakeRateLimit, maxIdle: config.maxIdleBuckets },
     counters,

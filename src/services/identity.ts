@@ -1,43 +1,10 @@
 /** A node's own key pair: generated, or loaded from and saved to a PEM file. */
-import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { P2PError, describeValue } from '../errors.js';
-import { nodeIdOf, type Identity } from '../wire/keys.js';
-import { x25519PrivateKey } from '../wire/x25519.js';
-
-function identityOf(privateKey: KeyObject): Identity {
-  const jwk = createPublicKey(privateKey).export({ format: 'jwk' });
-  if (jwk.crv !== 'Ed25519' || typeof jwk.x !== 'string') {
-    throw new P2PError('ERR_IDENTITY', 'identity key is not an Ed25519 key');
-  }
-  const publicKey = jwk.x;
-  const seed = privateKey.export({ format: 'jwk' }).d;
-  if (typeof seed !== 'string') throw new P2PError('ERR_IDENTITY', 'identity key has no private part');
-  return {
-    nodeId: nodeIdOf(publicKey),
-    publicKey,
-    sign: (message) => sign(null, message, privateKey),
-    x25519: x25519PrivateKey(Buffer.from(seed, 'base64url')),
-    exportPem: () => privateKey.export({ format: 'pem', type: 'pkcs8' }).toString(),
-  };
-}
-
-/** A fresh, unsaved identity. */
-export function generateIdentity(): Identity {
-  return identityOf(generateKeyPairSync('ed25519').privateKey);
-}
-
-/** Identity from a PKCS#8 PEM private key. */
-export function identityFromPem(pem: string): Identity {
-  try {
-    return identityOf(createPrivateKey(pem));
-  } catch (err) {
-    if (err instanceof P2PError) throw err;
-    throw new P2PError('ERR_IDENTITY', 'identity file does not hold a PEM private key', { cause: err });
-  }
-}
+import { generateIdentity, identityFromPem } from '../wire/identity.js';
+import type { Identity } from '../wire/keys.js';
 
 /** Where the CLI keeps its key unless told otherwise: `$XDG_CONFIG_HOME/p2p-dht-node/identity.pem`. */
 export function defaultIdentityPath(env: NodeJS.ProcessEnv = process.env): string {

@@ -4,10 +4,11 @@
  * machine reconnects with backoff, so the client's own reconnection is off. The broker is not
  * trusted: envelopes are signed and always encrypted, presence records signed.
  */
-import { randomBytes } from 'node:crypto';
 import { connect, type IClientOptions, type MqttClient } from 'mqtt';
 import type { CallbackLogicFunction } from 'xstate';
 import { brokerAddress, nodeTopic, presenceRecord, presenceTopic, readPresence, PRESENCE_REFRESH_MS, PRESENCE_TTL_MS } from '../wire/mqtt.js';
+import { toBase64Url } from '../wire/base64url.js';
+import { randomBytes } from '../wire/crypto.js';
 import type { Envelope, ProtocolError } from '../wire/protocol.js';
 import { TokenBucket } from '../wire/tokenBucket.js';
 import { KeyGate } from './keyGate.js';
@@ -45,7 +46,7 @@ export const mqttSession: CallbackLogicFunction<CarrierCommand, SocketEvent, Soc
     connectTimeout: 10_000,
     keepalive: 30,
     // Random, so nobody can take our session over by reusing the id (brokers close the older one).
-    clientId: `p2p-${randomBytes(9).toString('base64url')}`,
+    clientId: `p2p-${toBase64Url(randomBytes(9))}`,
     // A node that vanishes takes its presence with it: an empty retained message deletes the record.
     will: { topic: presence, payload: Buffer.alloc(0), qos: 1, retain: true },
     // The broker drops larger messages rather than send them (MQTT 5): nobody makes us buffer 256 MB.

@@ -3,7 +3,6 @@
  * channels, its connection requests and the signals it routes become supervisor events, and the
  * actor logic the DHT machine invokes connects the two for as long as it runs.
  */
-import { randomBytes } from 'node:crypto';
 import { fromCallback } from 'xstate';
 import type { DataPlane } from '../data/dataPlane.js';
 import { Dht } from '../dht/dht.js';
@@ -11,10 +10,12 @@ import { decodeDhtMessage, encodeDhtMessage } from '../dht/messages.js';
 import type { DhtIo, DhtOptions } from '../dht/options.js';
 import { SIGNAL_RESEND_MS } from '../dht/signals.js';
 import type { Logger } from '../log.js';
+import { randomBytes } from '../wire/crypto.js';
 import type { Envelopes, SignalData, VerifiedSignal } from '../wire/envelope.js';
 import { SignalOrder } from '../wire/signalOrder.js';
 import { KeyGate } from './keyGate.js';
 import { takeSignal } from './openSignal.js';
+import { unref } from '../timers.js';
 
 /**
  * How long signals that came ahead of a gap in their stream wait for it to fill: a second past the
@@ -189,10 +190,12 @@ export class Overlay {
   }
 
   #setTimer(ms: number, fn: () => void): () => void {
-    const timer = setTimeout(() => {
-      this.#timers.delete(timer);
-      fn();
-    }, ms).unref();
+    const timer = unref(
+      setTimeout(() => {
+        this.#timers.delete(timer);
+        fn();
+      }, ms),
+    );
     this.#timers.add(timer);
     return () => {
       clearTimeout(timer);

@@ -6,6 +6,7 @@
 import { io, type Socket } from 'socket.io-client';
 import type { CallbackLogicFunction } from 'xstate';
 import type { Logger } from '../log.js';
+import { toBase64Url } from '../wire/base64url.js';
 import type { Envelopes, SignalData, VerifiedSignal } from '../wire/envelope.js';
 import type { Identity } from '../wire/keys.js';
 import {
@@ -84,7 +85,7 @@ const DEFAULT_PACE = { perSecond: 20, burst: 40 };
 type Done = () => void;
 
 function register(socket: Socket, input: SocketInput, nonce: string, sendBack: (e: SocketEvent) => void, done: Done): void {
-  const signature = Buffer.from(input.identity.sign(registerMessage(nonce))).toString('base64url');
+  const signature = toBase64Url(input.identity.sign(registerMessage(nonce)));
   socket
     .timeout(ACK_TIMEOUT_MS)
     .emit(ClientEvent.register, { publicKey: input.identity.publicKey, signature, ...(input.dht ? { dht: true } : {}) }, (err: Error | null, reply: unknown) => {

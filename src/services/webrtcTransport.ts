@@ -1,9 +1,9 @@
 /**
- * One WebRTC data channel to one peer, as actor logic: the only file that imports `simple-peer` and
- * `@roamhq/wrtc`. It signals through its parent, pins the peer's DTLS fingerprint from the signed SDP,
+ * One WebRTC data channel to one peer, as actor logic: the only file that imports `simple-peer`
+ * (on `@roamhq/wrtc` in Node, on the browser's own WebRTC in the browser build). It signals
+ * through its parent, pins the peer's DTLS fingerprint from the signed SDP,
  * hands a verified {@link PeerLink} to the data plane, and restarts ICE when the link stalls.
  */
-import { createRequire } from 'node:module';
 import SimplePeer from 'simple-peer';
 import { fromCallback } from 'xstate';
 import type { DataPlane } from '../data/dataPlane.js';
@@ -23,8 +23,8 @@ import {
 } from '../webrtc/fingerprint.js';
 import { OutgoingSignals } from '../webrtc/outgoingSignals.js';
 import type { SignalData } from '../wire/envelope.js';
-import { withoutDescriptionReads, type WrtcModule } from './descriptionReads.js';
 import { connectionClosed } from './nativeCollector.js';
+import { loadWrtc } from './wrtc.js';
 
 /** An ICE server as RTCPeerConnection takes it. */
 export interface IceServer {
@@ -86,13 +86,6 @@ interface PeerInternals {
   /** Set from negotiate() until the signaling state is stable again: an offer of ours awaits its answer. */
   _isNegotiating: boolean;
   negotiate(): void;
-}
-
-const require = createRequire(import.meta.url);
-let wrtc: unknown;
-/** Loaded on first use: importing the library must not start libwebrtc. */
-function loadWrtc(): unknown {
-  return (wrtc ??= withoutDescriptionReads(require('@roamhq/wrtc') as WrtcModule));
 }
 
 const STATS_RETRY_MS = 25;

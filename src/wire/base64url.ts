@@ -19,6 +19,20 @@ export function isCanonicalBase64Url(value: unknown, minChars: number, maxChars:
     value.length >= minChars &&
     value.length <= maxChars &&
     ALPHABET.test(value) &&
-    Buffer.from(value, 'base64url').toString('base64url') === value
+    toBase64Url(fromBase64Url(value)) === value
   );
+}
+
+/** Node has base64url natively; the browser build's Buffer (the `buffer` package) has only base64. */
+const NATIVE = Buffer.isEncoding('base64url');
+
+/** Unpadded base64url of `bytes`. */
+export function toBase64Url(bytes: Uint8Array): string {
+  const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  return NATIVE ? buffer.toString('base64url') : buffer.toString('base64').replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+}
+
+/** The bytes of base64url (or base64) text; like Node's decoder, it skips characters outside the alphabet. */
+export function fromBase64Url(text: string): Buffer {
+  return NATIVE ? Buffer.from(text, 'base64url') : Buffer.from(text.replace(/-/g, '+').replace(/_/g, '/'), 'base64');
 }

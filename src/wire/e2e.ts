@@ -6,8 +6,9 @@
  *
  * @module
  */
-import { createCipheriv, createDecipheriv, diffieHellman, hkdfSync, randomBytes, type KeyObject } from 'node:crypto';
-import { x25519KeyObject, x25519PublicKey } from './x25519.js';
+import { fromBase64Url, toBase64Url } from './base64url.js';
+import { aesGcmOpen, aesGcmSeal, hkdfSha256, randomBytes, x25519 } from './crypto.js';
+import { x25519PublicKey } from './x25519.js';
 
 /** How an encrypted `data` field starts; a plain one is JSON text and starts with `{`. */
 export const E2E_PREFIX = 'e1.';
@@ -15,6 +16,8 @@ export const E2E_PREFIX = 'e1.';
 export const E2E_CONTEXT = 'p2p-dht-node/e2e/v1\n';
 const NONCE_BYTES = 12;
 const TAG_BYTES = 16;
+const utf8 = new TextEncoder();
+const fromUtf8 = new TextDecoder('utf-8', { fatal: true });
 
 /** The fields of an envelope its ciphertext is bound to (the GCM additional data). */
 export interface SealedHeader {
@@ -36,10 +39,10 @@ export function isEncrypted(data: string): boolean {
  * The X25519 shared secret of our private key and the other side's Ed25519 public key (converted);
  * undefined when that key has no X25519 form or the secret is all zero.
  */
-export function sharedSecret(ownX25519: KeyObject, peerEdKey: string): Buffer | undefined {
-  const u = x25519PublicKey(Buffer.from(peerEdKey, 'base64url'));
+export function sharedSecret(ownX25519: Uint8Array, peerEdKey: string): Uint8Array | undefined {
+  const u = x25519PublicKey(fromBase64Url(peerEdKey));
   if (!u) return undefined;
-  const secret = diffieHellman({ privateKey: ownX25519, publicKey: x25519KeyObject(u) });
+  const secret = x25519(ownX25519, u);
   return secret.every((byte) => byte === 0) ? undefined : secret;
 }
 
@@ -53,32 +56,28 @@ export function sharedSecret(ownX25519: KeyObject, peerEdKey: string): Buffer | 
  * const toThem = secret && directionKey(secret, myId, theirId);
  * ```
  */
-export function directionKey(secret: Buffer, from: string, to: string): Buffer {
-  return Buffer.from(hkdfSync('sha256', secret, Buffer.alloc(0), `${E2E_CONTEXT}${from}\n${to}`, 32));
+export function directionKey(secret: Uint8Array, from: string, to: string): Uint8Array {
+  return hkdfSha256(secret, `${E2E_CONTEXT}${from}\n${to}`, 32);
 }
 
-function additionalData(h: SealedHeader): Buffer {
-  return Buffer.from(JSON.stringify([h.v, h.from, h.to, h.session, h.seq, h.ts, h.kind]), 'utf8');
+function additionalData(h: SealedHeader): Uint8Array {
+  return utf8.encode(JSON.stringify([h.v, h.from, h.to, h.session, h.seq, h.ts, h.kind]));
 }
 
 /** `plaintext` sealed under `key`: {@link E2E_PREFIX} + base64url(nonce ‖ ciphertext ‖ tag). */
-export function encryptData(key: Buffer, header: SealedHeader, plaintext: string, nonce: Buffer = randomBytes(NONCE_BYTES)): string {
-  const cipher = createCipheriv('aes-256-gcm', key, nonce);
-  cipher.setAAD(additionalData(header));
-  const body = Buffer.concat([nonce, cipher.update(plaintext, 'utf8'), cipher.final(), cipher.getAuthTag()]);
-  return E2E_PREFIX + body.toString('base64url');
+export function encryptData(key: Uint8Array, header: SealedHeader, plaintext: string, nonce: Uint8Array = randomBytes(NONCE_BYTES)): string {
+  const sealed = aesGcmSeal(key, nonce, additionalData(header), utf8.encode(plaintext));
+  return E2E_PREFIX + toBase64Url(Buffer.concat([nonce, sealed]));
 }
 
 /** The plaintext of {@link encryptData}'s output, or undefined if it does not open under `key` and `header`. */
-export function decryptData(key: Buffer, header: SealedHeader, data: string): string | undefined {
-  const body = Buffer.from(data.slice(E2E_PREFIX.length), 'base64url');
+export function decryptData(key: Uint8Array, header: SealedHeader, data: string): string | undefined {
+  const body = fromBase64Url(data.slice(E2E_PREFIX.length));
   if (body.length < NONCE_BYTES + TAG_BYTES) return undefined;
+  const plaintext = aesGcmOpen(key, body.subarray(0, NONCE_BYTES), additionalData(header), body.subarray(NONCE_BYTES));
   try {
-    const decipher = createDecipheriv('aes-256-gcm', key, body.subarray(0, NONCE_BYTES));
-    decipher.setAAD(additionalData(header));
-    decipher.setAuthTag(body.subarray(body.length - TAG_BYTES));
-    return Buffer.concat([decipher.update(body.subarray(NONCE_BYTES, body.length - TAG_BYTES)), decipher.final()]).toString('utf8');
+    return plaintext && fromUtf8.decode(plaintext);
   } catch {
-    return undefined;
+    return undefined; // sealed by the right key, yet not UTF-8: not from a node of ours
   }
 }

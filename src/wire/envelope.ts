@@ -1,4 +1,5 @@
-import { randomBytes } from 'node:crypto';
+import { fromBase64Url, toBase64Url } from './base64url.js';
+import { randomBytes } from './crypto.js';
 import { decryptData, encryptData, isEncrypted } from './e2e.js';
 import { nodeIdOf, verifySignature, type Identity } from './keys.js';
 import { PeerKeys } from './peerKeys.js';
@@ -64,7 +65,7 @@ const MAX_TRACKED = 4096;
 
 /** A fresh, unguessable session id (one per connection attempt). */
 export function newSessionId(): string {
-  return randomBytes(12).toString('base64url');
+  return toBase64Url(randomBytes(12));
 }
 
 function isSignalData(kind: SignalKind, value: unknown): value is SignalData {
@@ -157,7 +158,7 @@ export class Envelopes {
       data: JSON.stringify(data),
     };
     if (data.type !== 'hello' && this.encryptsTo(to)) unsigned.data = encryptData(this.keys.get(to)!.send!, unsigned, unsigned.data);
-    return { ...unsigned, sig: Buffer.from(this.#identity.sign(envelopeMessage(unsigned))).toString('base64url') };
+    return { ...unsigned, sig: toBase64Url(this.#identity.sign(envelopeMessage(unsigned))) };
   }
 
   /** Checks an incoming envelope (see {@link verify}) and takes it as its stream's latest ({@link accept}). */
@@ -175,7 +176,7 @@ export class Envelopes {
     if (!isEnvelope(envelope)) return { ok: false, reason: 'malformed' };
     if (nodeIdOf(envelope.key) !== envelope.from) return { ok: false, reason: 'key-mismatch' };
     if (envelope.to !== this.#identity.nodeId) return { ok: false, reason: 'not-for-me' };
-    if (!verifySignature(envelope.key, envelopeMessage(envelope), Buffer.from(envelope.sig, 'base64url'))) {
+    if (!verifySignature(envelope.key, envelopeMessage(envelope), fromBase64Url(envelope.sig))) {
       return { ok: false, reason: 'bad-signature' };
     }
     if (Math.abs(this.#now() - envelope.ts) > this.#maxSkewMs) return { ok: false, reason: 'stale' };

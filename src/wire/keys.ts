@@ -1,6 +1,7 @@
 /** Node ids and Ed25519 signature checks: what both sides of the wire verify. */
-import { createHash, createPublicKey, verify, type KeyObject } from 'node:crypto';
 import { P2PError, describeValue } from '../errors.js';
+import { fromBase64Url } from './base64url.js';
+import { ed25519Verify, sha256 } from './crypto.js';
 
 /**
  * A node's Ed25519 key pair. The node id is derived from the public key, never chosen, so proving
@@ -12,8 +13,10 @@ export interface Identity {
   /** Raw public key, base64url. */
   readonly publicKey: string;
   sign(message: Uint8Array): Uint8Array;
-  /** The X25519 private key derived from the Ed25519 one (see `x25519PrivateKey`), for end-to-end encryption. */
-  readonly x25519: KeyObject;
+  /** The raw X25519 private key derived from the Ed25519 one (see `x25519PrivateKey`), for end-to-end encryption. */
+  readonly x25519: Uint8Array;
+  /** A copy of the 32-byte Ed25519 seed, for saving. */
+  seed(): Uint8Array;
   /** PKCS#8 PEM of the private key, for saving. */
   exportPem(): string;
 }
@@ -28,11 +31,8 @@ export function isNodeId(value: unknown): value is string {
 /** Node id of a raw base64url Ed25519 public key; throws P2PError ERR_INVALID_DATA for a non-string. */
 export function nodeIdOf(publicKey: string): string {
   if (typeof publicKey !== 'string') throw new P2PError('ERR_INVALID_DATA', `a public key is a base64url string, got ${describeValue(publicKey)}`);
-  return createHash('sha256').update(Buffer.from(publicKey, 'base64url')).digest('hex');
+  return Buffer.from(sha256(fromBase64Url(publicKey))).toString('hex');
 }
-
-const keyCache = new Map<string, KeyObject>();
-const KEY_CACHE_LIMIT = 1024;
 
 /**
  * The points of small order, as their y-coordinate encodings with the sign bit cleared, canonical or
@@ -64,14 +64,7 @@ export function hasSmallOrder(key: Uint8Array): boolean {
  */
 export function verifySignature(publicKey: string, message: Uint8Array, signature: Uint8Array): boolean {
   try {
-    let key = keyCache.get(publicKey);
-    if (!key) {
-      if (hasSmallOrder(Buffer.from(publicKey, 'base64url'))) return false;
-      key = createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: publicKey }, format: 'jwk' });
-      if (keyCache.size >= KEY_CACHE_LIMIT) keyCache.delete(keyCache.keys().next().value as string);
-      keyCache.set(publicKey, key);
-    }
-    return verify(null, message, key, signature);
+    return !hasSmallOrder(fromBase64Url(publicKey)) && ed25519Verify(publicKey, message, signature);
   } catch {
     return false;
   }

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { fromBase64Url, toBase64Url } from './base64url.js';
 import { isNodeId, nodeIdOf, verifySignature, type Identity } from './keys.js';
 import { isPublicKey, isRecord, isSignature } from './protocol.js';
 
@@ -90,7 +91,7 @@ function presenceMessage(key: string, ts: number): Buffer {
 
 /** The JSON text of our presence record, signed now. */
 export function presenceRecord(identity: Identity, now: number): string {
-  const sig = Buffer.from(identity.sign(presenceMessage(identity.publicKey, now))).toString('base64url');
+  const sig = toBase64Url(identity.sign(presenceMessage(identity.publicKey, now)));
   const record: PresenceRecord = { v: 1, key: identity.publicKey, ts: now, sig };
   return JSON.stringify(record);
 }
@@ -111,5 +112,5 @@ export function readPresence(nodeId: string, payload: Uint8Array, now: number): 
   const ts = record.ts as number;
   if (ts < now - PRESENCE_TTL_MS || ts > now + PRESENCE_SKEW_MS) return undefined;
   if (nodeIdOf(record.key) !== nodeId) return undefined;
-  return verifySignature(record.key, presenceMessage(record.key, ts), Buffer.from(record.sig, 'base64url')) ? record.key : undefined;
+  return verifySignature(record.key, presenceMessage(record.key, ts), fromBase64Url(record.sig)) ? record.key : undefined;
 }

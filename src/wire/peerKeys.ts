@@ -16,8 +16,8 @@ export interface PeerKey {
   /** It decrypts payloads ({@link Envelopes} may encrypt to it). */
   e2e: boolean;
   /** AES-256-GCM keys to it and from it; undefined when its key has no X25519 form. */
-  send?: Buffer;
-  receive?: Buffer;
+  send?: Uint8Array;
+  receive?: Uint8Array;
 }
 
 /**

@@ -5,13 +5,11 @@
  *
  * @module
  */
-import { createHash, createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
+import { sha512 } from './crypto.js';
 import { hasSmallOrder } from './keys.js';
 
 /** The field prime of Curve25519 and Edwards25519: 2^255 − 19. */
 const P = 2n ** 255n - 19n;
-/** PKCS#8 DER of an X25519 private key, up to its 32 raw bytes (RFC 8410). */
-const X25519_PKCS8_PREFIX = Buffer.from('302e020100300506032b656e04220420', 'hex');
 
 /** a⁻¹ mod p by the extended Euclidean algorithm (a fifth of the time of a^(p−2) with BigInt). */
 function modInverse(a: bigint): bigint {
@@ -41,7 +39,7 @@ function toLittleEndian(n: bigint): Buffer {
  *
  * @example
  * ```ts
- * const u = x25519PublicKey(Buffer.from(identity.publicKey, 'base64url'));
+ * const u = x25519PublicKey(fromBase64Url(identity.publicKey));
  * ```
  */
 export function x25519PublicKey(edPublicKey: Uint8Array): Buffer | undefined {
@@ -52,12 +50,6 @@ export function x25519PublicKey(edPublicKey: Uint8Array): Buffer | undefined {
 }
 
 /** The X25519 private key of an Ed25519 seed: the first half of SHA-512(seed), clamped by X25519 itself. */
-export function x25519PrivateKey(edSeed: Uint8Array): KeyObject {
-  const scalar = createHash('sha512').update(edSeed).digest().subarray(0, 32);
-  return createPrivateKey({ key: Buffer.concat([X25519_PKCS8_PREFIX, scalar]), format: 'der', type: 'pkcs8' });
-}
-
-/** An X25519 public key as a KeyObject, for `diffieHellman`. */
-export function x25519KeyObject(u: Uint8Array): KeyObject {
-  return createPublicKey({ key: { kty: 'OKP', crv: 'X25519', x: Buffer.from(u).toString('base64url') }, format: 'jwk' });
+export function x25519PrivateKey(edSeed: Uint8Array): Uint8Array {
+  return sha512(edSeed).slice(0, 32);
 }

@@ -4,7 +4,7 @@
  * single relays.
  */
 import { io, type Socket } from 'socket.io-client';
-import { generateIdentity } from '../../src/services/identity.js';
+import { generateIdentity } from '../../src/wire/identity.js';
 import { Envelopes, newSessionId } from '../../src/wire/envelope.js';
 import type { Identity } from '../../src/wire/keys.js';
 import { registerMessage, type Ack, type ChallengeMessage, type SignalDelivery } from '../../src/wire/protocol.js';

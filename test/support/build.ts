@@ -1,6 +1,9 @@
 import { execFileSync } from 'node:child_process';
 
-/** Builds dist/ once before any test file runs: the CLI and README tests execute the built package. */
+/**
+ * Builds dist/ once before any test file runs (`npm run build`: the Node package, the browser
+ * bundle and the web app): the CLI, README and browser tests execute what was built.
+ */
 export default function build(): void {
-  execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json'], { stdio: 'inherit' });
+  execFileSync('npm', ['run', '-s', 'build'], { stdio: ['ignore', 'ignore', 'inherit'] });
 }

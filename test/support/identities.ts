@@ -1,5 +1,5 @@
 import { createPrivateKey } from 'node:crypto';
-import { identityFromPem } from '../../src/services/identity.js';
+import { identityFromPem } from '../../src/wire/identity.js';
 import type { Identity } from '../../src/wire/keys.js';
 
 /** The identity whose Ed25519 seed is 32 bytes of `byte`: the same in every run, for test vectors and reproducible keyspaces. */
