@@ -1,15 +1,18 @@
 /**
  * Bench section 9: a browser tab as a node (Chromium, the library bundle dist/browser) against Node
  * nodes, alternated in one run: connection setup (tab → Node against Node → Node), throughput of
- * 64 KiB messages (tab → Node, Node → tab, Node → Node), and a file from a Blob (`sendFile`) against
- * `send()` of the same bytes. Every process runs in a network namespace of the bench's own (as root:
- * Chromium gathers no loopback candidates), each Node node in its own process; the tab runs the bare
- * library, not the web app's UI. Times are taken by the bench, from the command to the receiver
- * holding every byte (or, for files, to the sender's verified result).
+ * 64 KiB messages (tab → Node, Node → tab, Node → Node, tab → tab, and bare Chromium data channels
+ * between two tabs as the ceiling of the last), and a file from a Blob (`sendFile`) against `send()`
+ * of the same bytes. Every process runs in a network namespace of the bench's own (as root: Chromium
+ * gathers no loopback candidates), each Node node in its own process; the tabs run the bare library,
+ * not the web app's UI. Times are taken by the bench, from the command to the receiver holding every
+ * byte (or, for files, to the sender's verified result).
  */
+import type { Browser, Page } from 'playwright-core';
 import { launchChromium } from '../test/browser/chromium.js';
 import { browserNetwork } from '../test/browser/network.js';
 import { Cli, LineProcess } from '../test/support/cliProcess.js';
+import { rawTabs, rawTransfer } from './rawTabs.js';
 import { rows } from './stats.js';
 import type { BenchOptions, BenchSection } from './types.js';
 
@@ -18,6 +21,60 @@ const MESSAGE = 64 * 1024;
 const NODE = 'Node → Node';
 const TAB = 'tab → Node';
 const TO_TAB = 'Node → tab';
+const TAB_TO_TAB = 'tab → tab';
+const RAW_TABS = 'bare Chromium tab → tab';
+
+/** The parts of the tab's node the bench calls (this file is compiled without DOM types). */
+interface TabNode {
+  nodeId: string;
+  start(): Promise<void>;
+  connectToNode(id: string): Promise<void>;
+  disconnect(id: string): Promise<void>;
+  send(id: string, data: Uint8Array): Promise<void>;
+  sendFile(id: string, blob: unknown, options: { name: string }): Promise<unknown>;
+  data$: { subscribe(next: (m: { data: Uint8Array | string }) => void): { unsubscribe(): void } };
+}
+type TabGlobals = { node: TabNode; blob: unknown };
+
+/** A tab running the bare library, imported from the server, with an identity of its own. */
+async function openTab(browser: Browser, url: string): Promise<{ page: Page; id: string }> {
+  const page = await browser.newPage();
+  await page.goto(`${url}/health`);
+  const id = await page.evaluate(async (signalingUrl) => {
+    const lib = (await import(`${signalingUrl}/p2p-dht-node.js`)) as { createNode(o: object): TabNode; generateIdentity(): unknown };
+    const node = lib.createNode({ signalingUrl, identity: lib.generateIdentity() });
+    (globalThis as unknown as { node: TabNode }).node = node;
+    await node.start();
+    return node.nodeId;
+  }, url);
+  return { page, id };
+}
+
+/** Resolves once the tab's node received `total` bytes of messages. */
+function tabReceives(page: Page, total: number): Promise<void> {
+  return page.evaluate(
+    (bytes) =>
+      new Promise<void>((resolve) => {
+        let seen = 0;
+        const sub = (globalThis as unknown as { node: TabNode }).node.data$.subscribe(({ data }) => {
+          seen += typeof data === 'string' ? data.length : data.byteLength;
+          if (seen >= bytes) (sub.unsubscribe(), resolve());
+        });
+      }),
+    total,
+  );
+}
+
+/** The tab sends `count` messages of `size` bytes to `peer`, each awaited as the API asks. */
+function tabSends(page: Page, peer: string, size: number, count: number): Promise<void> {
+  return page.evaluate(
+    async ({ peerId, size, count }) => {
+      const message = new Uint8Array(size).fill(7);
+      for (let i = 0; i < count; i++) await (globalThis as unknown as { node: TabNode }).node.send(peerId, message);
+    },
+    { peerId: peer, size, count },
+  );
+}
 
 /** One Node node of bench/peers/browserPeer.ts: requests and their replies, in order. */
 class NodePeer {
@@ -59,16 +116,9 @@ export async function run(options: BenchOptions): Promise<BenchSection[]> {
     await a.next('id', 60_000);
     const bId = String((await b.next('id', 60_000)).id);
 
-    // The tab: the bare library, imported from the server, with an identity of its own.
-    const page = await browser.newPage();
-    await page.goto(`${url}/health`);
-    const tabId = await page.evaluate(async (signalingUrl) => {
-      const lib = await import(`${signalingUrl}/p2p-dht-node.js`);
-      const node = lib.createNode({ signalingUrl, identity: lib.generateIdentity() });
-      (globalThis as { node?: unknown }).node = node;
-      await node.start();
-      return node.nodeId as string;
-    }, url);
+    const { page, id: tabId } = await openTab(browser, url);
+    const other = await openTab(browser, url);
+    const raw = await rawTabs(browser);
 
     const setupMs: Record<string, number[]> = { [NODE]: [], [TAB]: [] };
     for (let i = 0; i < setups; i++) {
@@ -78,7 +128,7 @@ export async function run(options: BenchOptions): Promise<BenchSection[]> {
       await a.next('disconnected');
       setupMs[TAB]!.push(
         await page.evaluate(async (peerId) => {
-          const node = (globalThis as unknown as { node: { connectToNode(id: string): Promise<void>; disconnect(id: string): Promise<void> } }).node;
+          const node = (globalThis as unknown as { node: TabNode }).node;
           const started = performance.now();
           await node.connectToNode(peerId);
           const ms = performance.now() - started;
@@ -91,7 +141,8 @@ export async function run(options: BenchOptions): Promise<BenchSection[]> {
 
     a.ask({ cmd: 'connect', peer: bId });
     await a.next('connected');
-    await page.evaluate((peerId) => (globalThis as unknown as { node: { connectToNode(id: string): Promise<void> } }).node.connectToNode(peerId), bId);
+    await page.evaluate((peerId) => (globalThis as unknown as { node: TabNode }).node.connectToNode(peerId), bId);
+    await page.evaluate((peerId) => (globalThis as unknown as { node: TabNode }).node.connectToNode(peerId), other.id);
     const count = bytes / MESSAGE;
     const timed = async (work: () => Promise<unknown>): Promise<number> => {
       const started = performance.now();
@@ -103,42 +154,18 @@ export async function run(options: BenchOptions): Promise<BenchSection[]> {
       await b.next('expecting');
       return timed(() => Promise.all([b.next('got'), send()]));
     };
-    const mbps: Record<string, number[]> = { [NODE]: [], [TAB]: [], [TO_TAB]: [] };
+    const mbps: Record<string, number[]> = { [NODE]: [], [TAB]: [], [TO_TAB]: [], [TAB_TO_TAB]: [], [RAW_TABS]: [] };
     const files: Record<string, number[]> = { 'tab send()': [], 'tab sendFile(Blob)': [] };
     for (let round = 0; round < rounds; round++) {
       mbps[NODE]!.push(await intoB(async () => (a.ask({ cmd: 'send', peer: bId, size: MESSAGE, count }), a.next('sent'))));
-      const tab = await intoB(() =>
-        page.evaluate(
-          async ({ peerId, size, n }) => {
-            const node = (globalThis as unknown as { node: { send(id: string, data: Uint8Array): Promise<void> } }).node;
-            const message = new Uint8Array(size).fill(7);
-            for (let i = 0; i < n; i++) await node.send(peerId, message);
-          },
-          { peerId: bId, size: MESSAGE, n: count },
-        ),
-      );
+      const tab = await intoB(() => tabSends(page, bId, MESSAGE, count));
       mbps[TAB]!.push(tab);
       files['tab send()']!.push(tab);
-      mbps[TO_TAB]!.push(
-        await timed(() => {
-          const got = page.evaluate(
-            (total) =>
-              new Promise<void>((resolve) => {
-                let seen = 0;
-                const node = (globalThis as unknown as { node: { data$: { subscribe(f: (m: { data: Uint8Array | string }) => void): { unsubscribe(): void } } } }).node;
-                const sub = node.data$.subscribe(({ data }) => {
-                  seen += typeof data === 'string' ? data.length : data.byteLength;
-                  if (seen >= total) (sub.unsubscribe(), resolve());
-                });
-              }),
-            bytes,
-          );
-          b.ask({ cmd: 'send', peer: tabId, size: MESSAGE, count });
-          return Promise.all([got, b.next('sent')]);
-        }),
-      );
+      mbps[TO_TAB]!.push(await timed(() => Promise.all([tabReceives(page, bytes), (b.ask({ cmd: 'send', peer: tabId, size: MESSAGE, count }), b.next('sent'))])));
+      mbps[TAB_TO_TAB]!.push(await timed(() => Promise.all([tabReceives(other.page, bytes), tabSends(page, other.id, MESSAGE, count)])));
+      mbps[RAW_TABS]!.push(await timed(() => rawTransfer(raw, MESSAGE, count)));
       await page.evaluate(
-        ({ total, fill }) => void ((globalThis as { blob?: unknown }).blob = new Blob([new Uint8Array(total).fill(fill)])),
+        ({ total, fill }) => void ((globalThis as unknown as TabGlobals).blob = new Blob([new Uint8Array(total).fill(fill)])),
         { total: bytes, fill: round + 1 },
       );
       files['tab sendFile(Blob)']!.push(
@@ -146,7 +173,7 @@ export async function run(options: BenchOptions): Promise<BenchSection[]> {
           Promise.all([
             b.next('file'),
             page.evaluate(async (peerId) => {
-              const g = globalThis as unknown as { blob: Blob; node: { sendFile(id: string, blob: Blob, options: { name: string }): Promise<unknown> } };
+              const g = globalThis as unknown as TabGlobals;
               await g.node.sendFile(peerId, g.blob, { name: 'bench.bin' });
             }, bId),
           ]),
@@ -160,8 +187,8 @@ export async function run(options: BenchOptions): Promise<BenchSection[]> {
         name: 'browser',
         rows: [
           ...rows('setup', 'ms', setupMs, NODE, { [TAB]: 'Chromium tab, connectToNode() to a Node node; then disconnect()' }),
-          ...rows(`throughput ${label}, 64 KiB messages`, 'MB/s', mbps, NODE, { [TO_TAB]: 'the tab counts the bytes of data$' }),
-          ...rows(`tab → Node ${label}`, 'MB/s', files, 'tab send()', { 'tab sendFile(Blob)': 'SHA-256 at both ends (@noble in the tab), the Blob read a chunk at a time' }),
+          ...rows(`throughput ${label}, 64 KiB messages`, 'MB/s', mbps, NODE, { [TO_TAB]: 'the tab counts the bytes of data$', [TAB_TO_TAB]: 'two tabs of one Chromium: its own data channels at both ends', [RAW_TABS]: 'two tabs, bare RTCPeerConnection and one data channel, the same 4 MiB mark (bench/rawTabs.ts)' }),
+          ...rows(`tab → Node ${label}`, 'MB/s', files, 'tab send()', { 'tab sendFile(Blob)': 'SHA-256 at both ends (@noble in the tab), the Blob read 1 MiB at a time' }),
         ],
       },
     ];

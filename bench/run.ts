@@ -85,6 +85,12 @@ const INTROS: Record<string, string> = {
     'This host has 2 cores for every server, Redis and the 4 client processes, so measured msgs/s cannot grow with servers',
     'here; on loopback a socket write also pays for the receiving side, which weighs on every frame sent.',
   ].join('\n'),
+  browser: [
+    "The tab rows are bounded by Chromium's own data channel: two tabs on bare RTCPeerConnections (the last throughput",
+    'row, bench/rawTabs.ts) move what two tabs of ours do. The more tabs one Chromium has open, the lower every tab row:',
+    'a smoke run with four tabs open measured 1–2 MB/s tab → tab, bare and ours alike. A tab sending a file also hashes',
+    'it first with @noble (the Node side uses OpenSSL) and reads the Blob 1 MiB at a time.',
+  ].join('\n'),
 };
 
 const here = fileURLToPath(new URL('.', import.meta.url));

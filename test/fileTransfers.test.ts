@@ -3,70 +3,19 @@
  * in-memory link that a test can cut, tamper with or speak raw messages on. test/files.test.ts runs
  * the same over real WebRTC.
  */
-import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import { readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { P2PError } from '../src/errors.js';
 import { FileTransfers } from '../src/files/fileTransfers.js';
 import { STALL_MS, WINDOW_BYTES } from '../src/files/outgoing.js';
-import type { FileOptions, TransferProgress } from '../src/files/types.js';
+import type { FileOptions } from '../src/files/types.js';
 import { silentLogger } from '../src/log.js';
 import { FileKind, decodeFileMessage, encodeFileMessage } from '../src/wire/fileWire.js';
+import { closePairs, file, pair, sha, tempDir, until } from './support/filePair.js';
 
-const dirs: string[] = [];
-const opened: FileTransfers[] = [];
-afterEach(() => {
-  // Closing ends every transfer left in flight, so that no test leaves a file open.
-  for (const transfers of opened.splice(0)) transfers.close();
-  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
-});
-const tempDir = (): string => {
-  const dir = mkdtempSync(join(tmpdir(), 'p2p-files-'));
-  dirs.push(dir);
-  return dir;
-};
-const sha = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');
-
-/** Two nodes' transfers, `a` and `b`, over a link that delivers each message on a later turn, in order. */
-function pair(bOptions: FileOptions = {}, aOptions: FileOptions = {}) {
-  let cut = false;
-  const taps: ((from: string, bytes: Uint8Array) => Uint8Array | undefined)[] = [];
-  const make = (self: string, options: FileOptions): FileTransfers =>
-    new FileTransfers(
-      {
-        send: (peer, bytes) => {
-          if (cut) return Promise.reject(new P2PError('ERR_PEER_CLOSED', 'link is closed'));
-          let delivered: Uint8Array | undefined = new Uint8Array(bytes); // what arrives is a copy, as over a wire
-          for (const tap of taps) delivered = delivered && tap(self, delivered);
-          if (delivered) setImmediate(() => cut || (peer === 'a' ? a : b).receive(self, delivered!));
-          return Promise.resolve();
-        },
-      },
-      options,
-      silentLogger,
-    );
-  const a = make('a', aOptions);
-  const b = make('b', bOptions);
-  opened.push(a, b);
-  const steps: TransferProgress[] = [];
-  a.transfers$.subscribe((s) => steps.push(s));
-  b.transfers$.subscribe((s) => steps.push(s));
-  const closeLink = (): void => {
-    cut = true;
-    a.peerClosed('b');
-    b.peerClosed('a');
-  };
-  return { a, b, steps, taps, closeLink, reopen: () => (cut = false) };
-}
-
-function file(size: number): { path: string; bytes: Buffer } {
-  const bytes = randomBytes(size);
-  const path = join(tempDir(), 'data.bin');
-  writeFileSync(path, bytes);
-  return { path, bytes };
-}
+afterEach(closePairs);
 
 describe('file transfer between two nodes', () => {
   it('offers, streams and verifies a file into the download folder, reporting each step on both sides', async () => {
@@ -82,6 +31,53 @@ describe('file transfer between two nodes', () => {
     expect(out[0]).toMatchObject({ state: 'offered', bytes: 0, name: 'data.bin', size: bytes.length, peer: 'b' });
     expect(out.at(-1)).toMatchObject({ state: 'done', bytes: bytes.length });
     expect(steps.filter((s) => s.direction === 'in').at(-1)).toMatchObject({ state: 'done', peer: 'a', path: join(inbox, 'data.bin') });
+  });
+
+  it('sends a Blob as well as a path: its name, or the File’s, is what the receiver sees', async () => {
+    const inbox = tempDir();
+    const { a } = pair({ dir: inbox });
+    const bytes = randomBytes(200_000);
+    expect((await a.send('b', new Blob([bytes]), { name: 'from-memory.bin' })).sha256).toBe(sha(bytes));
+    await a.send('b', new File([bytes], 'named.bin'));
+    await until(() => readdirSync(inbox).length === 2);
+    expect(readdirSync(inbox).sort()).toEqual(['from-memory.bin', 'named.bin']);
+    expect(readFileSync(join(inbox, 'named.bin')).equals(bytes)).toBe(true);
+  });
+
+  it('hashes a file once while it stays unchanged: a send again trusts the hash, which the receiver still checks, and forgets it once found wrong', async () => {
+    const inbox = tempDir();
+    const { a } = pair({ dir: inbox });
+    const { path, bytes } = file(300_000);
+    const mtime = new Date(1_700_000_000_000); // a whole second, so that setting it again restores it exactly
+    utimesSync(path, mtime, mtime);
+    await a.send('b', path);
+    // Other bytes, same size, same inode, and the old mtime put back: it looks unchanged, so the
+    // sender offers its remembered hash, and the receiver refuses what does not match it.
+    writeFileSync(path, randomBytes(bytes.length));
+    utimesSync(path, mtime, mtime);
+    await expect(a.send('b', path)).rejects.toMatchObject({ code: 'ERR_FILE_CORRUPT' });
+    // That verdict drops the remembered hash: the same (unchanged-looking) file is hashed again and arrives.
+    expect((await a.send('b', path)).sha256).toBe(sha(readFileSync(path)));
+    // A changed mtime is a changed file: hashed again, and sent whole.
+    const fresh = randomBytes(bytes.length);
+    writeFileSync(path, fresh);
+    utimesSync(path, mtime, new Date(mtime.getTime() + 2000));
+    expect((await a.send('b', path)).sha256).toBe(sha(fresh));
+  });
+
+  it('deletes partial files nobody resumed for a week from a folder it receives into, and keeps newer ones', async () => {
+    const inbox = tempDir();
+    const stale = join(inbox, `.${'a'.repeat(32)}-100.p2p-partial`);
+    const fresh = join(inbox, `.${'b'.repeat(32)}-100.p2p-partial`);
+    const other = join(inbox, 'notes.txt');
+    for (const path of [stale, fresh, other]) writeFileSync(path, 'x');
+    const eightDaysAgo = new Date(Date.now() - 8 * 24 * 3600_000);
+    utimesSync(stale, eightDaysAgo, eightDaysAgo);
+    utimesSync(other, eightDaysAgo, eightDaysAgo);
+    const { a } = pair({ dir: inbox });
+    await a.send('b', file(1000).path);
+    await until(() => readdirSync(inbox).includes('data.bin'));
+    expect(readdirSync(inbox).sort()).toEqual([fresh, other, join(inbox, 'data.bin')].map((p) => p.slice(inbox.length + 1)).sort());
   });
 
   it('never gives a file an existing name: the second copy is "name (1).ext"', async () => {
@@ -275,14 +271,3 @@ describe('file transfer between two nodes', () => {
     expect(replies).toEqual([FileKind.Cancel]);
   });
 });
-
-/** The real timer, kept from before any test fakes them, so that waiting works under fake timers too. */
-const realSetTimeout = globalThis.setTimeout;
-
-async function until(check: () => boolean, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => realSetTimeout(resolve, 5));
-  }
-}

@@ -60,11 +60,17 @@ export async function loadBrowserIdentity(name = 'default'): Promise<Identity> {
 /** Identities one origin hands out to its tabs before giving up. */
 const MAX_TAB_IDENTITIES = 16;
 
+/** Where a tab without Web Locks keeps the name of its identity: sessionStorage lives as long as the tab, reloads included. */
+const TAB_NAME_KEY = `${DATABASE}/identity-name`;
+
 /**
  * The identity of this tab: the origin's `default` one unless another open tab holds it, then
  * `tab-2`, `tab-3`…, each held (a Web Lock) until the tab closes. So a reload gets its own id back,
  * and two tabs of one browser are two nodes rather than one id registered twice (which the server
- * settles by dropping the older session).
+ * settles by dropping the older session). Web Locks exist in secure contexts only (https, or
+ * http://localhost); a page loaded over plain http from another machine keeps the name in its
+ * sessionStorage instead (`default` for its first tab), so a reload still keeps the id but two such
+ * tabs opened at once may share one.
  *
  * @example
  * ```ts
@@ -72,6 +78,11 @@ const MAX_TAB_IDENTITIES = 16;
  * ```
  */
 export async function leaseBrowserIdentity(): Promise<{ name: string; identity: Identity }> {
+  if (typeof navigator === 'undefined' || !navigator.locks) {
+    const name = sessionStorage.getItem(TAB_NAME_KEY) ?? 'default';
+    sessionStorage.setItem(TAB_NAME_KEY, name);
+    return { name, identity: await loadBrowserIdentity(name) };
+  }
   for (let n = 1; n <= MAX_TAB_IDENTITIES; n++) {
     const name = n === 1 ? 'default' : `tab-${n}`;
     const held = await new Promise<boolean>((resolve) => {

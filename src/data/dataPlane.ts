@@ -1,6 +1,6 @@
 import { Observable, Subject } from 'rxjs';
-import type { PeerLink } from './link.js';
 import { unref } from '../timers.js';
+import type { PeerLink } from './link.js';
 
 /** A message as it arrives from a peer. */
 export interface DataMessage {

@@ -1,12 +1,12 @@
 /** The receiving end of one file transfer (docs/protocol.md §18.4). */
 import { P2PError } from '../errors.js';
+import { unref } from '../timers.js';
 import { sha256Stream, type Sha256 } from '../wire/crypto.js';
 import { FileKind, encodeFileMessage, type FileOffer } from '../wire/fileWire.js';
 import { STALL_MS } from './outgoing.js';
 import { hashInto, type PartialFile } from './source.js';
 import { openPartial } from './storage.js';
 import type { ReceivedFile, TransferProgress } from './types.js';
-import { unref } from '../timers.js';
 
 interface Settle {
   resolve: (file: ReceivedFile) => void;
@@ -23,9 +23,9 @@ export interface IncomingIo {
 }
 
 /**
- * The file being received into `dir`: kept as a hidden partial file named by the offer's hash and
- * size, so an interrupted transfer of the same file resumes from the bytes already on disk, and
- * moved to a free name next to it once its SHA-256 matches.
+ * The file being received into `dir`: kept as a partial file of the offer's hash and size (see
+ * storage.ts: a hidden file on disk, a Blob in the browser), so an interrupted transfer of the same
+ * file resumes from the bytes already kept, and given its name once its SHA-256 matches.
  */
 export class IncomingTransfer {
   #file: PartialFile | undefined;

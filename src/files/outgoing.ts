@@ -58,7 +58,8 @@ export class OutgoingTransfer {
     this.options.signal?.addEventListener('abort', abort, { once: true });
     try {
       const size = file.size;
-      const sha256 = await hashOf(file);
+      const sha256 = file.knownHash ?? (await hashOf(file));
+      file.rememberHash(sha256);
       this.#step = { id: this.id, peer: this.peer, direction: 'out', name, size, startedAt: 0 };
       this.options.signal?.throwIfAborted();
       const answer = this.next((r) => r.kind === FileKind.Accept || r.kind === FileKind.Decline, this.io.answerTimeoutMs);
@@ -80,7 +81,10 @@ export class OutgoingTransfer {
       done.catch(() => {}); // awaited below; a failure while streaming is thrown by stream() first
       await this.stream(file, reply.offset, size);
       const result = await verdict();
-      if (result.kind !== FileKind.Done || !result.ok) throw new P2PError('ERR_FILE_CORRUPT', `${this.peer.slice(0, 12)}… found ${name} corrupt (${'reason' in result ? result.reason : 'no reason'})`);
+      if (result.kind !== FileKind.Done || !result.ok) {
+        file.rememberHash(undefined); // the next send hashes the bytes again
+        throw new P2PError('ERR_FILE_CORRUPT', `${this.peer.slice(0, 12)}… found ${name} corrupt (${'reason' in result ? result.reason : 'no reason'})`);
+      }
       this.report('done', size);
       return { id: this.id, size, sha256, resumedFrom: reply.offset };
     } catch (err) {

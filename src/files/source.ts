@@ -11,6 +11,14 @@ export interface FileSource {
   /** Reads up to `into.length` bytes at `at`; resolves with how many there were. */
   read(into: Uint8Array, at: number): Promise<number>;
   close(): Promise<void>;
+  /**
+   * The hex SHA-256 of these very bytes if an earlier send computed it (the same Blob, or the same
+   * file unchanged since), so that sending again, to resume or to another peer, does not read it all
+   * again first. A wrong one costs nothing but the transfer: the receiver checks every byte.
+   */
+  readonly knownHash: string | undefined;
+  /** Keeps the hash just computed for {@link knownHash}; undefined forgets it (the receiver found it wrong). */
+  rememberHash(sha256: string | undefined): void;
 }
 
 /** A file being received: the bytes kept so far (resumable), then its final place. */
@@ -26,6 +34,12 @@ export interface PartialFile {
   /** Closes it and forgets the bytes (they were bad). */
   discard(): Promise<void>;
 }
+
+/** How much of a Blob one read fetches. */
+const BLOB_READ_BYTES = 1024 * 1024;
+
+/** Hashes of Blobs sent before: a Blob's bytes never change, so its hash is its own for life. */
+const blobHashes = new WeakMap<BlobLike, string>();
 
 /** The parts of a Blob (or a browser `File`) a {@link blobSource} reads. */
 export interface BlobLike {
@@ -43,16 +57,26 @@ export interface BlobLike {
  * ```
  */
 export function blobSource(blob: BlobLike, name = blob.name ?? 'file'): FileSource {
+  // Each Blob read is an asynchronous round trip to the browser's blob store: read 1 MiB at a time
+  // and hand out chunks from it, rather than one read per 64 KiB chunk.
+  let window: { at: number; bytes: Uint8Array } | undefined;
   return {
     name,
     size: blob.size,
     label: name,
     read: async (into, at) => {
-      const bytes = new Uint8Array(await blob.slice(at, Math.min(blob.size, at + into.length)).arrayBuffer());
+      const end = Math.min(blob.size, at + into.length);
+      if (!window || at < window.at || end > window.at + window.bytes.length) {
+        const until = Math.min(blob.size, Math.max(end, at + BLOB_READ_BYTES));
+        window = { at, bytes: new Uint8Array(await blob.slice(at, until).arrayBuffer()) };
+      }
+      const bytes = window.bytes.subarray(at - window.at, end - window.at);
       into.set(bytes);
       return bytes.length;
     },
-    close: async () => {},
+    close: async () => void (window = undefined),
+    knownHash: blobHashes.get(blob),
+    rememberHash: (sha256) => void (sha256 === undefined ? blobHashes.delete(blob) : blobHashes.set(blob, sha256)),
   };
 }
 

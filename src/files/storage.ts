@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { open, rename, stat, unlink } from 'node:fs/promises';
+import { open, readdir, rename, stat, unlink } from 'node:fs/promises';
 import { basename, extname, join } from 'node:path';
 import { P2PError } from '../errors.js';
 import type { FileOffer } from '../wire/fileWire.js';
@@ -13,6 +13,29 @@ import { blobSource, type BlobLike, type FileSource, type PartialFile } from './
 
 /** Where `accept()` puts files when given no folder: nowhere (Node has no default download folder). */
 export const DEFAULT_DIR: string | undefined = undefined;
+
+/** A partial file untouched this long is given up: no sender came back to resume it. */
+const PARTIAL_KEPT_MS = 7 * 24 * 3600_000;
+const PARTIAL_NAME = /^\.[0-9a-f]{32}-\d+\.p2p-partial$/;
+/** Folders swept of stale partial files by this process (once each). */
+const swept = new Set<string>();
+
+/** Deletes the partial files in `dir` that nobody resumed for {@link PARTIAL_KEPT_MS}; never fails. */
+async function sweepStalePartials(dir: string): Promise<void> {
+  const now = Date.now();
+  if (swept.has(dir)) return;
+  swept.add(dir);
+  const names = await readdir(dir).catch(() => [] as string[]);
+  for (const name of names.filter((n) => PARTIAL_NAME.test(n))) {
+    const path = join(dir, name);
+    const info = await stat(path).catch(() => undefined);
+    if (info && now - info.mtimeMs > PARTIAL_KEPT_MS) await unlink(path).catch(() => {});
+  }
+}
+
+/** Hashes of files sent before, by path and what says the file is unchanged (device, inode, size, mtime). */
+const fileHashes = new Map<string, string>();
+const FILE_HASHES_KEPT = 256;
 
 /** Opens what `sendFile` was given: a path to a regular file, or a Blob. */
 export async function openSource(from: string | BlobLike): Promise<FileSource> {
@@ -25,17 +48,26 @@ export async function openSource(from: string | BlobLike): Promise<FileSource> {
     await file.close();
     throw new P2PError('ERR_FILE_UNREADABLE', `${from} is not a regular file`);
   }
+  const version = `${from}\0${info.dev}:${info.ino}:${info.size}:${info.mtimeMs}`;
   return {
     name: basename(from),
     size: info.size,
     label: from,
     read: async (into, at) => (await file.read(into, 0, into.length, at)).bytesRead,
     close: () => file.close(),
+    knownHash: fileHashes.get(version),
+    rememberHash: (sha256) => {
+      fileHashes.delete(version);
+      if (sha256 === undefined) return;
+      fileHashes.set(version, sha256);
+      if (fileHashes.size > FILE_HASHES_KEPT) fileHashes.delete(fileHashes.keys().next().value as string);
+    },
   };
 }
 
-/** The partial file of `offer` in `dir`, created or reopened. */
+/** The partial file of `offer` in `dir`, created or reopened; the first in a folder sweeps it of stale ones. */
 export async function openPartial(dir: string, offer: FileOffer): Promise<PartialFile> {
+  await sweepStalePartials(dir);
   const path = join(dir, `.${offer.sha256.slice(0, 32)}-${offer.size}.p2p-partial`);
   const have = await stat(path).then((s) => Math.min(s.size, offer.size), () => 0);
   const file = await open(path, have > 0 ? 'r+' : 'w+');

@@ -14,7 +14,7 @@ export interface TransferProgress {
   /** Where a resumed transfer started. */
   startedAt: number;
   state: 'offered' | 'active' | 'done' | 'failed';
-  /** When received: where the file is, once done. */
+  /** When received: where the file is, once done (a file path in Node, a `blob:` URL in a browser). */
   path?: string;
   error?: { code: ErrorCode; message: string };
   /** When this step happened (ms since the epoch). */
@@ -34,6 +34,7 @@ export interface SentFile {
 export interface ReceivedFile {
   id: string;
   from: string;
+  /** Where it is: a file path in Node, a `blob:` URL in a browser (the Blob's `File` has the name). */
   path: string;
   size: number;
   sha256: string;
@@ -49,8 +50,9 @@ export interface IncomingFile {
   size: number;
   sha256: string;
   /**
-   * Receives the file into `dir` (default: the node's `files.dir`); resolves once it is verified and
-   * in place, and rejects with ERR_FILE_INTERRUPTED, ERR_FILE_CORRUPT or ERR_FILE_UNWRITABLE.
+   * Receives the file into `dir` (default: the node's `files.dir`; a browser needs none, it receives
+   * into a Blob); resolves once it is verified and in place, and rejects with ERR_FILE_INTERRUPTED,
+   * ERR_FILE_CORRUPT or ERR_FILE_UNWRITABLE.
    */
   accept(dir?: string): Promise<ReceivedFile>;
   decline(): void;
@@ -58,7 +60,7 @@ export interface IncomingFile {
 
 /** What `sendFile` takes besides the peer and the path. */
 export interface SendFileOptions {
-  /** The name the peer sees (default: the path's last component). */
+  /** The name the peer sees (default: the path's last component, or the `File`'s name). */
   name?: string;
   /** Gives up (ERR_FILE_DECLINED, reason `cancelled`) and tells the peer so. */
   signal?: AbortSignal;

@@ -8,10 +8,10 @@ import { announcerOf, mutableKey, signMutableRecord, signTopicRecord, topicKey, 
 import type { RequestExtras } from '../dht/requests.js';
 import { P2PError, describeValue } from '../errors.js';
 import type { Overlay } from '../services/overlay.js';
+import { unref } from '../timers.js';
 import { fromBase64Url } from '../wire/base64url.js';
 import type { Identity } from '../wire/keys.js';
 import type { NodeDhtOptions } from './options.js';
-import { unref } from '../timers.js';
 
 /** A node found under a topic the node has joined. */
 export interface Discovery {
@@ -35,9 +35,18 @@ export interface GotRecord {
 
 interface Joined {
   announce: NodeJS.Timeout;
-  discover: NodeJS.Timeout;
+  discover: NodeJS.Timeout | undefined;
   seen: Set<string>;
+  /** This node knew no other DHT node at the last announce or discover. */
+  alone: boolean;
 }
+
+/**
+ * While a node that joined a topic knows no other DHT node, its announcement reached only its own
+ * store and its lookups only asked itself: it tries again this soon, rather than at the next
+ * `discoverEveryMs`, so that the first two nodes of a network find each other within seconds.
+ */
+export const ALONE_RETRY_MS = 1000;
 
 /**
  * @example
@@ -64,14 +73,35 @@ export class DhtApi {
     const key = topicKey(topic);
     if (this.#joined.has(topic)) return;
     await this.#announce(key);
-    const { topicTtlMs, discoverEveryMs } = this.settings;
     const joined: Joined = {
-      announce: unref(setInterval(() => void this.#announce(key).catch(() => {}), topicTtlMs / 3)),
-      discover: unref(setInterval(() => void this.#discover(topic).catch(() => {}), discoverEveryMs)),
+      announce: unref(setInterval(() => void this.#announce(key).catch(() => {}), this.settings.topicTtlMs / 3)),
+      discover: undefined,
       seen: new Set(),
+      alone: this.#alone(),
     };
     this.#joined.set(topic, joined);
-    await this.#discover(topic);
+    try {
+      await this.#discover(topic);
+    } finally {
+      this.#nextDiscover(topic, joined);
+    }
+  }
+
+  #alone(): boolean {
+    return this.overlay.dht.table.size === 0;
+  }
+
+  /** Looks again after `discoverEveryMs`, or {@link ALONE_RETRY_MS} while alone; announces again on the first contact. */
+  #nextDiscover(topic: string, joined: Joined): void {
+    const again = async (): Promise<void> => {
+      const wasAlone = joined.alone;
+      joined.alone = this.#alone();
+      if (wasAlone && !joined.alone) await this.#announce(topicKey(topic)).catch(() => {});
+      await this.#discover(topic).catch(() => {});
+    };
+    joined.discover = unref(
+      setTimeout(() => void again().finally(() => this.#joined.get(topic) === joined && this.#nextDiscover(topic, joined)), joined.alone ? ALONE_RETRY_MS : this.settings.discoverEveryMs),
+    );
   }
 
   /** Stops announcing under `topic` (the announcement expires) and stops looking there. */
@@ -79,7 +109,7 @@ export class DhtApi {
     const joined = this.#joined.get(topic);
     if (!joined) return;
     clearInterval(joined.announce);
-    clearInterval(joined.discover);
+    clearTimeout(joined.discover);
     this.#joined.delete(topic);
   }
 

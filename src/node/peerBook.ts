@@ -7,10 +7,10 @@ import { BehaviorSubject, Observable, Subject, filter } from 'rxjs';
 import type { DataPlane } from '../data/dataPlane.js';
 import { P2PError } from '../errors.js';
 import { ESTABLISHED_STATES, type PeerOutput } from '../machines/peerConnection.machine.js';
+import { unref } from '../timers.js';
 import type { RouteInfo } from '../webrtc/fingerprint.js';
 import { closeError } from './errors.js';
 import type { PeerEvent, PeerInfo } from './types.js';
-import { unref } from '../timers.js';
 
 /** One peer's latest state, as the supervisor's peer actor (or the queue) reported it. */
 export interface PeerStatus {

@@ -6,9 +6,9 @@
  */
 import { backoffDelay, type BackoffOptions } from '../machines/signaling.machine.js';
 import type { CloseReason } from '../machines/peerConnection.machine.js';
+import { unref } from '../timers.js';
 import type { PeerBook } from './peerBook.js';
 import type { PeerEvent } from './types.js';
-import { unref } from '../timers.js';
 
 /** How lost connections are re-established. */
 export interface ReconnectOptions extends Partial<BackoffOptions> {

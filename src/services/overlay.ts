@@ -10,12 +10,12 @@ import { decodeDhtMessage, encodeDhtMessage } from '../dht/messages.js';
 import type { DhtIo, DhtOptions } from '../dht/options.js';
 import { SIGNAL_RESEND_MS } from '../dht/signals.js';
 import type { Logger } from '../log.js';
+import { unref } from '../timers.js';
 import { randomBytes } from '../wire/crypto.js';
 import type { Envelopes, SignalData, VerifiedSignal } from '../wire/envelope.js';
 import { SignalOrder } from '../wire/signalOrder.js';
 import { KeyGate } from './keyGate.js';
 import { takeSignal } from './openSignal.js';
-import { unref } from '../timers.js';
 
 /**
  * How long signals that came ahead of a gap in their stream wait for it to fill: a second past the

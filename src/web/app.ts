@@ -4,7 +4,7 @@
  * watch each peer's state, route and RTT, and this tab's actors (`#inspector`).
  *
  * URL parameters: `loopback` keeps candidates to 127.0.0.1/::1 (one machine, tests); `accept`
- * accepts file offers without asking.
+ * accepts file offers without asking; `stun=URL[,URL…]` gives STUN servers (across NATs).
  */
 import { createNode, leaseBrowserIdentity, loopbackOnly, type IncomingFile, type P2PNode, type TransferProgress, type Transition } from '../browser.js';
 import { addMessage, byId, renderOffer, renderPeers, renderTransfer, renderTransition, short } from './view.js';
@@ -13,8 +13,11 @@ const params = new URLSearchParams(location.search);
 /** Peers this origin's tabs connected to, reconnected after a reload. */
 const KNOWN_PEERS_KEY = 'p2p-dht-node/known-peers';
 
+/** Shows a failure until the user clicks it away. */
 function showError(err: unknown): void {
   const box = byId('error');
+  box.onclick = () => (box.hidden = true);
+  box.title = 'click to dismiss';
   const { code, message } = err as { code?: string; message?: string };
   box.textContent = code ? `${code}: ${message}` : String(message ?? err);
   box.hidden = false;
@@ -66,10 +69,13 @@ async function main(): Promise<void> {
   const { identity } = await leaseBrowserIdentity();
   byId('me').textContent = identity.nodeId;
   byId('copy').addEventListener('click', () => void navigator.clipboard?.writeText(identity.nodeId));
+  const stun = params.get('stun')?.split(',').filter(Boolean) ?? [];
   const node = createNode({
     signalingUrl: location.origin,
     identity,
     reconnect: true,
+    dht: true,
+    ...(stun.length > 0 ? { iceServers: [{ urls: stun }] } : {}),
     ...(params.has('loopback') ? { candidateFilter: loopbackOnly } : {}),
   });
   // For the page's console and for tests: the node itself.
@@ -106,6 +112,28 @@ async function main(): Promise<void> {
     const input = byId<HTMLInputElement>('peer-id');
     const id = input.value.trim().toLowerCase();
     node.connectToNode(id).then(() => (input.value = ''), showError);
+  });
+  const topics: string[] = [];
+  const found = new Set<string>();
+  const showTopics = (): void => {
+    byId('topics').textContent = `joined: ${topics.join(', ')}${found.size ? `; found: ${[...found].map(short).join(', ')}` : ''}`;
+    byId('topics').hidden = false;
+  };
+  // Every node found under a topic this tab joined: connected once (connecting again is a no-op).
+  node.discover$.subscribe(({ id }) => {
+    found.add(id);
+    showTopics();
+    node.connectToNode(id).catch(showError);
+  });
+  byId('join').addEventListener('submit', (e) => {
+    e.preventDefault();
+    const input = byId<HTMLInputElement>('topic');
+    const topic = input.value.trim();
+    node.join(topic).then(() => {
+      input.value = '';
+      topics.push(topic);
+      showTopics();
+    }, showError);
   });
   byId('say').addEventListener('submit', (e) => {
     e.preventDefault();

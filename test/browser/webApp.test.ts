@@ -21,11 +21,8 @@ const sha256 = (bytes: Uint8Array): string => createHash('sha256').update(bytes)
 
 /** What the app's page exposes to scripts (this file is compiled without DOM types, so it names only that). */
 interface PageGlobals {
-  p2p: { nodeId: string; connectToNode(id: string): Promise<void> };
-  document: { querySelector(selector: string): { getAttribute(name: string): string | null } | null };
-  fetch(url: string): Promise<{ arrayBuffer(): Promise<ArrayBuffer> }>;
-  crypto: { subtle: { digest(algorithm: string, data: ArrayBuffer): Promise<ArrayBuffer> } };
   location: { hash: string };
+  isSecureContext: boolean;
 }
 
 /** Opens the app, waits until its node is registered, and returns the page with the tab's node id. */
@@ -38,16 +35,13 @@ async function openApp(context: BrowserContext, url: string): Promise<{ page: Pa
   return { page, id: (await page.textContent('#me'))!, errors };
 }
 
-/** SHA-256 of the file the tab received into the link named `name`, computed by the page itself. */
+/** SHA-256 of the file the tab received, saved as a user would: its save link, a download. */
 async function receivedHash(page: Page, name: string): Promise<string> {
-  const link = page.locator('#transfers a.saved', { hasText: name });
+  const link = page.locator(`#transfers a.saved[download="${name}"]`);
   await link.waitFor({ timeout: 60_000 });
-  return page.evaluate(async (selector) => {
-    const g = globalThis as unknown as PageGlobals;
-    const href = g.document.querySelector(selector)!.getAttribute('href')!;
-    const digest = await g.crypto.subtle.digest('SHA-256', await (await g.fetch(href)).arrayBuffer());
-    return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join('');
-  }, `#transfers a.saved[download="${name}"]`);
+  const [download] = await Promise.all([page.waitForEvent('download'), link.click()]);
+  expect(download.suggestedFilename()).toBe(name);
+  return sha256(readFileSync((await download.path())!));
 }
 
 /** The tab's chat, as its lines' text. */
@@ -91,11 +85,15 @@ describe('web app in Chromium', () => {
     return created;
   }
 
-  it('a tab and a CLI node: connect by id, text both ways, a 50 MB file each way with its SHA-256 checked', async () => {
+  it('a tab and a CLI node on another machine: connect by id, text both ways, a 50 MB file each way with its SHA-256 checked', async () => {
     const inbox = mkdtempSync(join(dir, 'inbox-'));
-    const cli = await hub(['--accept-files', inbox]);
+    // Listening on the namespace's LAN address, as for a browser on another machine: the page is then
+    // not a secure context (plain http, not localhost), so no Web Locks, and the app must still work.
+    const cli = await hub(['--accept-files', inbox, '--host', '198.51.100.1']);
+    expect(cli.web).toMatch(/^http:\/\/198\.51\.100\.1:\d+\/$/);
     const tab = await openApp(await context(), `${cli.web}?accept`);
     expect(tab.id).toMatch(/^[0-9a-f]{64}$/);
+    expect(await tab.page.evaluate(() => (globalThis as unknown as PageGlobals).isSecureContext)).toBe(false);
 
     // Connect from the tab, through the form, to the CLI's id.
     await tab.page.fill('#peer-id', cli.id);
@@ -152,6 +150,20 @@ describe('web app in Chromium', () => {
     await second.page.setInputFiles('#file', join(dir, 'tab.bin'));
     expect(await receivedHash(first.page, 'tab.bin')).toBe(sha256(bytes));
     expect([...first.errors, ...second.errors]).toEqual([]);
+  });
+
+  it('a tab and a CLI node that join the same topic find each other through the DHT and connect', async () => {
+    const cli = await hub(['--join', 'tea-room']);
+    const tab = await openApp(await context(), cli.web);
+    await tab.page.fill('#topic', 'tea-room');
+    await tab.page.click('#join button');
+    // Found under the topic (discover$), not merely linked as DHT neighbours: the CLI's announcement.
+    await expect.poll(() => tab.page.textContent('#topics'), { timeout: 15_000 }).toBe(`joined: tea-room; found: ${cli.id.slice(0, 8)}…`);
+    await cli.child.line(new RegExp(`^\\* connected ${tab.id.slice(0, 8)} `), 15_000);
+    await tab.page.fill('#text', 'found you by topic');
+    await tab.page.click('#say button');
+    await cli.child.line(new RegExp(`^\\[${tab.id.slice(0, 8)}\\] found you by topic$`));
+    expect(tab.errors).toEqual([]);
   });
 
   it('a reloaded tab is the same node, and reconnects to the peers it had', async () => {
