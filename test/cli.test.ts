@@ -67,6 +67,8 @@ describe('p2p-node CLI', () => {
     expect(page.headers.get('content-type')).toBe('text/html; charset=utf-8');
     expect(await page.text()).toContain('<script type="module" src="app.js"></script>');
     expect((await fetch(`${url}/app.js`)).status).toBe(200);
+    // The library too, for pages of one's own to import from the server they signal through.
+    expect((await fetch(`${url}/p2p-dht-node.js`)).headers.get('content-type')).toBe('text/javascript; charset=utf-8');
     server.signal('SIGINT');
     expect(await server.exitCode()).toBe(0);
 

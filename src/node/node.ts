@@ -312,8 +312,8 @@ export class P2PNode {
 
   /**
    * Offers a file (a path, or a Blob such as a browser `File`) to a connected peer and streams it
-   * once accepted, never more than 8 MiB
-   * ahead of what the peer has written to disk; resolves once the peer verified its SHA-256.
+   * once accepted, never more than 8 MiB ahead of what the peer has written; resolves once the peer
+   * verified its SHA-256.
    * Rejects with ERR_FILE_DECLINED (declined, too large, bad name, nobody receiving, no answer in
    * `files.answerTimeoutMs`, or a peer that takes no files), ERR_FILE_INTERRUPTED (the connection
    * closed: call it again once reconnected and it resumes from the bytes the peer has),

@@ -12,7 +12,8 @@ import { sha256 as nobleSha256, sha512 as nobleSha512 } from '@noble/hashes/sha2
 import { fromBase64Url } from './base64url.js';
 import type { Sha256 } from './crypto.js';
 
-const ED25519_PKCS8_PREFIX = '302e020100300506032b657004220420';
+/** PKCS#8 DER of an Ed25519 private key, up to its 32-byte seed (RFC 8410): what a PEM identity file holds. */
+export const ED25519_PKCS8_PREFIX: Uint8Array = Uint8Array.from([0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20]);
 const utf8 = new TextEncoder();
 
 /** `n` bytes from `crypto.getRandomValues`. */
@@ -53,9 +54,9 @@ export function ed25519Signer(seed: Uint8Array): { publicKey: Uint8Array; sign(m
 /** The Ed25519 seed in a PKCS#8 PEM private key (the RFC 8410 form OpenSSL and Node write). */
 export function ed25519SeedFromPem(pem: string): Uint8Array {
   const body = /-----BEGIN PRIVATE KEY-----([A-Za-z0-9+/=\s]+)-----END PRIVATE KEY-----/.exec(pem)?.[1]?.replace(/\s+/g, '');
-  const der = body === undefined ? '' : Array.from(atob(body), (c) => c.charCodeAt(0).toString(16).padStart(2, '0')).join('');
-  if (der.length !== 96 || !der.startsWith(ED25519_PKCS8_PREFIX)) throw new Error('not an Ed25519 private key');
-  return Uint8Array.from(der.slice(32).match(/../g)!, (h) => parseInt(h, 16));
+  const der = body === undefined ? new Uint8Array(0) : Uint8Array.from(atob(body), (c) => c.charCodeAt(0));
+  if (der.length !== 48 || ED25519_PKCS8_PREFIX.some((byte, i) => der[i] !== byte)) throw new Error('not an Ed25519 private key');
+  return der.slice(16);
 }
 
 /** ℓ, the order of Ed25519's base point. */

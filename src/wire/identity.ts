@@ -6,12 +6,9 @@
  */
 import { P2PError } from '../errors.js';
 import { toBase64Url } from './base64url.js';
-import { ed25519Seed, ed25519SeedFromPem, ed25519Signer } from './crypto.js';
+import { ED25519_PKCS8_PREFIX, ed25519Seed, ed25519SeedFromPem, ed25519Signer } from './crypto.js';
 import { nodeIdOf, type Identity } from './keys.js';
 import { x25519PrivateKey } from './x25519.js';
-
-/** PKCS#8 DER of an Ed25519 private key, up to its 32-byte seed (RFC 8410). */
-const PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
 
 /**
  * The identity of an Ed25519 seed.
@@ -32,7 +29,7 @@ export function identityFromSeed(seed: Uint8Array): Identity {
     sign: signer.sign,
     x25519: x25519PrivateKey(own),
     seed: () => Uint8Array.from(own),
-    exportPem: () => `-----BEGIN PRIVATE KEY-----\n${Buffer.concat([PKCS8_PREFIX, own]).toString('base64')}\n-----END PRIVATE KEY-----\n`,
+    exportPem: () => `-----BEGIN PRIVATE KEY-----\n${Buffer.concat([ED25519_PKCS8_PREFIX, own]).toString('base64')}\n-----END PRIVATE KEY-----\n`,
   };
 }
 
