@@ -6,14 +6,12 @@
  * @module
  */
 import { createCipheriv, createDecipheriv, createHash, createPrivateKey, createPublicKey, diffieHellman, generateKeyPairSync, hkdfSync, randomBytes as nodeRandomBytes, sign, verify, type KeyObject } from 'node:crypto';
-import { fromBase64Url } from './base64url.js';
+import { fromBase64Url, toBase64Url } from './base64url.js';
 
 /** PKCS#8 DER of an Ed25519 private key, up to its 32-byte seed (RFC 8410): what a PEM identity file holds. */
 export const ED25519_PKCS8_PREFIX: Uint8Array = Buffer.from('302e020100300506032b657004220420', 'hex');
 /** PKCS#8 DER of an X25519 private key, up to its 32 raw bytes (RFC 8410). */
 const X25519_PKCS8_PREFIX = Buffer.from('302e020100300506032b656e04220420', 'hex');
-/** SPKI DER of an X25519 public key, up to its 32 raw bytes (RFC 8410). */
-const X25519_SPKI_PREFIX = Buffer.from('302a300506032b656e032100', 'hex');
 /** A node's own X25519 key as OpenSSL holds it, made once per key (an identity keeps one array). */
 const x25519Keys = new WeakMap<Uint8Array, KeyObject>();
 
@@ -90,7 +88,9 @@ export function x25519(privateKey: Uint8Array, publicKey: Uint8Array): Uint8Arra
     own = createPrivateKey({ key: Buffer.concat([X25519_PKCS8_PREFIX, privateKey]), format: 'der', type: 'pkcs8' });
     x25519Keys.set(privateKey, own);
   }
-  return diffieHellman({ privateKey: own, publicKey: createPublicKey({ key: Buffer.concat([X25519_SPKI_PREFIX, publicKey]), format: 'der', type: 'spki' }) });
+  // A JWK, not DER: OpenSSL 3 takes raw key bytes directly, while DER goes through its slower decoder search.
+  const peer = createPublicKey({ key: { kty: 'OKP', crv: 'X25519', x: toBase64Url(publicKey) }, format: 'jwk' });
+  return diffieHellman({ privateKey: own, publicKey: peer });
 }
 
 /** HKDF-SHA256 (RFC 5869) of `ikm` with an empty salt and the UTF-8 `info`. */

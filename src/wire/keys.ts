@@ -31,7 +31,8 @@ export function isNodeId(value: unknown): value is string {
 /** Node id of a raw base64url Ed25519 public key; throws P2PError ERR_INVALID_DATA for a non-string. */
 export function nodeIdOf(publicKey: string): string {
   if (typeof publicKey !== 'string') throw new P2PError('ERR_INVALID_DATA', `a public key is a base64url string, got ${describeValue(publicKey)}`);
-  return Buffer.from(sha256(fromBase64Url(publicKey))).toString('hex');
+  const digest = sha256(fromBase64Url(publicKey));
+  return Buffer.from(digest.buffer, digest.byteOffset, digest.byteLength).toString('hex');
 }
 
 /**
