@@ -45,11 +45,11 @@ class Child {
   #exited: Error | undefined;
   stderr = '';
 
-  constructor(script: string, args: string[], readonly label: string) {
+  constructor(script: string, args: string[], readonly label: string, env?: Record<string, string>) {
     const nodeArgs = ['--import', 'tsx'];
     const profDir = process.env.BENCH_CPU_PROF;
     if (profDir) nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${profDir}`); // default names (pid + thread): tsx's loader thread writes one too
-    this.process = spawn(process.execPath, [...nodeArgs, `${peersDir}${script}`, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+    this.process = spawn(process.execPath, [...nodeArgs, `${peersDir}${script}`, ...args], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...env } });
     createInterface({ input: this.process.stdout! }).on('line', (line) => {
       let event: Event;
       try {
@@ -128,6 +128,8 @@ export interface ContenderSpec {
   config?: Record<string, unknown>;
   /** Our node: signaling through the server instead of the parent relay. */
   node?: boolean;
+  /** Extra environment of both processes (section 10's LD_PRELOAD shim). */
+  env?: Record<string, string>;
   note: string;
 }
 
@@ -140,8 +142,8 @@ export class Pair {
 
   constructor(readonly spec: ContenderSpec, signalingUrl: string) {
     const config = JSON.stringify({ ...spec.config, signalingUrl });
-    this.sender = new Child(spec.script, ['sender', config], `${spec.name} sender`);
-    this.receiver = new Child(spec.script, ['receiver', config], `${spec.name} receiver`);
+    this.sender = new Child(spec.script, ['sender', config], `${spec.name} sender`, spec.env);
+    this.receiver = new Child(spec.script, ['receiver', config], `${spec.name} receiver`, spec.env);
     if (!spec.node) {
       // The minimal relay: whatever one side signals goes to the other, in order.
       this.sender.onEvent = (e) => e.ev === 'signal' && this.receiver.send({ cmd: 'signal', data: e.data });
@@ -260,7 +262,7 @@ function plan(smoke: boolean): { sizes: SizePlan[]; rounds: number; rttRounds: n
   return { sizes, rounds: smoke ? 1 : 7, rttRounds: smoke ? 1 : 5, pings: smoke ? 200 : 10_000, obsRounds: smoke ? 1 : 7, obsBytes: big };
 }
 
-async function openPairs(specs: ContenderSpec[], signalingUrl: string): Promise<Pair[]> {
+export async function openPairs(specs: ContenderSpec[], signalingUrl: string): Promise<Pair[]> {
   const pairs = specs.map((spec) => new Pair(spec, signalingUrl));
   try {
     await Promise.all(pairs.map((pair) => pair.connect()));
@@ -275,7 +277,7 @@ async function openPairs(specs: ContenderSpec[], signalingUrl: string): Promise<
  * `rounds` rounds of `count` × `size` bytes through every pair, alternated (A B C A B C …), as rows:
  * MB/s and CPU ms per 100 MB by contender, ratios to `baseline`, the UDP drops seen in the notes.
  */
-async function alternatedTransfers(
+export async function alternatedTransfers(
   pairs: Pair[],
   { size, count, rounds, label, baseline, describe }: { size: number; count: number; rounds: number; label: string; baseline: string; describe: (name: string) => string },
   log: (line: string) => void,

@@ -61,3 +61,22 @@ export function udpDrops(): number {
     return Number.NaN;
   }
 }
+
+/** The receive-buffer sizes (`ss`'s `rb`, bytes) of the UDP sockets `pid` holds, as the kernel reports them. */
+export function udpReceiveBuffersOf(pid: number): number[] {
+  try {
+    const out = execFileSync('ss', ['-uampnH'], { encoding: 'utf8' });
+    const sizes: number[] = [];
+    // Each socket is a line with its users((…pid=N…)), followed by its skmem:(…rbN…) line.
+    const lines = out.split('\n');
+    lines.forEach((line, i) => {
+      if (!line.includes(`pid=${pid},`)) return;
+      const rb = /rb(\d+)/.exec(`${line} ${lines[i + 1] ?? ''}`)?.[1];
+      if (rb) sizes.push(Number(rb));
+    });
+    return sizes;
+  } catch {
+    return [];
+  }
+}
+

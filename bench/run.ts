@@ -5,11 +5,11 @@
  *
  * Usage: tsx bench/run.ts [--smoke] [--only <section|module>]…
  *   --smoke   a few seconds in all, no thresholds; results go to bench/results/smoke/, docs untouched.
- *   --only    throughput | rtt | observability | setup | manyPeers | signaling | dht | files | browser (or any section name a module returns).
+ *   --only    throughput | rtt | observability | setup | manyPeers | signaling | dht | files | browser | udpBuffers (or any section name a module returns).
  *
  * Sections: 1 throughput, 2 rtt (bench/datapath.ts), then bench/setup.ts and bench/manyPeers.ts when
  * present (each exports `run(options): Promise<BenchSection[]>`), then 5 observability, then 6 signaling
- * (bench/signaling.ts), then 7 dht (bench/dht.ts), then 8 files (bench/files.ts), then 9 browser (bench/browser.ts).
+ * (bench/signaling.ts), then 7 dht (bench/dht.ts), then 8 files (bench/files.ts), then 9 browser (bench/browser.ts), then 10 udpBuffers (bench/udpBuffers.ts).
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
@@ -36,6 +36,7 @@ const JOBS: Job[] = [
   { module: 'dht' },
   { module: 'files' },
   { module: 'browser' },
+  { module: 'udpBuffers' },
 ];
 
 const TITLES: Record<string, string> = {
@@ -49,6 +50,8 @@ const TITLES: Record<string, string> = {
     '9. A browser tab as a node: Chromium against Node nodes, each in its own process, in a network namespace of the bench (as root): setup, 64 KiB-message throughput both ways, and a file from a Blob',
   files: '8. File transfer: node.sendFile() of one file against node.send() of the same bytes as 64 KiB messages, alternated',
   dht: '7. The DHT: topic lookups among 50 real nodes in 5 processes, and lookups over a connection carrying a 64 MiB message',
+  udpBuffers:
+    "10. UDP receive buffers: section 1's contenders with the kernel's default receive buffer (net.core.rmem_default, which libwebrtc never raises) and with 4 MiB per socket (an LD_PRELOAD shim, so the host's settings stay as they are), alternated",
   signaling:
     '6. Signaling servers under load: registration, offer/answer/candidate relay, memory and CPU per message, against the PeerJS server (every server in its own process, clients in 4 others; a cluster puts consecutive clients on different servers)',
 };
@@ -209,7 +212,7 @@ interface StoredSection {
 
 function writeDocs(resultsDir: string, contenderNotes: Record<string, string> | undefined): void {
   // Section numbers from the issue: ours by name, the others' by the number their names start with.
-  const rank = (name: string): number => ({ throughput: 1, rtt: 2, setup: 3, manyPeers: 4, observability: 5, signaling: 6, dht: 7 })[name] ?? (Number.parseFloat(name) || 99);
+  const rank = (name: string): number => ({ throughput: 1, rtt: 2, setup: 3, manyPeers: 4, observability: 5, signaling: 6, dht: 7, files: 8, browser: 9, udpBuffers: 10 })[name] ?? (Number.parseFloat(name) || 99);
   const stored = readdirSync(resultsDir)
     .filter((f) => f.endsWith('.json') && f !== 'latest.json' && f !== 'connect.json')
     .map((f) => {

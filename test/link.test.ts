@@ -300,6 +300,28 @@ describe('PeerLink', () => {
     expect(channel.chunkSizes.reduce((a, b) => a + b, 0)).toBe(1000 * (HEADER_SIZE + 1000));
   });
 
+  it('sends the chunks inside one payload as views of it, copies the others, and delivers the message intact', async () => {
+    const payload = keystream(7, MiB + 1000);
+    const chunks: { view: boolean; bytes: Buffer }[] = [];
+    const receiver = new PeerLink({ send: () => {}, bufferedAmount: 0 }, (m) => void received.push(m), {});
+    const received: Message[] = [];
+    const raw = {
+      bufferedAmount: 0,
+      send(chunk: Uint8Array) {
+        chunks.push({ view: chunk.buffer === payload.buffer, bytes: Buffer.from(chunk) });
+        receiver.receive(chunk);
+      },
+    };
+    const link = new PeerLink(raw, () => {}, { chunkSize: 256 * KiB });
+    await link.send(payload);
+    await vi.waitFor(() => expect(received).toHaveLength(1));
+    // Chunk 1 holds the header (a copy); the other four, its last 1006 bytes included, lie inside the payload.
+    expect(chunks.map((c) => [c.view, c.bytes.length])).toEqual([[false, 256 * KiB], [true, 256 * KiB], [true, 256 * KiB], [true, 256 * KiB], [true, 1006]]);
+    expect(Buffer.compare(Buffer.from(received[0] as Uint8Array), payload)).toBe(0);
+    link.close();
+    receiver.close();
+  });
+
   it('holds send() back while the queue and the channel buffer are at the mark', async () => {
     const raw = { sent: 0, bufferedAmount: 1000, send(chunk: Uint8Array) { this.sent += chunk.length; } };
     const link = new PeerLink(raw, () => {}, { chunkSize: 100, highWaterMark: 1000, pollMs: 1 });

@@ -784,3 +784,78 @@ describe('signaling server', () => {
     await expect(fetch(`${server.url}/health`)).rejects.toThrow();
   });
 });
+
+describe('signaling server, revision 2', () => {
+  /** A client that proves its key in the handshake `auth`, over the Engine.IO session id, as the node's client does. */
+  function connectWithProof(server: SignalingServer, identity: Identity, forge?: (sid: string) => string): ClientSocket {
+    const socket: ClientSocket = io(server.url, {
+      transports: ['websocket'],
+      reconnection: false,
+      forceNew: true,
+      auth: (give) => give(registration(identity, forge ? forge(socket.io.engine.id) : socket.io.engine.id)),
+    });
+    clients.push(socket);
+    return socket;
+  }
+
+  it('registers a connection whose handshake proves its key, with no challenge and no round trip more', async () => {
+    const server = await startServer({ rateLimit: { perSecond: 50, burst: 100 } });
+    const identity = generateIdentity();
+    const socket = connectWithProof(server, identity);
+    const [registered] = await Promise.all([nextEvent(socket, 'registered'), noEvent(socket, 'challenge', 300)]);
+    expect(registered).toEqual({ v: 1, rateLimit: { perSecond: 50, burst: 100 }, revision: 2, nodeId: identity.nodeId });
+    expect((await health(server)).nodes).toBe(1);
+    expect(await request(socket, 'register', registration(identity, 'x'.repeat(43)))).toMatchObject({ ok: false, error: { code: 'ERR_ALREADY_REGISTERED' } });
+  });
+
+  it('introduces DHT members and hands out TURN credentials at the handshake as at register', async () => {
+    const server = await startServer({ turn: { urls: ['turn:192.0.2.1:3478'], secret: 's3cret' } });
+    const first = generateIdentity();
+    const firstSocket = io(server.url, { transports: ['websocket'], reconnection: false, forceNew: true, auth: (give) => give({ ...registration(first, firstSocket.io.engine.id), dht: true }) });
+    clients.push(firstSocket);
+    await nextEvent(firstSocket, 'registered');
+    const second = generateIdentity();
+    const socket = io(server.url, { transports: ['websocket'], reconnection: false, forceNew: true, auth: (give) => give({ ...registration(second, socket.io.engine.id), dht: true }) });
+    clients.push(socket);
+    const registered = await nextEvent<RegisterReply>(socket, 'registered');
+    expect(registered.peers).toEqual([first.nodeId]);
+    expect(isIceServerGrants(registered.iceServers)).toBe(true);
+    expect(registered.iceServers![0]!.username).toMatch(new RegExp(`^\\d+:${second.nodeId}$`));
+  });
+
+  it('falls back to a challenge when the handshake proof does not verify (a replayed or forged one)', async () => {
+    const server = await startServer();
+    const identity = generateIdentity();
+    // Signed over another connection's session id: worthless on this one.
+    const socket = connectWithProof(server, identity, () => 'AAAAAAAAAAAAAAAAAAAA');
+    const [challenge] = await Promise.all([nextEvent<ChallengeMessage>(socket, 'challenge'), noEvent(socket, 'registered', 300)]);
+    expect(challenge).toMatchObject({ v: 1, revision: 2 });
+    expect(server.metrics().rejectedTotal.ERR_AUTH).toBe(1);
+    expect(await request(socket, 'register', registration(identity, challenge.nonce))).toEqual({ ok: true, nodeId: identity.nodeId });
+  });
+
+  it('answers a signal sent without an ack only if it fails, with signal-failed naming its target and session', async () => {
+    const server = await startServer();
+    const [a, b] = [await registeredNode(server), await registeredNode(server)];
+    const session = newSessionId();
+    const envelope = a.envelopes.seal(b.identity.nodeId, session, OFFER);
+    const [delivery] = await Promise.all([nextEvent<SignalDelivery>(b.socket, 'signal'), noEvent(a.socket, 'signal-failed', 300), a.socket.emit('signal', { to: b.identity.nodeId, envelope })]);
+    expect(delivery).toEqual({ from: a.identity.nodeId, envelope });
+
+    const gone = generateIdentity().nodeId;
+    const lost = a.envelopes.seal(gone, session, OFFER);
+    a.socket.emit('signal', { to: gone, envelope: lost });
+    expect(await nextEvent(a.socket, 'signal-failed')).toEqual({ to: gone, session, error: { code: 'ERR_UNKNOWN_PEER', message: expect.any(String) } });
+    // A request too malformed to name its target still gets an answer.
+    a.socket.emit('signal', { to: 'nobody' });
+    expect(await nextEvent(a.socket, 'signal-failed')).toEqual({ error: { code: 'ERR_BAD_REQUEST', message: expect.any(String) } });
+    expect(server.metrics().rejectedTotal).toMatchObject({ ERR_UNKNOWN_PEER: 1, ERR_BAD_REQUEST: 1 });
+  });
+
+  it('still acknowledges every signal that asks, as revision 1 did', async () => {
+    const server = await startServer();
+    const [a, b] = [await registeredNode(server), await registeredNode(server)];
+    await relay(a, b, OFFER);
+    await relay(b, a, { type: 'answer', sdp: OFFER.sdp });
+  });
+});

@@ -19,6 +19,9 @@ import { Envelopes, newSessionId } from '../../src/wire/envelope.js';
 import type { Identity } from '../../src/wire/keys.js';
 import { nodeTopic, presenceRecord, presenceTopic } from '../../src/wire/mqtt.js';
 import { registerMessage, type Envelope } from '../../src/wire/protocol.js';
+import { AckWindow } from '../../src/services/ackWindow.js';
+import { ASK_INTERVAL_MS, IN_FLIGHT_SHARE, MAX_UNASKED } from '../../src/services/socketClient.js';
+import { SIGNALING_CROWD } from '../serverLimits.js';
 import { boundChild, now, serve, sleep } from '../child.js';
 import { connectPacket, publishPacket, pubackPacket, readPackets, subscribePacket } from './mqttFrames.js';
 import type { LoadConfig, LoadRequest, RegisterResult, RelayPlan, RelayResult } from './signalingProtocol.js';
@@ -27,6 +30,7 @@ const config = JSON.parse(process.argv[2] ?? '{}') as LoadConfig;
 boundChild(`signaling load ${config.first}`, config.deadlineMs);
 
 const STEPS = 6;
+const noop = (): void => {};
 /** A message not delivered within this long is lost, and its session abandoned. */
 const LOST_AFTER_MS = 5000;
 const REGISTER_TIMEOUT_MS = 30_000;
@@ -81,6 +85,8 @@ interface Client {
   id: string;
   identity: Identity | undefined;
   nextAck: number;
+  /** Ours: which signals ask for an acknowledgement. */
+  acks?: AckWindow;
 }
 
 interface Pair {
@@ -124,16 +130,27 @@ interface Speaker {
   other(client: Client, text: string): { refused: string } | undefined;
 }
 
+/** `client`'s register request (or handshake auth) over `nonce`. */
+function proof(client: Client, nonce: string): { publicKey: string; signature: string } {
+  const signature = Buffer.from(client.identity!.sign(registerMessage(nonce))).toString('base64url');
+  return { publicKey: client.identity!.publicKey, signature };
+}
+
 const ours: Speaker = {
   url: (base) => `${base.replace(/^http/, 'ws')}/socket.io/?EIO=4&transport=websocket`,
   handshake(client, text) {
     const ws = client.ws!;
-    if (text.startsWith('0{')) ws.send('40');
+    // Revision 2: the proof in the CONNECT packet's auth, over the Engine.IO session id.
+    if (text.startsWith('0{')) ws.send(`40${JSON.stringify(proof(client, (JSON.parse(text.slice(1)) as { sid: string }).sid))}`);
     else if (text === '2') ws.send('3');
+    else if (text.startsWith('42["registered"')) {
+      const [, reply] = JSON.parse(text.slice(2)) as [string, { nodeId?: string }];
+      if (reply.nodeId !== client.id) throw new Error('wrong node id');
+      return true;
+    }
     else if (text.startsWith('42["challenge"')) {
       const [, challenge] = JSON.parse(text.slice(2)) as [string, { nonce: string }];
-      const signature = Buffer.from(client.identity!.sign(registerMessage(challenge.nonce))).toString('base64url');
-      ws.send(`420${JSON.stringify(['register', { publicKey: client.identity!.publicKey, signature }])}`);
+      ws.send(`420${JSON.stringify(['register', proof(client, challenge.nonce)])}`);
     } else if (text.startsWith('430')) {
       const [ack] = JSON.parse(text.slice(3)) as [{ ok: boolean; nodeId?: string; error?: { code: string } }];
       if (!ack.ok || ack.nodeId !== client.id) throw new Error(ack.error?.code ?? 'wrong node id');
@@ -148,10 +165,15 @@ const ours: Speaker = {
       pair.expect.push(`42${JSON.stringify(['signal', { from: from.id, envelope }])}`);
     });
   },
-  send: (client, body) => client.ws!.send(`42${client.nextAck++}${body}`),
+  // As the node's client does towards a revision-2 server (src/services/socketClient.ts): an ack only
+  // when its AckWindow says so; refusals of the others come as `signal-failed`.
+  send(client, body) {
+    client.acks ??= new AckWindow(Math.min(MAX_UNASKED, (SIGNALING_CROWD.rateLimit.burst * IN_FLIGHT_SHARE) / 2), ASK_INTERVAL_MS);
+    client.ws!.send(client.acks.add(noop, Date.now()) ? `42${client.nextAck++}${body}` : `42${body}`);
+  },
   other(client, text) {
     if (text === '2') client.ws!.send('3');
-    else if (text.startsWith('43') && !text.includes('"ok":true')) {
+    else if ((text.startsWith('43') && !text.includes('"ok":true')) || text.startsWith('42["signal-failed"')) {
       return { refused: /"code":"([A-Z_]+)"/.exec(text)?.[1] ?? 'unknown' };
     }
     return undefined;

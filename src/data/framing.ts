@@ -106,7 +106,9 @@ interface Pending {
  * buffered); `onRecord` receives every accepted payload in order.
  *
  * A payload that arrived inside one channel message is delivered as a view of it when it fills at
- * least half of that message, otherwise as a copy, so a small message never pins a 256 KiB buffer.
+ * least a quarter of that message, otherwise as a copy: a message pins at most four times its size,
+ * and a small one never pins a 256 KiB buffer. (A quarter, not a half, so that 64 KiB messages,
+ * packed four to a channel message, are not copied.)
  *
  * @example
  * ```ts
@@ -171,5 +173,5 @@ export class RecordReader {
 
 function sliceOf(chunk: Uint8Array, at: number, length: number): Uint8Array {
   const view = chunk.subarray(at, at + length);
-  return length * 2 >= chunk.length ? view : Buffer.from(view);
+  return length * 4 >= chunk.length ? view : Buffer.from(view);
 }

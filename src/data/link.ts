@@ -26,7 +26,7 @@ import { resolveLinkOptions, type LinkOptions, type ResolvedLinkOptions } from '
 import { Liveness } from './liveness.js';
 import { MessageParts } from './parts.js';
 import { PendingReceipts, ReceiptStatus, receiptPayload, receiptReason } from './receipts.js';
-import { SendQueue } from './sendQueue.js';
+import { SendQueue, type Filled } from './sendQueue.js';
 
 /**
  * The channel under a link: one `send` per channel message, and how many bytes it has not sent yet.
@@ -443,11 +443,21 @@ export class PeerLink {
     return this.buffered < limit;
   }
 
-  /** Copies the next `size` queued bytes into one channel message and sends it; false if the channel failed. */
+  /**
+   * Sends the next `size` queued bytes as one channel message: a view of a payload when they lie
+   * inside one, else copied together; false if the channel failed.
+   */
   private sendChunk(size: number): boolean {
-    this.scratch ??= Buffer.allocUnsafeSlow(this.options.chunkSize);
-    const chunk = this.scratch.subarray(0, size);
-    const { completed, payloadBytes } = this.queue.fill(chunk);
+    let chunk: Uint8Array;
+    let filled: Filled;
+    const viewed = this.queue.view(size);
+    if (viewed) ({ chunk, filled } = viewed);
+    else {
+      this.scratch ??= Buffer.allocUnsafeSlow(this.options.chunkSize);
+      chunk = this.scratch.subarray(0, size);
+      filled = this.queue.fill(chunk);
+    }
+    const { completed, payloadBytes } = filled;
     try {
       this.raw.send(chunk);
     } catch (cause) {

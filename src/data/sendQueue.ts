@@ -149,7 +149,22 @@ export class SendQueue {
     return { completed, payloadBytes };
   }
 
-  /** The chunk {@link fill} wrote went to the channel: records sent whole are handed over, and resolve if the budget had not accepted them yet. */
+  /**
+   * The next `size` queued bytes as a view of one payload, when they all lie inside the payload being
+   * sent (its header already went), else undefined: a large message's middle chunks go without a copy.
+   * {@link sent} must follow, as after {@link fill}.
+   */
+  view(size: number): { chunk: Uint8Array; filled: Filled } | undefined {
+    const record = this.#records[0];
+    if (!record || record.offset < HEADER_SIZE) return undefined;
+    const start = record.offset - HEADER_SIZE;
+    if (record.payload.length - start < size) return undefined;
+    record.offset += size;
+    const completed = record.offset === HEADER_SIZE + record.payload.length ? 1 : 0;
+    return { chunk: record.payload.subarray(start, start + size), filled: { completed, payloadBytes: size } };
+  }
+
+  /** The chunk {@link fill} wrote (or {@link view} gave) went to the channel: records sent whole are handed over, and resolve if the budget had not accepted them yet. */
   sent(size: number, completed: number): void {
     this.#bytes -= size;
     this.#acceptedBytes -= Math.min(size, this.#acceptedBytes);

@@ -12,6 +12,7 @@ import { silentLogger, type Logger } from '../log.js';
 import { nodeMachine } from '../machines/node.machine.js';
 import { ESTABLISHED_STATES } from '../machines/peerConnection.machine.js';
 import { collectClosedConnections } from '../services/nativeCollector.js';
+import { warnOfSmallUdpBuffers } from '../services/udpBuffers.js';
 import { Overlay } from '../services/overlay.js';
 import { Envelopes } from '../wire/envelope.js';
 import { assertCloseOptions, assertConnectOptions, assertFileInput, assertMessage, assertNodeId, assertSendOptions } from './arguments.js';
@@ -172,6 +173,7 @@ export class P2PNode {
     });
     // Subscribed before START: the first node of a network joins within the registration's own turn.
     const joined = this.#overlay ? this.#dhtJoined() : undefined;
+    warnOfSmallUdpBuffers(this.#log);
     try {
       this.#inspectors = await startInspectors(this.#inspectOptions, this.#inspection, this.#log);
       this.#actor.start();

@@ -8,6 +8,7 @@ import type { Logger } from '../log.js';
 import { nodeIdOf, verifySignature } from '../wire/keys.js';
 import {
   ClientEvent,
+  PROTOCOL_REVISION,
   PROTOCOL_VERSION,
   ServerEvent,
   isRegisterRequest,
@@ -16,58 +17,23 @@ import {
   registerMessage,
   type Ack,
   type ChallengeMessage,
-  type Envelope,
   type ProtocolError,
   type RegisterReply,
+  type RegisterRequest,
+  type RegisteredMessage,
   type ServerErrorCode,
   type SignalDelivery,
 } from '../wire/protocol.js';
-import { TokenBucket } from '../wire/tokenBucket.js';
+import { copyEnvelope, fail, failureOf, splitArgs, type AckFn } from './answers.js';
 import { nodeRoom, type Cluster } from './cluster.js';
 import type { Config } from './config.js';
 import { DhtMembers } from './dhtMembers.js';
 import { KeyedBuckets } from './keyedBuckets.js';
+import { newPeer, type Peer } from './peer.js';
 import type { ServerCounters } from './serverMetrics.js';
 import { turnGrant } from './turnCredentials.js';
 
-/**
- * Rejected events go into a second bucket this many times the burst, refilled at the same rate: a bursty
- * client only gets ERR_RATE_LIMITED answers, one that keeps sending well over the rate empties it and is dropped.
- */
-const FLOOD_FACTOR = 5;
 const NONCE_BYTES = 32;
-
-/** What the server knows about one connected socket. */
-export interface Peer {
-  readonly socket: Socket;
-  readonly log: Logger;
-  readonly bucket: TokenBucket;
-  /** Pays for rejected events; when it is empty too, the socket is flooding. */
-  readonly strikes: TokenBucket;
-  /** The challenge for this connection; a successful register uses it up (the socket cannot register again). */
-  readonly nonce: string;
-  nodeId: string | undefined;
-  registerTimer: NodeJS.Timeout | undefined;
-}
-
-type AckFn = (response: Ack) => void;
-
-function fail(code: ServerErrorCode, message: string): { ok: false; error: ProtocolError } {
-  return { ok: false, error: { code, message } };
-}
-
-/** Splits Socket.IO event arguments into the payload and the ack callback (present only if the client asked). */
-function splitArgs(args: unknown[]): { payload: unknown; ack: AckFn | undefined } {
-  const last = args[args.length - 1];
-  const ack = typeof last === 'function' ? (last as AckFn) : undefined;
-  return { payload: ack && args.length === 1 ? undefined : args[0], ack };
-}
-
-/** Copies exactly the signed fields, so junk a client attached never reaches the receiver. */
-function copyEnvelope(e: Envelope): Envelope {
-  const { v, from, key, to, session, seq, ts, kind, data, sig } = e;
-  return { v, from, key, to, session, seq, ts, kind, data, sig };
-}
 
 /** Per-connection protocol logic and the node id → socket registry; `accept` takes each new socket. */
 export class Relay {
@@ -102,26 +68,38 @@ export class Relay {
   }
 
   #greet(socket: Socket): void {
-    const peer: Peer = {
-      socket,
-      log: this.#logger.child({ socket: socket.id }),
-      bucket: new TokenBucket(this.#config.rateLimit),
-      strikes: new TokenBucket({
-        perSecond: this.#config.rateLimit.perSecond,
-        burst: FLOOD_FACTOR * this.#config.rateLimit.burst,
-      }),
-      nonce: randomBytes(NONCE_BYTES).toString('base64url'),
-      nodeId: undefined,
-      registerTimer: undefined,
-    };
+    const peer = newPeer(socket, this.#config.rateLimit, this.#logger);
     // One catch-all listener instead of per-event ones: every event, known or not, pays the rate limit first.
     socket.onAny((event: unknown, ...args: unknown[]) => this.#onEvent(peer, event, args));
     socket.on('disconnect', (reason) => this.#onDisconnect(peer, reason));
+    peer.log.debug({ address: socket.handshake.address }, 'socket connected');
+    const proof: unknown = socket.handshake.auth;
+    if (isRegisterRequest(proof)) {
+      const refusal = this.#refusal(peer, proof);
+      if (!refusal) return this.#registerAtHandshake(peer, proof);
+      this.#answer(peer, ClientEvent.register, proof, refusal, undefined);
+    }
+    this.#challenge(peer);
+  }
+
+  /** Revision 1's way in, and the fallback when the handshake's proof fails: a fresh nonce to sign. */
+  #challenge(peer: Peer): void {
+    peer.nonce = randomBytes(NONCE_BYTES).toString('base64url');
     peer.registerTimer = setTimeout(() => this.#onRegisterTimeout(peer), this.#config.registerTimeoutMs);
     peer.registerTimer.unref();
-    const challenge: ChallengeMessage = { v: PROTOCOL_VERSION, nonce: peer.nonce, rateLimit: this.#config.rateLimit };
-    socket.emit(ServerEvent.challenge, challenge);
-    peer.log.debug({ address: socket.handshake.address }, 'socket connected');
+    const { rateLimit } = this.#config;
+    const challenge: ChallengeMessage = { v: PROTOCOL_VERSION, nonce: peer.nonce, rateLimit, revision: PROTOCOL_REVISION };
+    peer.socket.emit(ServerEvent.challenge, challenge);
+  }
+
+  #registerAtHandshake(peer: Peer, proof: RegisterRequest): void {
+    const { rateLimit } = this.#config;
+    const send = ({ ok: _, ...reply }: { ok: true } & RegisterReply): void => {
+      if (peer.socket.connected) peer.socket.emit(ServerEvent.registered, { v: PROTOCOL_VERSION, rateLimit, revision: PROTOCOL_REVISION, ...reply } satisfies RegisteredMessage);
+    };
+    const reply = this.#enroll(peer, proof);
+    if (!(reply instanceof Promise)) return send(reply);
+    reply.then(send).catch((err: unknown) => peer.log.error({ err }, 'registration at handshake failed'));
   }
 
   /** The single entry point for client input, so no malformed event can throw past it. */
@@ -132,21 +110,24 @@ export class Relay {
       const response = this.#admit(peer)
         ? this.#route(peer, event, payload)
         : fail('ERR_RATE_LIMITED', 'too many events; slow down');
-      if (!(response instanceof Promise)) return this.#answer(peer, event, response, ack);
+      if (!(response instanceof Promise)) return this.#answer(peer, event, payload, response, ack);
       response
-        .then((answer) => this.#answer(peer, event, answer, ack))
+        .then((answer) => this.#answer(peer, event, payload, answer, ack))
         .catch((err: unknown) => peer.log.error({ err, event: String(event) }, 'signaling event handler failed'));
     } catch (err) {
       peer.log.error({ err, event: String(event) }, 'signaling event handler failed');
     }
   }
 
-  #answer(peer: Peer, event: unknown, response: Ack, ack: AckFn | undefined): void {
+  #answer(peer: Peer, event: unknown, payload: unknown, response: Ack, ack: AckFn | undefined): void {
     if (!response.ok) {
       this.#counters.rejected[response.error.code]++;
       peer.log.debug({ code: response.error.code, event: String(event) }, response.error.message);
     }
-    ack?.(response);
+    if (ack) return ack(response);
+    if (response.ok) return;
+    // Revision 2: a signal sent without asking for an ack still learns that it failed.
+    if (event === ClientEvent.signal && peer.socket.connected) peer.socket.emit(ServerEvent.signalFailed, failureOf(payload, response.error));
   }
 
   /** Takes a token (and one of its node's); evicts sockets whose rejected events show they ignore the limit entirely. */
@@ -174,17 +155,25 @@ export class Relay {
     if (!isRegisterRequest(payload)) {
       return fail('ERR_BAD_REQUEST', 'register expects { publicKey, signature } in base64url');
     }
-    const signature = Buffer.from(payload.signature, 'base64url');
-    if (!verifySignature(payload.publicKey, registerMessage(peer.nonce), signature)) {
-      return fail('ERR_AUTH', "signature does not match the public key and this connection's challenge");
-    }
+    return this.#refusal(peer, payload) ?? this.#enroll(peer, payload);
+  }
+
+  /** Why `request` does not prove its key over this connection's nonce, if it does not. */
+  #refusal(peer: Peer, request: RegisterRequest): { ok: false; error: ProtocolError } | undefined {
+    const signature = Buffer.from(request.signature, 'base64url');
+    if (verifySignature(request.publicKey, registerMessage(peer.nonce), signature)) return undefined;
+    return fail('ERR_AUTH', "signature does not match the public key and this connection's challenge");
+  }
+
+  /** Registers the proven key's node id on this connection. */
+  #enroll(peer: Peer, request: RegisterRequest): ({ ok: true } & RegisterReply) | Promise<{ ok: true } & RegisterReply> {
     // The id is derived from the proven key, so nobody can register an id they hold no key for.
-    const nodeId = nodeIdOf(payload.publicKey);
+    const nodeId = nodeIdOf(request.publicKey);
     this.#bind(peer, nodeId);
     this.#counters.registrations++;
     const { turn } = this.#config;
-    const reply: Ack<RegisterReply> = turn ? { ok: true, nodeId, iceServers: [turnGrant(turn, nodeId)] } : { ok: true, nodeId };
-    if (payload.dht === true) {
+    const reply: { ok: true } & RegisterReply = turn ? { ok: true, nodeId, iceServers: [turnGrant(turn, nodeId)] } : { ok: true, nodeId };
+    if (request.dht === true) {
       reply.peers = this.#dhtMembers.sample(MAX_INTRODUCED_PEERS, nodeId);
       this.#dhtMembers.add(nodeId);
     }

@@ -14,7 +14,8 @@ import { joinCluster } from './cluster.js';
 import { resolveConfig, type SignalingServerOptions } from './config.js';
 import { answerHttp, listen } from './http.js';
 import { loadWebApp } from './webApp.js';
-import { Relay, type Peer } from './relay.js';
+import type { Peer } from './peer.js';
+import { Relay } from './relay.js';
 import { ServerCounters, type SignalingMetrics } from './serverMetrics.js';
 
 /** A running signaling server. */

@@ -36,6 +36,11 @@ export class Pacer {
     this.#maxInFlight = options.maxInFlight ?? Infinity;
   }
 
+  /** Tasks that may await their `done` at once. */
+  get maxInFlight(): number {
+    return this.#maxInFlight;
+  }
+
   /** Adopts a new rate (e.g. the one a server announced), keeping the queue and what is in flight. */
   retune(options: PacerOptions): void {
     this.#bucket = new TokenBucket(options);

@@ -17,12 +17,17 @@ import {
   isIntroducedPeers,
   isNotice,
   isSignalDelivery,
+  isSignalFailure,
+  isRegistered,
   registerMessage,
   type Ack,
   type Envelope,
   type ProtocolError,
   type RegisterReply,
+  type RegisterRequest,
+  type ServerTerms,
 } from '../wire/protocol.js';
+import { AckWindow } from './ackWindow.js';
 import { KeyGate } from './keyGate.js';
 import { openSignal } from './openSignal.js';
 import { Pacer } from './pacer.js';
@@ -69,6 +74,13 @@ function ackError(reply: unknown): ProtocolError | undefined {
 
 /** Acknowledgement wait; a server that never answers must not pin a callback forever. */
 const ACK_TIMEOUT_MS = 10_000;
+/**
+ * Towards a revision-2 server, a signal asks for an acknowledgement after this many went without one
+ * (fewer when the server's burst is small: see {@link AckWindow}), or when the last ask is
+ * {@link ASK_INTERVAL_MS} old.
+ */
+export const MAX_UNASKED = 64;
+export const ASK_INTERVAL_MS = 5_000;
 /** A hello's answer comes in one round trip through the server; a node from before encryption never answers. */
 const HELLO_TIMEOUT_MS = 2_000;
 
@@ -78,30 +90,37 @@ const HELLO_TIMEOUT_MS = 2_000;
  */
 const RATE_SHARE = 0.8;
 const BURST_SHARE = 0.5;
-const IN_FLIGHT_SHARE = 0.4;
+export const IN_FLIGHT_SHARE = 0.4;
 /** Our pace towards a server that announces no budget. */
 const DEFAULT_PACE = { perSecond: 20, burst: 40 };
 
 type Done = () => void;
 
-function register(socket: Socket, input: SocketInput, nonce: string, sendBack: (e: SocketEvent) => void, done: Done): void {
+/** A `register` request, or the handshake `auth`, proving `input`'s key over `nonce`. */
+function registerRequest(input: SocketInput, nonce: string): RegisterRequest {
   const signature = toBase64Url(input.identity.sign(registerMessage(nonce)));
-  socket
-    .timeout(ACK_TIMEOUT_MS)
-    .emit(ClientEvent.register, { publicKey: input.identity.publicKey, signature, ...(input.dht ? { dht: true } : {}) }, (err: Error | null, reply: unknown) => {
-      done();
-      if (err) return sendBack({ type: 'SOCKET.DISCONNECTED', reason: 'register acknowledgement timed out' });
-      const error = ackError(reply);
-      if (error) return sendBack({ type: 'SOCKET.REJECTED', error });
-      const { nodeId, iceServers, peers } = reply as Partial<Record<keyof RegisterReply, unknown>>;
-      if (nodeId !== input.identity.nodeId) {
-        // A server that names us differently is not speaking this protocol; do not trust it.
-        return sendBack({ type: 'SOCKET.REJECTED', error: { code: 'ERR_AUTH', message: 'server reported a different node id' } });
-      }
-      // A malformed introduction costs the node its bootstrap peers, never its registration.
-      const introduced = isIntroducedPeers(peers) ? peers.filter((id) => id !== nodeId) : undefined;
-      sendBack({ type: 'SOCKET.REGISTERED', nodeId, iceServers: grantedIceServers(iceServers, input.logger), peers: introduced });
-    });
+  return { publicKey: input.identity.publicKey, signature, ...(input.dht ? { dht: true } : {}) };
+}
+
+function register(socket: Socket, input: SocketInput, nonce: string, sendBack: (e: SocketEvent) => void, done: Done): void {
+  socket.timeout(ACK_TIMEOUT_MS).emit(ClientEvent.register, registerRequest(input, nonce), (err: Error | null, reply: unknown) => {
+    done();
+    if (err) return sendBack({ type: 'SOCKET.DISCONNECTED', reason: 'register acknowledgement timed out' });
+    const error = ackError(reply);
+    sendBack(error ? { type: 'SOCKET.REJECTED', error } : registered(reply as object, input));
+  });
+}
+
+/** What a successful registration (a register ack, or the `registered` event) tells the machine. */
+function registered(reply: object, input: SocketInput): SocketEvent {
+  const { nodeId, iceServers, peers } = reply as Partial<Record<keyof RegisterReply, unknown>>;
+  if (nodeId !== input.identity.nodeId) {
+    // A server that names us differently is not speaking this protocol; do not trust it.
+    return { type: 'SOCKET.REJECTED', error: { code: 'ERR_AUTH', message: 'server reported a different node id' } };
+  }
+  // A malformed introduction costs the node its bootstrap peers, never its registration.
+  const introduced = isIntroducedPeers(peers) ? peers.filter((id) => id !== nodeId) : undefined;
+  return { type: 'SOCKET.REGISTERED', nodeId, iceServers: grantedIceServers(iceServers, input.logger), peers: introduced };
 }
 
 /** The relays a register ack offers; a malformed offer costs the node its relay, never its registration. */
@@ -127,40 +146,67 @@ function emitEnvelope(socket: Socket, to: string, envelope: Envelope, answered: 
 export const socketIoSession: CallbackLogicFunction<CarrierCommand, SocketEvent, SocketInput, SocketEvent> = ({ input, sendBack, receive }) => {
   const log = input.logger;
   const { envelopes } = input;
-  const socket = io(input.url, { transports: ['websocket'], reconnection: false, forceNew: true, timeout: 10_000 });
+  const socket: Socket = io(input.url, {
+    transports: ['websocket'],
+    reconnection: false,
+    forceNew: true,
+    timeout: 10_000,
+    // Registration in the handshake (revision 2): the proof signs the Engine.IO session id, a nonce
+    // the server just chose for this connection. A revision-1 server ignores it and sends a challenge.
+    auth: (give) => give(registerRequest(input, socket.io.engine.id)),
+  });
   const pacer = new Pacer(DEFAULT_PACE);
-  /** Paced; a server that stays silent means a connection that only looks open (its path went away). */
-  const emit = (to: string, envelope: Envelope, answered: (error?: ProtocolError) => void): void =>
-    pacer.run((done) =>
+  // Every signal asks until the challenge shows a revision-2 server.
+  const acks = new AckWindow(1, ASK_INTERVAL_MS);
+  /**
+   * Paced. A signal asks for an acknowledgement when `acks` says so or when `ask` (a hello, whose
+   * refusal must come at once); `failed` hears an acknowledged refusal, and the others come as
+   * `signal-failed`. A server that stays silent means a connection that only looks open.
+   */
+  const emit = (to: string, envelope: Envelope, failed?: (error: ProtocolError) => void, ask = false): void =>
+    pacer.run((done) => {
+      const settle = acks.add(done, Date.now());
+      if (!settle && !ask) return void socket.emit(ClientEvent.signal, { to, envelope });
       emitEnvelope(socket, to, envelope, (error, timedOut) => {
-        done();
-        answered(error);
-        // A server acknowledges every signal within milliseconds: silence means a connection that only
-        // looks open (its path went away; TCP would resume at its next backed-off retransmission). A new
+        (settle ?? done)();
+        if (error) failed?.(error);
+        // A server acknowledges within milliseconds: silence means a connection that only looks open
+        // (its path went away; TCP would resume at its next backed-off retransmission). A new
         // connection gets through as soon as the path is back.
         if (timedOut) sendBack({ type: 'SOCKET.DISCONNECTED', reason: 'signal acknowledgement timed out' });
-      }),
-    );
-  const gate = new KeyGate<SocketCommand>({ envelopes, logger: log, helloTimeoutMs: HELLO_TIMEOUT_MS, sendHello: emit });
-  const failed = (command: SocketCommand, error: ProtocolError): void =>
-    sendBack({ type: 'SOCKET.SIGNAL_FAILED', to: command.to, session: command.session, error });
+      });
+    });
+  const gate = new KeyGate<SocketCommand>({ envelopes, logger: log, helloTimeoutMs: HELLO_TIMEOUT_MS, sendHello: (to, hello, answered) => emit(to, hello, answered, true) });
+  const report = (to: string, session: string, error: ProtocolError): void => sendBack({ type: 'SOCKET.SIGNAL_FAILED', to, session, error });
+  const failed = (command: SocketCommand, error: ProtocolError): void => report(command.to, command.session, error);
   const relay = (command: SocketCommand): void =>
-    emit(command.to, envelopes.seal(command.to, command.session, command.data), (error) => error && failed(command, error));
+    emit(command.to, envelopes.seal(command.to, command.session, command.data), (error) => failed(command, error));
 
-  socket.on('connect', () => sendBack({ type: 'SOCKET.CONNECTED' }));
-  socket.on('connect_error', (err) => sendBack({ type: 'SOCKET.DISCONNECTED', reason: err.message }));
-  socket.on('disconnect', (reason) => sendBack({ type: 'SOCKET.DISCONNECTED', reason }));
-  socket.on(ServerEvent.challenge, (challenge: unknown) => {
-    if (!isChallenge(challenge)) return log.warn({ challenge: typeof challenge }, 'ignoring malformed challenge');
-    if (challenge.rateLimit) {
-      const { perSecond, burst } = challenge.rateLimit;
+  /** Paces within the budget a server announced, and asks for fewer acknowledgements from a revision-2 one. */
+  const adopt = ({ rateLimit, revision }: ServerTerms): void => {
+    if (rateLimit) {
+      const { perSecond, burst } = rateLimit;
       pacer.retune({
         perSecond: perSecond * RATE_SHARE,
         burst: Math.max(1, Math.floor(burst * BURST_SHARE)),
         maxInFlight: Math.max(1, Math.floor(burst * IN_FLIGHT_SHARE)),
       });
     }
+    if ((revision ?? 1) >= 2) acks.retune(pacer.maxInFlight === Infinity ? MAX_UNASKED : Math.min(MAX_UNASKED, pacer.maxInFlight / 2));
+  };
+
+  socket.on('connect', () => sendBack({ type: 'SOCKET.CONNECTED' }));
+  socket.on('connect_error', (err) => sendBack({ type: 'SOCKET.DISCONNECTED', reason: err.message }));
+  socket.on('disconnect', (reason) => sendBack({ type: 'SOCKET.DISCONNECTED', reason }));
+  socket.on(ServerEvent.challenge, (challenge: unknown) => {
+    if (!isChallenge(challenge)) return log.warn({ challenge: typeof challenge }, 'ignoring malformed challenge');
+    adopt(challenge);
     pacer.run((done) => register(socket, input, challenge.nonce, sendBack, done));
+  });
+  socket.on(ServerEvent.registered, (reply: unknown) => {
+    if (!isRegistered(reply)) return log.warn({ reply: typeof reply }, 'ignoring malformed registered');
+    adopt(reply);
+    sendBack(registered(reply, input));
   });
   socket.on(ServerEvent.replaced, () => {
     sendBack({ type: 'SOCKET.REJECTED', error: { code: 'ERR_AUTH', message: 'another session registered this node id' } });
@@ -168,9 +214,15 @@ export const socketIoSession: CallbackLogicFunction<CarrierCommand, SocketEvent,
   socket.on(ServerEvent.notice, (notice: unknown) => {
     if (isNotice(notice)) log.warn({ code: notice.code, reason: notice.message.slice(0, 200) }, 'signaling server is closing the connection');
   });
+  socket.on(ServerEvent.signalFailed, (failure: unknown) => {
+    if (!isSignalFailure(failure)) return log.warn({}, 'ignoring malformed signal-failed');
+    const { to, session, error } = failure;
+    if (to !== undefined && session !== undefined) return report(to, session, error as ProtocolError);
+    log.warn({ code: error.code, reason: error.message.slice(0, 200) }, 'the server dropped a signal it could not name');
+  });
   socket.on(ServerEvent.signal, (delivery: unknown) => {
     if (!isSignalDelivery(delivery)) return log.warn({}, 'dropping malformed signal delivery');
-    const signal = openSignal(envelopes, gate, delivery.envelope, log, (to, hello) => emit(to, hello, () => {}));
+    const signal = openSignal(envelopes, gate, delivery.envelope, log, (to, hello) => emit(to, hello));
     if (signal) sendBack({ type: 'SOCKET.SIGNAL', signal });
   });
 

@@ -6,6 +6,12 @@ import { isCanonicalBase64Url } from './base64url.js';
 import { isNodeId } from './keys.js';
 
 export const PROTOCOL_VERSION = 1;
+/**
+ * The revision of the signaling events a server speaks, announced in its `challenge` (absent: 1).
+ * Revision 2: a `signal` is acknowledged only when the client asks, and one that fails unasked is
+ * answered with a `signal-failed` event (docs/protocol.md §6). Envelopes are unchanged.
+ */
+export const PROTOCOL_REVISION = 2;
 
 /** Prefix of the bytes a node signs to answer a registration challenge. */
 export const REGISTER_CONTEXT = 'p2p-dht-node/register/v1\n';
@@ -18,9 +24,13 @@ export const ServerEvent = {
   signal: 'signal',
   replaced: 'replaced',
   notice: 'notice',
+  /** Revision 2: the handshake's `auth` registered the connection. */
+  registered: 'registered',
+  /** Revision 2: a `signal` sent without an acknowledgement callback failed. */
+  signalFailed: 'signal-failed',
 } as const;
 
-/** Client → server events (all take an acknowledgement callback). */
+/** Client → server events (`register` takes an acknowledgement callback; `signal` may). */
 export const ClientEvent = {
   register: 'register',
   signal: 'signal',
@@ -60,12 +70,21 @@ export interface RateLimit {
   burst: number;
 }
 
-export interface ChallengeMessage {
-  v: number;
-  nonce: string;
+/** What a server announces about itself, in its `challenge` or `registered`. */
+export interface ServerTerms {
   /** The budget the server enforces on this connection, so clients can pace themselves below it. */
   rateLimit?: RateLimit;
+  /** {@link PROTOCOL_REVISION} of the server; absent from revision 1 servers. */
+  revision?: number;
 }
+
+export interface ChallengeMessage extends ServerTerms {
+  v: number;
+  nonce: string;
+}
+
+/** Revision 2: the connection registered with the proof in its handshake `auth` (docs/protocol.md §4). */
+export type RegisteredMessage = { v: number } & ServerTerms & RegisterReply;
 
 export interface RegisterRequest {
   publicKey: string;
@@ -116,6 +135,14 @@ export interface SignalRequest {
   envelope: Envelope;
 }
 
+/** Revision 2: why a `signal` sent without an acknowledgement callback was dropped. */
+export interface SignalFailure {
+  /** The request's `to` and `envelope.session`, when they were well formed. */
+  to?: string;
+  session?: string;
+  error: ProtocolError;
+}
+
 export interface SignalDelivery {
   from: string;
   envelope: Envelope;
@@ -134,6 +161,8 @@ export const MAX_TURN_URLS = 8;
 export const MAX_ICE_FIELD_LENGTH = 256;
 
 const SESSION = /^[A-Za-z0-9_-]{8,64}$/;
+/** A session id: 8–64 characters of `[A-Za-z0-9_-]`. */
+export const isSession = (value: unknown): value is string => typeof value === 'string' && SESSION.test(value);
 /** RFC 7065 `turn:`/`turns:` URI: host (IP literal, IPv4 or name), optional port, optional transport. */
 const TURN_URL = /^turns?:(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(?::(\d{1,5}))?(?:\?transport=(?:udp|tcp))?$/;
 
@@ -159,17 +188,36 @@ export function isRateLimit(value: unknown): value is RateLimit {
   return isRecord(value) && isPositive(value.perSecond) && isPositive(value.burst);
 }
 
-export function isChallenge(value: unknown): value is ChallengeMessage {
+function isServerTerms(value: Record<string, unknown>): boolean {
   return (
-    isRecord(value) &&
     value.v === PROTOCOL_VERSION &&
-    isBase64Url(value.nonce, 32) &&
-    (value.rateLimit === undefined || isRateLimit(value.rateLimit))
+    (value.rateLimit === undefined || isRateLimit(value.rateLimit)) &&
+    (value.revision === undefined || (Number.isSafeInteger(value.revision) && (value.revision as number) >= 1))
   );
+}
+
+export function isChallenge(value: unknown): value is ChallengeMessage {
+  return isRecord(value) && isServerTerms(value) && isBase64Url(value.nonce, 32);
+}
+
+/** A `registered` event's terms; its `nodeId`, `iceServers` and `peers` are checked as a register ack's are. */
+export function isRegistered(value: unknown): value is RegisteredMessage {
+  return isRecord(value) && isServerTerms(value);
 }
 
 export function isNotice(value: unknown): value is NoticeMessage {
   return isRecord(value) && typeof value.code === 'string' && value.code.length <= 64 && typeof value.message === 'string';
+}
+
+/** A `signal-failed` payload; `to` and `session`, when present, name the signal that failed. */
+export function isSignalFailure(value: unknown): value is SignalFailure {
+  return (
+    isRecord(value) &&
+    (value.to === undefined || isNodeId(value.to)) &&
+    (value.session === undefined || isSession(value.session)) &&
+    isRecord(value.error) &&
+    isNotice(value.error)
+  );
 }
 
 export function isRegisterRequest(value: unknown): value is RegisterRequest {

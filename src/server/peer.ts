@@ -1,0 +1,41 @@
+/**
+ * What the signaling server knows about one connected socket, and its budgets when it connects.
+ */
+import type { Socket } from 'socket.io';
+import type { Logger } from '../log.js';
+import type { RateLimit } from '../wire/protocol.js';
+import { TokenBucket } from '../wire/tokenBucket.js';
+import { engineId } from './answers.js';
+
+/**
+ * Rejected events go into a second bucket this many times the burst, refilled at the same rate: a bursty
+ * client only gets ERR_RATE_LIMITED answers, one that keeps sending well over the rate empties it and is dropped.
+ */
+const FLOOD_FACTOR = 5;
+
+/** What the server knows about one connected socket. */
+export interface Peer {
+  readonly socket: Socket;
+  readonly log: Logger;
+  readonly bucket: TokenBucket;
+  /** Pays for rejected events; when it is empty too, the socket is flooding. */
+  readonly strikes: TokenBucket;
+  /** What this connection signs to register: its Engine.IO session id, or a challenge's nonce; used up by registering. */
+  nonce: string;
+  nodeId: string | undefined;
+  registerTimer: NodeJS.Timeout | undefined;
+}
+
+/** A connected socket's state: its budgets, and Engine.IO's session id as the nonce it may sign at once. */
+export function newPeer(socket: Socket, rateLimit: RateLimit, logger: Logger): Peer {
+  return {
+    socket,
+    log: logger.child({ socket: socket.id }),
+    bucket: new TokenBucket(rateLimit),
+    strikes: new TokenBucket({ perSecond: rateLimit.perSecond, burst: FLOOD_FACTOR * rateLimit.burst }),
+    // A nonce this server chose for this connection (docs/protocol.md §4).
+    nonce: engineId(socket),
+    nodeId: undefined,
+    registerTimer: undefined,
+  };
+}

@@ -1,0 +1,69 @@
+/**
+ * Which signals ask a revision-2 server for an acknowledgement (docs/protocol.md §6), and which
+ * acknowledgement settles the signals that went without one.
+ *
+ * A server handles one connection's events in order, so the acknowledgement of a signal vouches for
+ * every signal sent before it: they settle together. A signal asks when `every` signals have gone since
+ * the last one that asked, or when that one is `intervalMs` old. Hence:
+ * - with `every` at most half the pacer's in-flight bound, some signal in flight always asks, so the
+ *   pacer never waits on signals no acknowledgement will settle;
+ * - a connection that only looks open is still caught by the acknowledgement timeout of the next
+ *   signal that asks, the first one after a quiet spell included.
+ *
+ * @example
+ * ```ts
+ * const window = new AckWindow(32, 5000);
+ * const settle = window.add(done, Date.now());
+ * if (settle) socket.emit('signal', request, () => settle());
+ * else socket.emit('signal', request);
+ * ```
+ */
+export class AckWindow {
+  #every: number;
+  readonly #intervalMs: number;
+  #sinceAsk = 0;
+  #lastAskAt = Number.NEGATIVE_INFINITY;
+  #sent = 0;
+  #settled = 0;
+  readonly #unsettled: { index: number; done: () => void }[] = [];
+
+  /** `every`: 1 asks on every signal (a revision-1 server, which acknowledges only what asks). */
+  constructor(every: number, intervalMs: number) {
+    this.#every = Math.max(1, Math.floor(every));
+    this.#intervalMs = intervalMs;
+  }
+
+  /** Signals since the last one that asked, at most, from now on. */
+  retune(every: number): void {
+    this.#every = Math.max(1, Math.floor(every));
+  }
+
+  /**
+   * Registers the next signal. Returns its `settle` when it must ask for an acknowledgement (to run
+   * when the answer, or its timeout, arrives), else undefined: its `done` then runs when a later
+   * signal's acknowledgement settles it.
+   */
+  add(done: () => void, now: number): (() => void) | undefined {
+    const index = ++this.#sent;
+    this.#unsettled.push({ index, done });
+    this.#sinceAsk++;
+    if (this.#sinceAsk < this.#every && now - this.#lastAskAt < this.#intervalMs) return undefined;
+    this.#sinceAsk = 0;
+    this.#lastAskAt = now;
+    return () => this.#settle(index);
+  }
+
+  /** Signals sent and not settled yet. */
+  get unsettled(): number {
+    return this.#unsettled.length;
+  }
+
+  #settle(index: number): void {
+    // Answers may arrive out of order (a cluster answers a signal to another server later).
+    if (index <= this.#settled) return;
+    this.#settled = index;
+    let n = 0;
+    while (n < this.#unsettled.length && this.#unsettled[n]!.index <= index) n++;
+    for (const { done } of this.#unsettled.splice(0, n)) done();
+  }
+}
