@@ -20,6 +20,16 @@ describe('AckWindow', () => {
     expect(window.add(() => {}, 1007) !== undefined).toBe(true); // a quiet spell: the next one asks
   });
 
+  it('asks when told to (a hello), settling the signals before it and starting the count again', () => {
+    const window = new AckWindow(3, 1000);
+    const done: number[] = [];
+    const settles = [0, 1, 2].map((i) => window.add(() => done.push(i), 0, i === 1));
+    expect(settles.map((s) => s !== undefined)).toEqual([true, true, false]);
+    settles[1]!();
+    expect(done).toEqual([0, 1]);
+    expect([3, 4].map((i) => window.add(() => done.push(i), 0) !== undefined)).toEqual([false, true]);
+  });
+
   it('settles every signal sent up to an answered one, whatever order the answers come in', () => {
     const window = new AckWindow(2, 1000);
     const done: number[] = [];

@@ -19,8 +19,8 @@ import { Envelopes, newSessionId } from '../../src/wire/envelope.js';
 import type { Identity } from '../../src/wire/keys.js';
 import { nodeTopic, presenceRecord, presenceTopic } from '../../src/wire/mqtt.js';
 import { registerMessage, type Envelope } from '../../src/wire/protocol.js';
-import { AckWindow } from '../../src/services/ackWindow.js';
-import { ASK_INTERVAL_MS, IN_FLIGHT_SHARE, MAX_UNASKED } from '../../src/services/socketClient.js';
+import { ASK_INTERVAL_MS, AckWindow, askEvery } from '../../src/services/ackWindow.js';
+import { paceWithin } from '../../src/services/pacer.js';
 import { SIGNALING_CROWD } from '../serverLimits.js';
 import { boundChild, now, serve, sleep } from '../child.js';
 import { connectPacket, publishPacket, pubackPacket, readPackets, subscribePacket } from './mqttFrames.js';
@@ -168,8 +168,11 @@ const ours: Speaker = {
   // As the node's client does towards a revision-2 server (src/services/socketClient.ts): an ack only
   // when its AckWindow says so; refusals of the others come as `signal-failed`.
   send(client, body) {
-    client.acks ??= new AckWindow(Math.min(MAX_UNASKED, (SIGNALING_CROWD.rateLimit.burst * IN_FLIGHT_SHARE) / 2), ASK_INTERVAL_MS);
-    client.ws!.send(client.acks.add(noop, Date.now()) ? `42${client.nextAck++}${body}` : `42${body}`);
+    client.acks ??= new AckWindow(askEvery(paceWithin(SIGNALING_CROWD.rateLimit).maxInFlight), ASK_INTERVAL_MS);
+    const settle = client.acks.add(noop, Date.now());
+    // Settled at once: the bench only needs the decision, and the window stays `every` long.
+    settle?.();
+    client.ws!.send(settle ? `42${client.nextAck++}${body}` : `42${body}`);
   },
   other(client, text) {
     if (text === '2') client.ws!.send('3');

@@ -18,6 +18,18 @@
  * else socket.emit('signal', request);
  * ```
  */
+/**
+ * Towards a revision-2 server, a signal asks for an acknowledgement after at most this many went
+ * without one, or when the last ask is {@link ASK_INTERVAL_MS} old.
+ */
+export const MAX_UNASKED = 64;
+export const ASK_INTERVAL_MS = 5_000;
+
+/** The `every` of an {@link AckWindow} under a pacer that lets `maxInFlight` tasks await their answer at once. */
+export function askEvery(maxInFlight: number): number {
+  return Math.min(MAX_UNASKED, maxInFlight / 2);
+}
+
 export class AckWindow {
   #every: number;
   readonly #intervalMs: number;
@@ -39,15 +51,15 @@ export class AckWindow {
   }
 
   /**
-   * Registers the next signal. Returns its `settle` when it must ask for an acknowledgement (to run
-   * when the answer, or its timeout, arrives), else undefined: its `done` then runs when a later
-   * signal's acknowledgement settles it.
+   * Registers the next signal; `ask` makes it ask whatever the count (a hello). Returns its `settle`
+   * when it must ask for an acknowledgement (to run when the answer, or its timeout, arrives), else
+   * undefined: its `done` then runs when a later signal's acknowledgement settles it.
    */
-  add(done: () => void, now: number): (() => void) | undefined {
+  add(done: () => void, now: number, ask = false): (() => void) | undefined {
     const index = ++this.#sent;
     this.#unsettled.push({ index, done });
     this.#sinceAsk++;
-    if (this.#sinceAsk < this.#every && now - this.#lastAskAt < this.#intervalMs) return undefined;
+    if (!ask && this.#sinceAsk < this.#every && now - this.#lastAskAt < this.#intervalMs) return undefined;
     this.#sinceAsk = 0;
     this.#lastAskAt = now;
     return () => this.#settle(index);

@@ -1,9 +1,27 @@
+import type { RateLimit } from '../wire/protocol.js';
 import { TokenBucket, type TokenBucketOptions } from '../wire/tokenBucket.js';
 
 /** Settings of a {@link Pacer}: its token bucket, and how many tasks may await their `done` at once. */
 export interface PacerOptions extends TokenBucketOptions {
   /** Tasks started but not yet done (unacknowledged requests); unlimited by default. */
   maxInFlight?: number;
+}
+
+/**
+ * Shares of a server's announced budget a client uses: 80% of its rate, since its bucket and ours do
+ * not refill in lockstep, and half its burst plus 40% of it in flight (see {@link Pacer}).
+ */
+const RATE_SHARE = 0.8;
+const BURST_SHARE = 0.5;
+const IN_FLIGHT_SHARE = 0.4;
+
+/** The pace that keeps a client within the budget `limit` a server announced. */
+export function paceWithin(limit: RateLimit): PacerOptions & { maxInFlight: number } {
+  return {
+    perSecond: limit.perSecond * RATE_SHARE,
+    burst: Math.max(1, Math.floor(limit.burst * BURST_SHARE)),
+    maxInFlight: Math.max(1, Math.floor(limit.burst * IN_FLIGHT_SHARE)),
+  };
 }
 
 /**

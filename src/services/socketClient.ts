@@ -27,10 +27,10 @@ import {
   type RegisterRequest,
   type ServerTerms,
 } from '../wire/protocol.js';
-import { AckWindow } from './ackWindow.js';
+import { ASK_INTERVAL_MS, AckWindow, askEvery } from './ackWindow.js';
 import { KeyGate } from './keyGate.js';
 import { openSignal } from './openSignal.js';
-import { Pacer } from './pacer.js';
+import { Pacer, paceWithin } from './pacer.js';
 import type { IceServer } from './webrtcTransport.js';
 
 export interface SocketInput {
@@ -74,23 +74,9 @@ function ackError(reply: unknown): ProtocolError | undefined {
 
 /** Acknowledgement wait; a server that never answers must not pin a callback forever. */
 const ACK_TIMEOUT_MS = 10_000;
-/**
- * Towards a revision-2 server, a signal asks for an acknowledgement after this many went without one
- * (fewer when the server's burst is small: see {@link AckWindow}), or when the last ask is
- * {@link ASK_INTERVAL_MS} old.
- */
-export const MAX_UNASKED = 64;
-export const ASK_INTERVAL_MS = 5_000;
 /** A hello's answer comes in one round trip through the server; a node from before encryption never answers. */
 const HELLO_TIMEOUT_MS = 2_000;
 
-/**
- * Shares of a server's announced budget we use: 80% of its rate, since its bucket and ours do not
- * refill in lockstep, and half its burst plus 40% of it in flight (see {@link Pacer}).
- */
-const RATE_SHARE = 0.8;
-const BURST_SHARE = 0.5;
-export const IN_FLIGHT_SHARE = 0.4;
 /** Our pace towards a server that announces no budget. */
 const DEFAULT_PACE = { perSecond: 20, burst: 40 };
 
@@ -165,10 +151,10 @@ export const socketIoSession: CallbackLogicFunction<CarrierCommand, SocketEvent,
    */
   const emit = (to: string, envelope: Envelope, failed?: (error: ProtocolError) => void, ask = false): void =>
     pacer.run((done) => {
-      const settle = acks.add(done, Date.now());
-      if (!settle && !ask) return void socket.emit(ClientEvent.signal, { to, envelope });
+      const settle = acks.add(done, Date.now(), ask);
+      if (!settle) return void socket.emit(ClientEvent.signal, { to, envelope });
       emitEnvelope(socket, to, envelope, (error, timedOut) => {
-        (settle ?? done)();
+        settle();
         if (error) failed?.(error);
         // A server acknowledges within milliseconds: silence means a connection that only looks open
         // (its path went away; TCP would resume at its next backed-off retransmission). A new
@@ -184,15 +170,8 @@ export const socketIoSession: CallbackLogicFunction<CarrierCommand, SocketEvent,
 
   /** Paces within the budget a server announced, and asks for fewer acknowledgements from a revision-2 one. */
   const adopt = ({ rateLimit, revision }: ServerTerms): void => {
-    if (rateLimit) {
-      const { perSecond, burst } = rateLimit;
-      pacer.retune({
-        perSecond: perSecond * RATE_SHARE,
-        burst: Math.max(1, Math.floor(burst * BURST_SHARE)),
-        maxInFlight: Math.max(1, Math.floor(burst * IN_FLIGHT_SHARE)),
-      });
-    }
-    if ((revision ?? 1) >= 2) acks.retune(pacer.maxInFlight === Infinity ? MAX_UNASKED : Math.min(MAX_UNASKED, pacer.maxInFlight / 2));
+    if (rateLimit) pacer.retune(paceWithin(rateLimit));
+    if ((revision ?? 1) >= 2) acks.retune(askEvery(pacer.maxInFlight));
   };
 
   socket.on('connect', () => sendBack({ type: 'SOCKET.CONNECTED' }));

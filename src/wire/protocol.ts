@@ -7,7 +7,8 @@ import { isNodeId } from './keys.js';
 
 export const PROTOCOL_VERSION = 1;
 /**
- * The revision of the signaling events a server speaks, announced in its `challenge` (absent: 1).
+ * The revision of the signaling events a server speaks, announced in its `challenge` or
+ * `registered` (absent: 1).
  * Revision 2: a `signal` is acknowledged only when the client asks, and one that fails unasked is
  * answered with a `signal-failed` event (docs/protocol.md §6). Envelopes are unchanged.
  */
@@ -215,7 +216,6 @@ export function isSignalFailure(value: unknown): value is SignalFailure {
     isRecord(value) &&
     (value.to === undefined || isNodeId(value.to)) &&
     (value.session === undefined || isSession(value.session)) &&
-    isRecord(value.error) &&
     isNotice(value.error)
   );
 }
@@ -265,8 +265,7 @@ export function isEnvelope(value: unknown): value is Envelope {
     isNodeId(value.from) &&
     isPublicKey(value.key) &&
     isNodeId(value.to) &&
-    typeof value.session === 'string' &&
-    SESSION.test(value.session) &&
+    isSession(value.session) &&
     Number.isSafeInteger(value.seq) &&
     (value.seq as number) >= 0 &&
     Number.isSafeInteger(value.ts) &&
