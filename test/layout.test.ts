@@ -50,8 +50,7 @@ const PURE_PACKAGES: Partial<Record<Part, readonly string[]>> = {
 /** Packages only these parts or files may import, so each side loads only its own stack. */
 const PACKAGE_OWNERS: Record<string, readonly string[]> = {
   'socket.io': ['server'],
-  redis: ['server'],
-  '@socket.io/redis-adapter': ['server'],
+  redis: ['src/server/cluster.ts'],
   'socket.io-client': ['src/services/socketClient.ts'],
   mqtt: ['src/services/mqttClient.ts'],
   'simple-peer': ['src/services/webrtcTransport.ts'],

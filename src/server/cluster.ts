@@ -1,66 +1,44 @@
 /**
- * Joins signaling servers into one cluster through Redis: the only file that imports `redis` and the
- * Socket.IO Redis adapter. Each registered node sits in a room named after its id, on whichever server
- * it connected to. The sharded adapter in 'dynamic' mode gives each such room its own Redis 7 sharded
- * pub/sub channel, subscribed to only by the server holding the room: a signal to another server is one
- * SPUBLISH that reaches only that server, and its reply (how many servers got it) tells whether the node
- * is registered anywhere, so other servers are never asked.
+ * Joins signaling servers into one cluster through Redis 7's sharded pub/sub: the only file that
+ * imports `redis`. Every node registered on a server has a channel of its own, subscribed to only by
+ * that server (docs/protocol.md §5.1): a signal to another server is one SPUBLISH of the delivery's
+ * JSON text, heard only by the node's server, which writes it to the node's socket as it is; Redis's
+ * reply (how many servers heard it) tells whether the node is registered anywhere, so other servers
+ * are never asked.
  */
-import { createShardedAdapter } from '@socket.io/redis-adapter';
 import { createClient, ErrorReply } from 'redis';
-import type { Server } from 'socket.io';
 import { P2PError } from '../errors.js';
 import type { Logger } from '../log.js';
+import { channelNode, nodeChannel, parseClusterMessage, replaceMessage, signalMessage, type ClusterMessage } from './clusterMessages.js';
 
 /** How long a server waits for Redis at startup before giving up. */
 const CONNECT_TIMEOUT_MS = 5000;
 /** How long one Redis step of a relay or registration may take before it counts as Redis being unavailable. */
 export const CLUSTER_REQUEST_TIMEOUT_MS = 2000;
-/** Our channels' prefix, so other Socket.IO applications on the same Redis are neither heard nor disturbed. */
-const CHANNEL_PREFIX = 'p2p-signaling';
-
-/** The Socket.IO room of a registered node, on every server of a cluster. */
-export const nodeRoom = (nodeId: string): string => `node:${nodeId}`;
-
-/**
- * The sharded channel the adapter uses for `room` of the main namespace. It mirrors the adapter's private
- * `dynamicChannel()` (@socket.io/redis-adapter 8.3: `<prefix>#<namespace>#<room>#`); nothing else in this
- * project computes it, and the cluster tests fail if the two ever drift apart.
- */
-export const roomChannel = (room: string): string => `${CHANNEL_PREFIX}#/#${room}#`;
 
 export interface Cluster {
   /**
-   * Resolves once this server's subscription to `room` (just joined here) is active, so that any server
-   * can reach it, with whether other servers hold the room too. Rejects when Redis fails or a step takes
-   * longer than {@link CLUSTER_REQUEST_TIMEOUT_MS}; a failed subscription is retried when Redis is back.
+   * Subscribes this server to `nodeId`'s channel (once, however many sessions of it register here) and
+   * resolves once the subscription is active, so that any server can reach the node, with whether other
+   * servers hold a session of it too. Rejects when Redis fails or a step takes longer than
+   * {@link CLUSTER_REQUEST_TIMEOUT_MS}; a failed subscription is retried when Redis is back.
    */
-  joined(room: string): Promise<boolean>;
-  /** Sends `event` to the sockets of `room` on every server except `keep`, then disconnects them. */
-  replace(room: string, keep: string, event: string): void;
+  claim(nodeId: string): Promise<boolean>;
+  /** Unsubscribes from `nodeId`'s channel: no session of it is left on this server. */
+  release(nodeId: string): void;
+  /** Tells every server to drop its sessions of `nodeId` but the one with Socket.IO id `keep`. */
+  replace(nodeId: string, keep: string): void;
   /**
-   * Hands `payload` to Redis for `room` before returning (so calls keep their order) and resolves with
-   * whether any server holds the room. Rejects like {@link joined}.
+   * Hands `delivery` (a `signal` payload's JSON text) to Redis for `nodeId` before returning (so calls
+   * keep their order) and resolves with whether any server holds the node. Rejects like {@link claim}.
    */
-  emit(room: string, event: string, payload: unknown): Promise<boolean>;
+  signal(nodeId: string, delivery: string): Promise<boolean>;
   /** Disconnects from Redis. */
   close(): Promise<void>;
 }
 
-type Hook = (call: () => unknown, args: unknown[]) => unknown;
-
-/** `client`, with the methods named in `hooks` called through them. */
-function hooked<T extends object>(client: T, hooks: Map<PropertyKey, Hook>): T {
-  return new Proxy(client, {
-    get(target, property) {
-      const value: unknown = Reflect.get(target, property, target);
-      if (typeof value !== 'function') return value;
-      const hook = hooks.get(property);
-      if (!hook) return value.bind(target);
-      return (...args: unknown[]): unknown => hook(() => value.apply(target, args), args);
-    },
-  });
-}
+/** What a server does with a message published on the channel of `nodeId`, a node it holds. */
+export type ClusterInbox = (nodeId: string, message: ClusterMessage) => void;
 
 function within<T>(promise: Promise<T>, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
@@ -76,16 +54,20 @@ interface Wish {
   /** The latest SSUBSCRIBE for the channel. */
   attempt: Promise<unknown>;
   failed: boolean;
-  /** Makes the adapter's call again. */
-  readonly call: () => unknown;
+}
+
+interface SubscriberClient {
+  readonly isReady: boolean;
+  sSubscribe(channel: string, listener: (message: string, channel: string) => void): Promise<unknown>;
+  sUnsubscribe(channel: string): Promise<unknown>;
 }
 
 /**
- * The sharded channels the adapter wants, and what became of its requests. It drops the promise of each
- * SSUBSCRIBE and SUNSUBSCRIBE, and the Redis client forgets a failed SSUBSCRIBE, resubscribes after a
- * reconnect to what it counted as subscribed, and sends a SUNSUBSCRIBE queued during an outage before
- * that resubscription. Kept here, a registration can wait for its room's subscription, and once Redis
- * is back neither a room is left unsubscribed nor a channel subscribed for a room that is gone.
+ * The channels this server wants, and what became of its requests. The Redis client forgets a failed
+ * SSUBSCRIBE, resubscribes after a reconnect to what it counted as subscribed, and sends a SUNSUBSCRIBE
+ * queued during an outage before that resubscription. Kept here, a registration can wait for its
+ * channel's subscription, and once Redis is back neither a node is left unsubscribed nor a channel
+ * subscribed for a node that is gone.
  */
 class Subscriptions {
   readonly #wanted = new Map<string, Wish>();
@@ -94,72 +76,71 @@ class Subscriptions {
   /** Channels left while Redis was away, or whose SUNSUBSCRIBE failed: Redis may still count them. */
   readonly #unsure = new Set<string>();
 
-  constructor(private readonly client: { readonly isReady: boolean; sUnsubscribe(channel: string): Promise<unknown> }) {}
+  constructor(
+    private readonly client: SubscriberClient,
+    private readonly listener: (message: string, channel: string) => void,
+    private readonly lost: (err: unknown) => void,
+  ) {}
 
-  /** In place of the adapter's `sSubscribe`. */
-  readonly subscribe: Hook = (call, [channel]) => {
-    if (typeof channel !== 'string') return call();
-    const wish: Wish = { attempt: Promise.resolve(), failed: false, call };
+  /** Subscribes to `channel` unless already subscribed or on the way; the latest attempt. */
+  subscribe(channel: string): Promise<unknown> {
+    const held = this.#wanted.get(channel);
+    if (held && !held.failed) return held.attempt;
+    const wish: Wish = { attempt: Promise.resolve(), failed: false };
     this.#wanted.set(channel, wish);
     const leaving = this.#leaving.get(channel);
+    const call = (): Promise<unknown> => this.client.sSubscribe(channel, this.listener);
     // Until that SUNSUBSCRIBE is answered, the client would take the channel for subscribed and send no
     // SSUBSCRIBE, then forget the channel when the answer comes.
     const current = (): unknown => (this.#wanted.get(channel) === wish ? call() : undefined);
-    this.#try(wish, leaving ? settled(leaving).then(current) : (call() as Promise<unknown>));
+    this.#try(wish, leaving ? settled(leaving).then(current) : call());
     return wish.attempt;
-  };
+  }
 
-  /** In place of the adapter's `sUnsubscribe`. */
-  readonly unsubscribe: Hook = (call, [channel]) => {
-    if (typeof channel !== 'string') return call();
+  unsubscribe(channel: string): void {
     this.#wanted.delete(channel);
-    return this.#leave(channel, call as () => Promise<unknown>);
-  };
-
-  /** The latest subscription to `channel`, which the adapter must have asked for. */
-  active(channel: string): Promise<unknown> {
-    const wish = this.#wanted.get(channel);
-    // Only if roomChannel() no longer computes the adapter's channel.
-    if (!wish) return Promise.reject(new Error(`the Redis adapter did not subscribe to ${channel}`));
-    return wish.attempt;
+    this.#leave(channel);
   }
 
   /** Once the client is back (and has resubscribed): subscribes where the last attempt failed, leaves where it is unsure. */
   reconcile(): void {
-    for (const wish of this.#wanted.values()) if (wish.failed) this.#try(wish, wish.call() as Promise<unknown>);
+    for (const [channel, wish] of this.#wanted) if (wish.failed) this.#try(wish, this.client.sSubscribe(channel, this.listener));
     const unsure = [...this.#unsure];
     this.#unsure.clear();
-    for (const channel of unsure) if (!this.#wanted.has(channel)) void this.#leave(channel, () => this.client.sUnsubscribe(channel));
+    for (const channel of unsure) if (!this.#wanted.has(channel)) this.#leave(channel);
   }
 
   #try(wish: Wish, attempt: Promise<unknown>): void {
     wish.attempt = attempt;
     wish.failed = false;
-    attempt.catch(() => {
+    attempt.catch((err: unknown) => {
+      this.lost(err);
       if (wish.attempt === attempt) wish.failed = true;
     });
   }
 
-  #leave(channel: string, call: () => Promise<unknown>): Promise<unknown> {
+  #leave(channel: string): void {
     if (!this.client.isReady) this.#unsure.add(channel);
-    const request = call();
+    const request = this.client.sUnsubscribe(channel);
     this.#leaving.set(channel, request);
     void request
-      .catch(() => this.#unsure.add(channel))
+      .catch((err: unknown) => {
+        this.lost(err);
+        this.#unsure.add(channel);
+      })
       .finally(() => {
         if (this.#leaving.get(channel) === request) this.#leaving.delete(channel);
       });
-    return request;
   }
 }
 
 /**
- * Connects to Redis at `url` and installs the adapter on `io`. Rejects with `ERR_REDIS_UNAVAILABLE`
- * when Redis does not answer within 5 s or is older than 7 (no sharded pub/sub). Once running, losing
- * Redis is logged, not thrown: the clients reconnect with backoff, cross-server relays fail meanwhile,
- * and local ones keep working.
+ * Connects to Redis at `url`; messages for the nodes this server claims go to `inbox`. Rejects with
+ * `ERR_REDIS_UNAVAILABLE` when Redis does not answer within 5 s or is older than 7 (no sharded
+ * pub/sub). Once running, losing Redis is logged, not thrown: the clients reconnect with backoff,
+ * cross-server relays fail meanwhile, and local ones keep working.
  */
-export async function joinCluster(io: Server, url: string, logger: Logger): Promise<Cluster> {
+export async function joinCluster(url: string, logger: Logger, inbox: ClusterInbox): Promise<Cluster> {
   // Never the whole URL: it may carry a password.
   const where = new URL(url).host;
   const pub = createClient({
@@ -169,7 +150,18 @@ export async function joinCluster(io: Server, url: string, logger: Logger): Prom
     disableOfflineQueue: true,
   });
   const sub = pub.duplicate();
-  const subscriptions = new Subscriptions(sub);
+  const lost = (err: unknown): void => logger.debug({ err: (err as Error).message }, 'a Redis command failed');
+  const hear = (message: string, channel: string): void => {
+    const nodeId = channelNode(channel);
+    const parsed = parseClusterMessage(message);
+    if (nodeId === undefined || !parsed) return logger.warn({ channel }, 'dropped a malformed cluster message');
+    try {
+      inbox(nodeId, parsed);
+    } catch (err) {
+      logger.error({ err, nodeId }, 'cluster message handler failed');
+    }
+  };
+  const subscriptions = new Subscriptions(sub, hear, lost);
   let reported = false;
   for (const client of [pub, sub]) {
     client.on('error', (err: Error) => {
@@ -199,51 +191,26 @@ export async function joinCluster(io: Server, url: string, logger: Logger): Prom
   } finally {
     clearTimeout(timer);
   }
-
-  const lost = (err: unknown): void => logger.debug({ err: (err as Error).message }, 'a Redis command failed');
-  /** The adapter's latest SPUBLISH: it makes it synchronously inside `emit()`, but keeps its reply to itself. */
-  let published: { channel: unknown; receivers: Promise<unknown> } | undefined;
-  const lastPublished = (): typeof published => {
-    const last = published;
-    published = undefined;
-    return last;
-  };
-  const pubHooks = new Map<PropertyKey, Hook>([
-    ['sPublish', (call, [channel]) => (published = { channel, receivers: call() as Promise<unknown> }).receivers],
-  ]);
-  // The adapter drops the promises of these two: while Redis is away, each would be an unhandled rejection.
-  const handled = (hook: Hook): Hook => (call, args) => {
-    const result = hook(call, args);
-    if (result instanceof Promise) result.catch(lost);
-    return result;
-  };
-  const subHooks = new Map<PropertyKey, Hook>([
-    ['sSubscribe', handled(subscriptions.subscribe)],
-    ['sUnsubscribe', handled(subscriptions.unsubscribe)],
-  ]);
-  io.adapter(createShardedAdapter(hooked(pub, pubHooks), hooked(sub, subHooks), { subscriptionMode: 'dynamic', channelPrefix: CHANNEL_PREFIX }));
   logger.info({ redis: where }, 'joined the signaling cluster');
 
   return {
-    async joined(room) {
+    async claim(nodeId) {
+      const channel = nodeChannel(nodeId);
+      const subscribed = subscriptions.subscribe(channel);
       // Not worth a wait: the subscription is made again once Redis is back.
       if (!sub.isReady || !pub.isReady) throw new Error('Redis is unavailable');
-      const channel = roomChannel(room);
-      await within(subscriptions.active(channel), 'a subscription');
+      await within(subscribed, 'a subscription');
       const holders = await within(pub.pubSubShardNumSub(channel), 'PUBSUB SHARDNUMSUB');
       return (holders[channel] ?? 0) > 1;
     },
-    replace(room, keep, event) {
-      const others = io.to(room).except(keep);
-      others.emit(event, {});
-      others.disconnectSockets(true);
+    release(nodeId) {
+      subscriptions.unsubscribe(nodeChannel(nodeId));
     },
-    emit(room, event, payload) {
-      published = undefined;
-      io.to(room).emit(event, payload);
-      const sent = lastPublished();
-      if (sent?.channel !== roomChannel(room)) return Promise.reject(new Error(`the Redis adapter did not publish to ${roomChannel(room)}`));
-      return within(sent.receivers, 'SPUBLISH').then((receivers) => Number(receivers) > 0);
+    replace(nodeId, keep) {
+      pub.sPublish(nodeChannel(nodeId), replaceMessage(keep)).catch(lost);
+    },
+    signal(nodeId, delivery) {
+      return within(pub.sPublish(nodeChannel(nodeId), signalMessage(delivery)), 'SPUBLISH').then((receivers) => receivers > 0);
     },
     close: quit,
   };
@@ -252,7 +219,7 @@ export async function joinCluster(io: Server, url: string, logger: Logger): Prom
 /** Sharded pub/sub came with Redis 7; an older one would fail every subscription, so refuse it at startup. */
 async function requireShardedPubSub(pub: { pubSubShardNumSub(channel: string): Promise<unknown> }, where: string): Promise<void> {
   try {
-    await pub.pubSubShardNumSub(roomChannel(''));
+    await pub.pubSubShardNumSub(nodeChannel(''));
   } catch (err) {
     if (!(err instanceof ErrorReply)) throw err;
     throw new P2PError(

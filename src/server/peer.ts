@@ -3,9 +3,10 @@
  */
 import type { Socket } from 'socket.io';
 import type { Logger } from '../log.js';
-import type { RateLimit } from '../wire/protocol.js';
+import { ServerEvent, type RateLimit } from '../wire/protocol.js';
 import { TokenBucket } from '../wire/tokenBucket.js';
 import { engineId } from './answers.js';
+import { eventFrame } from './clusterMessages.js';
 
 /**
  * Rejected events go into a second bucket this many times the burst, refilled at the same rate: a bursty
@@ -38,4 +39,13 @@ export function newPeer(socket: Socket, rateLimit: RateLimit, logger: Logger): P
     nodeId: undefined,
     registerTimer: undefined,
   };
+}
+
+/**
+ * Writes the `signal` event carrying `delivery` (the payload's JSON text, encoded once by the server
+ * that checked it) to `peer`'s socket, as the frame `socket.emit` would write: a signal from another
+ * server of a cluster is never parsed or encoded again.
+ */
+export function deliver(peer: Peer, delivery: string): void {
+  if (peer.socket.connected) peer.socket.conn.write(eventFrame(ServerEvent.signal, delivery));
 }

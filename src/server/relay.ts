@@ -25,11 +25,12 @@ import {
   type SignalDelivery,
 } from '../wire/protocol.js';
 import { copyEnvelope, fail, failureOf, splitArgs, type AckFn } from './answers.js';
-import { nodeRoom, type Cluster } from './cluster.js';
+import type { Cluster } from './cluster.js';
+import type { ClusterMessage } from './clusterMessages.js';
 import type { Config } from './config.js';
 import { DhtMembers } from './dhtMembers.js';
 import { KeyedBuckets } from './keyedBuckets.js';
-import { newPeer, type Peer } from './peer.js';
+import { deliver, newPeer, type Peer } from './peer.js';
 import type { ServerCounters } from './serverMetrics.js';
 import { turnGrant } from './turnCredentials.js';
 
@@ -189,8 +190,6 @@ export class Relay {
     // Set before disconnecting `previous`, so its disconnect handler sees it no longer owns the id.
     this.#registry.set(nodeId, peer);
     peer.log.info({ nodeId }, 'node registered');
-    // Joined before `previous` leaves, so the room and its Redis subscription never lapse.
-    if (this.#cluster) void peer.socket.join(nodeRoom(nodeId));
     if (previous) {
       previous.log.info({ nodeId, by: peer.socket.id }, 'session replaced by a newer one');
       previous.socket.emit(ServerEvent.replaced, {});
@@ -205,11 +204,10 @@ export class Relay {
    * it there is left alone.
    */
   async #claim(cluster: Cluster, peer: Peer, nodeId: string): Promise<void> {
-    const room = nodeRoom(nodeId);
     try {
-      const elsewhere = await cluster.joined(room);
+      const elsewhere = await cluster.claim(nodeId);
       // Unless a newer session here has taken over meanwhile: it does this itself.
-      if (elsewhere && this.#registry.get(nodeId) === peer) cluster.replace(room, peer.socket.id, ServerEvent.replaced);
+      if (elsewhere && this.#registry.get(nodeId) === peer) cluster.replace(nodeId, peer.socket.id);
     } catch (err) {
       peer.log.warn({ err: (err as Error).message, nodeId }, 'node registered on this server only: Redis cannot be reached');
     }
@@ -224,10 +222,11 @@ export class Relay {
     const { to, envelope } = payload;
     if (envelope.from !== from) return fail('ERR_BAD_REQUEST', 'envelope.from is not your registered node id');
     if (envelope.to !== to) return fail('ERR_BAD_REQUEST', 'envelope.to does not match to');
-    const delivery: SignalDelivery = { from, envelope: copyEnvelope(envelope) };
+    // Encoded once, whichever server delivers it.
+    const delivery = JSON.stringify({ from, envelope: copyEnvelope(envelope) } satisfies SignalDelivery);
     const target = this.#registry.get(to);
     if (target) {
-      target.socket.emit(ServerEvent.signal, delivery);
+      deliver(target, delivery);
       this.#counters.relayedSignals++;
       return { ok: true };
     }
@@ -236,13 +235,13 @@ export class Relay {
   }
 
   /**
-   * Publishes to `to`'s room before its first await, so one connection's signals reach Redis, and so
-   * the target's server, in the order they came; Redis answers whether any server holds the room.
+   * Publishes to `to`'s channel before its first await, so one connection's signals reach Redis, and so
+   * the target's server, in the order they came; Redis answers whether any server holds the node.
    */
-  async #relayInCluster(cluster: Cluster, to: string, delivery: SignalDelivery): Promise<Ack> {
+  async #relayInCluster(cluster: Cluster, to: string, delivery: string): Promise<Ack> {
     let delivered: boolean;
     try {
-      delivered = await cluster.emit(nodeRoom(to), ServerEvent.signal, delivery);
+      delivered = await cluster.signal(to, delivery);
     } catch (err) {
       this.#logger.warn({ err: (err as Error).message }, 'cannot relay through the cluster');
       return fail('ERR_CLUSTER_UNAVAILABLE', 'the signaling cluster cannot be reached right now; retry shortly');
@@ -250,6 +249,20 @@ export class Relay {
     if (!delivered) return fail('ERR_UNKNOWN_PEER', 'no node with that id is connected');
     this.#counters.relayedSignals++;
     return { ok: true };
+  }
+
+  /**
+   * A message another server published on the channel of `nodeId`, which this server claimed: a signal
+   * (checked and encoded by the publishing server) or the news that a newer session registered elsewhere.
+   */
+  fromCluster(nodeId: string, message: ClusterMessage): void {
+    const peer = this.#registry.get(nodeId);
+    if (!peer?.socket.connected) return;
+    if (message.kind === 'signal') return deliver(peer, message.delivery);
+    if (peer.socket.id === message.keep) return;
+    peer.log.info({ nodeId, by: message.keep }, 'session replaced by a newer one on another server');
+    peer.socket.emit(ServerEvent.replaced, {});
+    peer.socket.disconnect(true);
   }
 
   #onRegisterTimeout(peer: Peer): void {
@@ -276,6 +289,7 @@ export class Relay {
       if (this.#registry.get(peer.nodeId) === peer) {
         this.#registry.delete(peer.nodeId);
         this.#dhtMembers.delete(peer.nodeId);
+        this.#cluster?.release(peer.nodeId);
       }
       this.#nodes.release(peer.nodeId);
     }

@@ -60,7 +60,8 @@ export async function createSignalingServer(options: SignalingServerOptions = {}
     serveClient: false,
     allowRequest: (req, callback) => doorman.admit(req, callback),
   });
-  const cluster = config.redis === undefined ? undefined : await joinCluster(io, config.redis, logger);
+  // Only the relay subscribes to channels, so no message can arrive before it exists.
+  const cluster = config.redis === undefined ? undefined : await joinCluster(config.redis, logger, (nodeId, message) => relay.fromCluster(nodeId, message));
   const relay = new Relay(registry, config, counters, logger, cluster);
   io.on('connection', (socket) => relay.accept(socket));
 

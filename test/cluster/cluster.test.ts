@@ -8,7 +8,8 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { generateIdentity, type P2PNode } from '../../src/index.js';
-import { CLUSTER_REQUEST_TIMEOUT_MS, nodeRoom, roomChannel } from '../../src/server/cluster.js';
+import { CLUSTER_REQUEST_TIMEOUT_MS } from '../../src/server/cluster.js';
+import { nodeChannel } from '../../src/server/clusterMessages.js';
 import { createSignalingServer } from '../../src/server/signalingServer.js';
 import { Harness, eventually, next } from '../helpers.js';
 import { Client, errorCode } from './client.js';
@@ -116,8 +117,8 @@ describe('a signaling cluster of three server processes on one Redis', () => {
 /** Retries `check` every 100 ms (gentle on the servers' rate limits) for up to 10 s. */
 const until = (check: () => Promise<void> | void): Promise<void> => eventually(check, 10_000, 100);
 
-/** The channel of a node's room, as the servers compute it: Redis's counts below fail if it ever differs from the adapter's. */
-const channelOf = (client: Client): string => roomChannel(nodeRoom(client.nodeId));
+/** The channel of a node, as the servers compute it. */
+const channelOf = (client: Client): string => nodeChannel(client.nodeId);
 
 async function relayedTotal(server: SignalingProcess): Promise<number> {
   const text = await (await fetch(`${server.url}/metrics`)).text();
@@ -181,6 +182,26 @@ describe('a cross-server relay in a cluster of three', () => {
       expect(target.texts()).toEqual([`#${i}`]);
       target.close();
     }
+  });
+
+  it('drops what is not a cluster message on a node’s channel, and replaces the node only for another session', async () => {
+    const { redis, servers, on } = await cluster();
+    const [a, b] = await Promise.all([on(servers[0]!), on(servers[1]!)]);
+    // Each heard by b's server (1 receiver), none of them a signal or a replacement of b.
+    for (const junk of ['', 'x', 's', 's{"from":"not closed"', 'sno object}', 'r', `r${b.socket.id}`]) {
+      expect(await redis.cli('SPUBLISH', channelOf(b), junk)).toBe('1');
+    }
+    expect(await a.signal(b.nodeId, 'after junk')).toEqual({ ok: true });
+    await b.receivedCount(1);
+    expect(b.texts()).toEqual(['after junk']);
+    expect(b.socket.connected).toBe(true);
+
+    const replaced = new Promise((resolve) => b.socket.once('replaced', resolve));
+    const gone = new Promise((resolve) => b.socket.once('disconnect', resolve));
+    await redis.cli('SPUBLISH', channelOf(b), 'rsome-other-session');
+    await Promise.all([replaced, gone]);
+    await until(async () => expect(await redis.shardNumSub(channelOf(b))).toEqual([0]));
+    expect(errorCode(await a.signal(b.nodeId))).toBe('ERR_UNKNOWN_PEER');
   });
 
   it('finds unknown a node as soon as its server is killed: Redis drops the dead server’s subscriptions', async () => {
