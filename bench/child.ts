@@ -4,8 +4,10 @@
  * take requests. Children are bounded: they exit when the parent goes away and after a deadline.
  */
 import { fork, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { cpuMs } from './procStats.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -57,6 +59,20 @@ export async function collect(settleMs: number): Promise<void> {
   (globalThis as { gc?: () => void }).gc?.();
 }
 
+/**
+ * What a child that is late to start was doing, from /proc: its scheduler state, threads and CPU time.
+ * Hung in startup (a loader deadlock) shows as sleeping with next to no CPU; starved, as CPU spent.
+ */
+function stateOf(pid: number | undefined): string {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const field = (name: string): string => new RegExp(`^${name}:\\s+(.*)$`, 'm').exec(status)?.[1] ?? '?';
+    return `state ${field('State')}, ${field('Threads')} threads, ${Math.round(cpuMs(pid!).total)} ms CPU`;
+  } catch {
+    return 'no /proc entry';
+  }
+}
+
 export type WithoutId<T> = T extends unknown ? Omit<T, 'id'> : never;
 
 /** A bench child process spoken to over IPC: one reply per request. */
@@ -91,7 +107,7 @@ export class Child<Req extends { cmd: string }, R extends object = object> {
     let late: NodeJS.Timeout | undefined;
     this.ready = new Promise((resolveReady, rejectReady) => {
       late = setTimeout(() => {
-        this.#exitReason ??= `${name} was not ready within ${readyTimeoutMs} ms`;
+        this.#exitReason ??= `${name} was not ready within ${readyTimeoutMs} ms (${stateOf(this.#proc.pid)})`;
         this.#proc.kill('SIGKILL');
       }, readyTimeoutMs);
       this.#proc.on('message', (m: ({ ready: true } & R) | Reply) => {
