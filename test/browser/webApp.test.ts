@@ -174,7 +174,9 @@ describe('web app in Chromium', () => {
     await cli.child.line(new RegExp(`^\\* connected ${tab.id.slice(0, 8)} `), 15_000);
     // The tab remembers a peer when it sees the connection itself, which can be a moment after the CLI
     // does: reloading before that would test a tab that never knew the peer.
-    await tab.page.waitForFunction((id) => localStorage.getItem('p2p-dht-node/known-peers')?.includes(id), cli.id, { timeout: 15_000 });
+    const known = (id: string): boolean | undefined =>
+      (globalThis as unknown as { localStorage: { getItem(key: string): string | null } }).localStorage.getItem('p2p-dht-node/known-peers')?.includes(id);
+    await tab.page.waitForFunction(known, cli.id, { timeout: 15_000 });
     const mark = cli.child.stdout.length;
 
     await tab.page.reload();
