@@ -89,11 +89,10 @@ class Subscriptions {
     const wish: Wish = { attempt: Promise.resolve(), failed: false };
     this.#wanted.set(channel, wish);
     const leaving = this.#leaving.get(channel);
-    const call = (): Promise<unknown> => this.client.sSubscribe(channel, this.listener);
     // Until that SUNSUBSCRIBE is answered, the client would take the channel for subscribed and send no
     // SSUBSCRIBE, then forget the channel when the answer comes.
-    const current = (): unknown => (this.#wanted.get(channel) === wish ? call() : undefined);
-    this.#try(wish, leaving ? settled(leaving).then(current) : call());
+    const current = (): unknown => (this.#wanted.get(channel) === wish ? this.#join(channel) : undefined);
+    this.#try(wish, leaving ? settled(leaving).then(current) : this.#join(channel));
     return wish.attempt;
   }
 
@@ -104,10 +103,14 @@ class Subscriptions {
 
   /** Once the client is back (and has resubscribed): subscribes where the last attempt failed, leaves where it is unsure. */
   reconcile(): void {
-    for (const [channel, wish] of this.#wanted) if (wish.failed) this.#try(wish, this.client.sSubscribe(channel, this.listener));
+    for (const [channel, wish] of this.#wanted) if (wish.failed) this.#try(wish, this.#join(channel));
     const unsure = [...this.#unsure];
     this.#unsure.clear();
     for (const channel of unsure) if (!this.#wanted.has(channel)) this.#leave(channel);
+  }
+
+  #join(channel: string): Promise<unknown> {
+    return this.client.sSubscribe(channel, this.listener);
   }
 
   #try(wish: Wish, attempt: Promise<unknown>): void {

@@ -49,3 +49,10 @@ export function newPeer(socket: Socket, rateLimit: RateLimit, logger: Logger): P
 export function deliver(peer: Peer, delivery: string): void {
   if (peer.socket.connected) peer.socket.conn.write(eventFrame(ServerEvent.signal, delivery));
 }
+
+/** Tells `peer` that a newer session of its node (Socket.IO id `by`, on this server or another) took over, and disconnects it. */
+export function replaceSession(peer: Peer, by: string): void {
+  peer.log.info({ nodeId: peer.nodeId, by }, 'session replaced by a newer one');
+  peer.socket.emit(ServerEvent.replaced, {});
+  peer.socket.disconnect(true);
+}

@@ -30,7 +30,7 @@ import type { ClusterMessage } from './clusterMessages.js';
 import type { Config } from './config.js';
 import { DhtMembers } from './dhtMembers.js';
 import { KeyedBuckets } from './keyedBuckets.js';
-import { deliver, newPeer, type Peer } from './peer.js';
+import { deliver, newPeer, replaceSession, type Peer } from './peer.js';
 import type { ServerCounters } from './serverMetrics.js';
 import { turnGrant } from './turnCredentials.js';
 
@@ -190,11 +190,7 @@ export class Relay {
     // Set before disconnecting `previous`, so its disconnect handler sees it no longer owns the id.
     this.#registry.set(nodeId, peer);
     peer.log.info({ nodeId }, 'node registered');
-    if (previous) {
-      previous.log.info({ nodeId, by: peer.socket.id }, 'session replaced by a newer one');
-      previous.socket.emit(ServerEvent.replaced, {});
-      previous.socket.disconnect(true);
-    }
+    if (previous) replaceSession(previous, peer.socket.id);
   }
 
   /**
@@ -257,12 +253,9 @@ export class Relay {
    */
   fromCluster(nodeId: string, message: ClusterMessage): void {
     const peer = this.#registry.get(nodeId);
-    if (!peer?.socket.connected) return;
+    if (!peer) return;
     if (message.kind === 'signal') return deliver(peer, message.delivery);
-    if (peer.socket.id === message.keep) return;
-    peer.log.info({ nodeId, by: message.keep }, 'session replaced by a newer one on another server');
-    peer.socket.emit(ServerEvent.replaced, {});
-    peer.socket.disconnect(true);
+    if (peer.socket.id !== message.keep) replaceSession(peer, message.keep);
   }
 
   #onRegisterTimeout(peer: Peer): void {
